@@ -1,0 +1,3 @@
+from avseq.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The ``avseq`` command: one group, a thin subcommand per job.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``avseq probe`` never pays for importing the training code. An
+:class:`~avseq.errors.AvseqError` becomes one clear line on stderr and exit
+code 2 for usage/config errors (1 otherwise); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from avseq.errors import AvseqError, BundleError, ConfigError
+
+# name -> "module:attribute" of a click.Command
+COMMANDS = {
+    "probe": "avseq.cli.probe:probe",
+    "validate": "avseq.cli.run:validate",
+    "run": "avseq.cli.run:run",
+    "synth": "avseq.cli.synth:synth",
+    "train": "avseq.cli.train:train",
+    "eval": "avseq.cli.evaluate:evaluate",
+    "report": "avseq.cli.report:report",
+    "demo": "avseq.cli.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n, t in COMMANDS.items() if importlib.util.find_spec(t.split(":")[0]))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None or importlib.util.find_spec(target.split(":")[0]) is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AvseqError as err:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2 if isinstance(err, (ConfigError, BundleError)) else 1)
+
+
+@click.group(cls=LazyGroup)
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="avseq")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """avseq: sound from silent video and video captioning with CNN + LSTM models."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug

@@ -1,0 +1,163 @@
+"""Typed records passed between stages.
+
+Each record checks its own shapes on construction and prints shapes, not
+tensors, in its repr. Times are always seconds. Variable length is carried as
+``(tensor, lengths)``: padded positions hold zeros and must be ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+def _shape(t: torch.Tensor) -> str:
+    return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} {t.device}"
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass(frozen=True, repr=False)
+class Frames:
+    """Frames of one clip.
+
+    data: (T, C, H, W), uint8 (as decoded) or float (after transforms).
+    pts: (T,) float64 presentation time of each frame in seconds.
+    """
+
+    data: torch.Tensor
+    pts: torch.Tensor
+
+    def __post_init__(self) -> None:
+        _check(self.data.dim() == 4, f"Frames.data must be (T, C, H, W), got {tuple(self.data.shape)}")
+        _check(
+            self.pts.shape == (self.data.shape[0],),
+            f"Frames.pts must be (T,) with T={self.data.shape[0]}, got {tuple(self.pts.shape)}",
+        )
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def __repr__(self) -> str:
+        return f"Frames(data={_shape(self.data)}, pts={tuple(self.pts.shape)})"
+
+
+@dataclass(frozen=True, repr=False)
+class FrameBatch:
+    """Frames of several clips, padded to the longest.
+
+    data: (B, T, C, H, W); pts: (B, T) seconds; lengths: (B,) int64 valid frames per clip.
+    """
+
+    data: torch.Tensor
+    pts: torch.Tensor
+    lengths: torch.Tensor
+
+    def __post_init__(self) -> None:
+        _check(self.data.dim() == 5, f"FrameBatch.data must be (B, T, C, H, W), got {tuple(self.data.shape)}")
+        b, t = self.data.shape[:2]
+        _check(self.pts.shape == (b, t), f"FrameBatch.pts must be {(b, t)}, got {tuple(self.pts.shape)}")
+        _check(
+            self.lengths.shape == (b,), f"FrameBatch.lengths must be ({b},), got {tuple(self.lengths.shape)}"
+        )
+
+    @classmethod
+    def from_clips(cls, clips: list[Frames]) -> FrameBatch:
+        """Pad ``clips`` with zeros to the longest and stack them."""
+        _check(len(clips) > 0, "FrameBatch.from_clips needs at least one clip")
+        t_max = max(len(c) for c in clips)
+        first = clips[0].data
+        data = first.new_zeros((len(clips), t_max, *first.shape[1:]))
+        pts = torch.zeros((len(clips), t_max), dtype=torch.float64)
+        for i, c in enumerate(clips):
+            data[i, : len(c)] = c.data
+            pts[i, : len(c)] = c.pts
+        lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
+        return cls(data, pts, lengths)
+
+    def clip(self, i: int) -> Frames:
+        """The i-th clip without padding."""
+        n = int(self.lengths[i])
+        return Frames(self.data[i, :n], self.pts[i, :n])
+
+    def to(self, device: torch.device | str) -> FrameBatch:
+        return FrameBatch(self.data.to(device), self.pts, self.lengths)
+
+    def __repr__(self) -> str:
+        return f"FrameBatch(data={_shape(self.data)}, lengths={self.lengths.tolist()})"
+
+
+@dataclass(frozen=True, repr=False)
+class Features:
+    """Per-frame features. data: (B, T, D); lengths: (B,) int64."""
+
+    data: torch.Tensor
+    lengths: torch.Tensor
+
+    def __post_init__(self) -> None:
+        _check(self.data.dim() == 3, f"Features.data must be (B, T, D), got {tuple(self.data.shape)}")
+        _check(
+            self.lengths.shape == (self.data.shape[0],),
+            f"Features.lengths must be ({self.data.shape[0]},), got {tuple(self.lengths.shape)}",
+        )
+
+    def to(self, device: torch.device | str) -> Features:
+        return Features(self.data.to(device), self.lengths.to(device))
+
+    def __repr__(self) -> str:
+        return f"Features(data={_shape(self.data)}, lengths={self.lengths.tolist()})"
+
+
+@dataclass(frozen=True, repr=False)
+class Spectrogram:
+    """Log-mel spectrograms. data: (B, n_mels, T'); lengths: (B,) frames; frame_rate in Hz."""
+
+    data: torch.Tensor
+    lengths: torch.Tensor
+    frame_rate: float
+
+    def __post_init__(self) -> None:
+        _check(self.data.dim() == 3, f"Spectrogram.data must be (B, n_mels, T), got {tuple(self.data.shape)}")
+        _check(
+            self.lengths.shape == (self.data.shape[0],),
+            f"Spectrogram.lengths must be ({self.data.shape[0]},), got {tuple(self.lengths.shape)}",
+        )
+        _check(self.frame_rate > 0, f"Spectrogram.frame_rate must be > 0, got {self.frame_rate}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Spectrogram(data={_shape(self.data)}, lengths={self.lengths.tolist()}, "
+            f"frame_rate={self.frame_rate:g})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class Audio:
+    """A decoded audio signal of one clip.
+
+    wave: (C, N) float32 in [-1, 1]; sample_rate in Hz; start: time in seconds of
+    the first sample on the video's timeline (may be negative or positive).
+    """
+
+    wave: torch.Tensor
+    sample_rate: int
+    start: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(self.wave.dim() == 2, f"Audio.wave must be (C, N), got {tuple(self.wave.shape)}")
+        _check(self.sample_rate > 0, f"Audio.sample_rate must be > 0, got {self.sample_rate}")
+
+    @property
+    def duration(self) -> float:
+        return self.wave.shape[1] / self.sample_rate
+
+    def __repr__(self) -> str:
+        return (
+            f"Audio(wave={_shape(self.wave)}, sample_rate={self.sample_rate}, "
+            f"start={self.start:.4f}, duration={self.duration:.4f})"
+        )

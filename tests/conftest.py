@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny generated media, the shared real clips, device parametrization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def shared_media() -> Path:
+    """The folder of real sample clips (../shared/media); skips the test when it is absent."""
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"real sample media not found at {SHARED_MEDIA}")
+    return SHARED_MEDIA
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
