@@ -1,0 +1,25 @@
+"""Caption, attribute, audio and audio-visual sync metrics."""
+
+from avseq.metrics.attributes import attribute_accuracy
+from avseq.metrics.audio import (
+    OnsetScores,
+    detect_onsets,
+    log_spectral_distance,
+    mel_l1,
+    onset_f1,
+    sync_offset,
+)
+from avseq.metrics.captions import CAPTION_METRICS, caption_scores, java_available
+
+__all__ = [
+    "CAPTION_METRICS",
+    "OnsetScores",
+    "attribute_accuracy",
+    "caption_scores",
+    "detect_onsets",
+    "java_available",
+    "log_spectral_distance",
+    "mel_l1",
+    "onset_f1",
+    "sync_offset",
+]

@@ -1,0 +1,84 @@
+import pytest
+
+from avseq.metrics import caption_scores, java_available
+from avseq.metrics.attributes import attribute_accuracy, attribute_hit
+from avseq.metrics.captions import simple_tokenize
+
+needs_java = pytest.mark.skipif(not java_available(), reason="needs Java for PTBTokenizer / METEOR")
+
+REFS = {
+    "clip/1": ["A red metal ball bounces three times.", "a red ball made of metal bounces 3 times"],
+    "clip/2": ["A blue wooden cube slides across the floor", "the blue cube slides"],
+    "clip/10": ["Two green rubber spheres roll, then stop!"],
+}
+PREDS = {
+    "clip/1": "a red metal ball bounces twice",
+    "clip/2": "a blue wooden cube slides",
+    "clip/10": "two green spheres roll",
+}
+
+
+def _direct(refs, preds):
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tok = PTBTokenizer()
+    gts = tok.tokenize({k: [{"caption": c} for c in v] for k, v in refs.items()})
+    res = tok.tokenize({k: [{"caption": v}] for k, v in preds.items()})
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    rouge, _ = Rouge().compute_score(gts, res)
+    cider, _ = Cider().compute_score(gts, res)
+    return {"BLEU-1": bleu[0], "BLEU-4": bleu[3], "ROUGE-L": rouge, "CIDEr": cider}
+
+
+@needs_java
+def test_wrapper_equals_pycocoevalcap_called_directly():
+    ours = caption_scores(REFS, PREDS, metrics=["BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"])
+    direct = _direct(REFS, PREDS)
+    assert ours["tokenizer"] == "ptb"
+    for name, value in direct.items():
+        assert ours[name] == pytest.approx(value, abs=1e-12), name
+    assert 0 < ours["BLEU-4"] < 1
+
+
+@needs_java
+def test_prediction_equal_to_a_reference_scores_bleu4_one_and_meteor_high():
+    preds = {k: refs[0] for k, refs in REFS.items()}
+    scores = caption_scores(REFS, preds)
+    assert scores["BLEU-4"] == pytest.approx(1.0, abs=1e-6)
+    assert scores["METEOR"] > 0.8
+    assert set(scores) >= {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr"}
+
+
+def test_simple_tokenizer_fallback_scores_without_java():
+    preds = {k: refs[0].upper() for k, refs in REFS.items()}
+    scores = caption_scores(REFS, preds, metrics=["BLEU-4", "CIDEr"], tokenizer="simple")
+    assert scores["tokenizer"] == "simple"
+    assert scores["BLEU-4"] == pytest.approx(1.0, abs=1e-6)
+    assert simple_tokenize("Hello, World!  ok") == "hello world ok"
+
+
+def test_bad_inputs_name_the_problem():
+    with pytest.raises(ValueError, match=r"Unknown caption metric 'BLEU-5'\. Supported: BLEU-1"):
+        caption_scores(REFS, PREDS, metrics=["BLEU-5"])
+    with pytest.raises(ValueError, match="same clip ids"):
+        caption_scores(REFS, {"clip/1": "x"})
+    with pytest.raises(ValueError, match="list of >= 1 reference"):
+        caption_scores({"a": "not a list"}, {"a": "x"})
+    with pytest.raises(ValueError, match=r"Invalid tokenizer 'nltk'"):
+        caption_scores(REFS, PREDS, tokenizer="nltk")
+
+
+def test_attribute_accuracy_counts_words_and_numbers():
+    attrs = [
+        {"colour": "red", "shape": "ball", "count": 3},
+        {"colour": "blue", "shape": "cube", "count": 1},
+    ]
+    preds = ["a red ball bounces three times", "a reddish cube bounces 2 times"]
+    acc = attribute_accuracy(attrs, preds, names=["colour", "shape", "count"])
+    assert acc == {"colour": 0.5, "shape": 1.0, "count": 0.5, "all": 0.5}
+    assert attribute_hit(3, "bounces 3 times") and not attribute_hit("red", "reddish")
+    with pytest.raises(ValueError, match="2 attribute records but 1 predictions"):
+        attribute_accuracy(attrs, preds[:1])
