@@ -1,0 +1,241 @@
+"""The synthetic audio-visual world: configuration, seeds per split, one clip, one split.
+
+A clip is fully determined by ``(seed, SynthConfig)``. Splits draw seeds from
+disjoint ranges, so no clip can appear in two splits:
+
+========  ==========================
+split     clip seeds
+========  ==========================
+train     0 .. 999,999
+val       1,000,000 .. 1,099,999
+test      1,100,000 .. 1,199,999
+========  ==========================
+
+Clip ``i`` of a split uses seed ``start + seed_offset + i``. Files::
+
+    OUT/<split>.jsonl               manifest (paths relative to OUT)
+    OUT/<split>/<id>.mp4            H.264 + AAC clip
+    OUT/<split>/<id>.json           the clip's manifest line (written last: marks it done)
+    OUT/<split>_silent/<id>.mp4     optional copy without audio (demo input)
+    OUT/<split>.config.json         the SynthConfig used (a rerun must match it)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from avseq.data.manifest import Event, ManifestEntry, entry_from_json, write_manifest
+from avseq.data.synth_audio import render_audio
+from avseq.data.synth_captions import COUNT_WORDS, make_captions
+from avseq.data.synth_config import SynthConfig
+from avseq.data.synth_render import render_frames
+from avseq.data.synth_world import Scene, SceneOptions, sample_scene
+from avseq.errors import ConfigError
+from avseq.io.atomic import write_text_atomic
+from avseq.io.encode import write_video
+
+SPLIT_SEEDS: dict[str, tuple[int, int]] = {
+    "train": (0, 1_000_000),
+    "val": (1_000_000, 1_100_000),
+    "test": (1_100_000, 1_200_000),
+}
+
+__all__ = ["SPLIT_SEEDS", "SynthClip", "SynthConfig", "clip_seed", "generate_split", "render_clip"]
+
+
+def clip_seed(split: str, index: int, seed_offset: int = 0) -> int:
+    """Seed of clip ``index`` of ``split``; raises ConfigError outside the split's range."""
+    if split not in SPLIT_SEEDS:
+        raise ConfigError(f"Invalid split {split!r}. Supported: {', '.join(SPLIT_SEEDS)}")
+    start, stop = SPLIT_SEEDS[split]
+    seed = start + seed_offset + index
+    if not start <= seed < stop:
+        raise ConfigError(
+            f"clip {index} with seed_offset {seed_offset} gives seed {seed}, outside the "
+            f"{split} range [{start}, {stop})"
+        )
+    return seed
+
+
+@dataclass(frozen=True, repr=False)
+class SynthClip:
+    """One rendered clip.
+
+    frames: (T, H, W, 3) uint8 RGB at ``config.fps``; audio: (N,) float32 mono in
+    [-1, 1] at ``config.sample_rate`` with N = T / fps * sample_rate; events sorted by time.
+    """
+
+    seed: int
+    scene: Scene
+    frames: np.ndarray
+    audio: np.ndarray
+    captions: list[str]
+    events: list[Event]
+    attributes: dict
+
+    @property
+    def duration(self) -> float:
+        return self.scene.num_frames / self.scene.fps
+
+    def __repr__(self) -> str:
+        return (
+            f"SynthClip(seed={self.seed}, frames={self.frames.shape}, audio={self.audio.shape}, "
+            f"events={len(self.events)}, captions={self.captions[:1]})"
+        )
+
+
+def _scene_options(config: SynthConfig, num_frames: int) -> SceneOptions:
+    return SceneOptions(
+        width=config.width,
+        height=config.height,
+        fps=config.fps,
+        num_frames=num_frames,
+        shapes=config.shapes,
+        colours=config.colours,
+        materials=config.materials,
+        actions=config.actions,
+        max_count=config.max_count,
+        distractor_prob=config.distractor_prob,
+        noise_prob=config.noise_prob,
+        noise_level=config.noise_level,
+    )
+
+
+def render_clip(seed: int, config: SynthConfig = SynthConfig()) -> SynthClip:
+    """Render the clip of ``seed``: frames, soundtrack, captions, events and attributes.
+
+    Scene, audio and captions use independent streams of the seed, so changing
+    e.g. ``captions_per_clip`` leaves pictures and sound unchanged.
+    """
+    scene_ss, audio_ss, caption_ss = np.random.SeedSequence(seed).spawn(3)
+    rng = np.random.default_rng(scene_ss)
+    duration = rng.uniform(config.min_duration, config.max_duration)
+    num_frames = max(2, int(round(duration * config.fps)))
+    scene = sample_scene(rng, _scene_options(config, num_frames))
+    frames = render_frames(scene)
+    audio = render_audio(scene, config.sample_rate, np.random.default_rng(audio_ss))
+    captions = make_captions(scene, np.random.default_rng(caption_ss), config.captions_per_clip)
+    main = scene.main
+    events = [Event(i.frame / scene.fps, main.name, main.material, i.kind, i.strength) for i in scene.impacts]
+    return SynthClip(seed, scene, frames, audio, captions, events, _attributes(scene))
+
+
+def _attributes(scene: Scene) -> dict:
+    d = scene.distractor
+    return {
+        "colour": scene.main.colour,
+        "shape": scene.main.shape,
+        "material": scene.main.material,
+        "action": scene.action,
+        "count": scene.count,
+        "count_word": COUNT_WORDS[scene.count],
+        "direction": scene.direction,
+        "distractor": f"{d.colour} {d.material} {d.shape}" if d is not None else "",
+    }
+
+
+def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent_copy: bool) -> ManifestEntry:
+    """Render clip ``seed`` and write its MP4 (and silent copy) plus its sidecar record."""
+    clip = render_clip(seed, config)
+    clip_id = f"{split}_{seed:07d}"
+    video = out_dir / split / f"{clip_id}.mp4"
+    opts = {"crf": str(config.crf)}
+    write_video(
+        video, clip.frames, config.fps, audio=clip.audio, sample_rate=config.sample_rate, options=opts
+    )
+    silent = None
+    if silent_copy:
+        silent = write_video(
+            out_dir / f"{split}_silent" / f"{clip_id}.mp4", clip.frames, config.fps, options=opts
+        )
+    entry = ManifestEntry(
+        path=video.resolve(),
+        id=clip_id,
+        split=split,
+        captions=tuple(clip.captions),
+        events=tuple(clip.events),
+        duration=clip.duration,
+        fps=config.fps,
+        sample_rate=config.sample_rate,
+        attributes=clip.attributes,
+        silent_path=silent.resolve() if silent else None,
+    )
+    write_text_atomic(video.with_suffix(".json"), json.dumps(entry.to_json(out_dir.resolve())))
+    return entry
+
+
+def _load_done(out_dir: Path, split: str, seed: int) -> ManifestEntry | None:
+    sidecar = out_dir / split / f"{split}_{seed:07d}.json"
+    if not sidecar.is_file():
+        return None
+    try:
+        return entry_from_json(json.loads(sidecar.read_text()), out_dir.resolve(), where=str(sidecar))
+    except (json.JSONDecodeError, ConfigError):
+        return None
+
+
+def _check_config(out_dir: Path, split: str, config: SynthConfig) -> None:
+    stored = out_dir / f"{split}.config.json"
+    text = json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1)
+    if stored.is_file() and json.loads(stored.read_text()) != json.loads(text):
+        raise ConfigError(
+            f"{out_dir}: the {split} split there was made with a different SynthConfig "
+            f"(see {stored.name}); use another output folder or the same settings"
+        )
+    write_text_atomic(stored, text)
+
+
+def generate_split(
+    out_dir: str | Path,
+    split: str,
+    n: int,
+    config: SynthConfig = SynthConfig(),
+    seed_offset: int = 0,
+    silent_copy: bool = False,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Write ``n`` clips of ``split`` under ``out_dir`` and return the manifest path.
+
+    Resumable: clips whose record already exists are kept, so a rerun after a
+    crash renders only what is missing. Every file is written atomically, so
+    parallel runs over the same folder never leave partial files. ``workers``
+    > 1 renders in that many processes.
+    """
+    if n < 0:
+        raise ConfigError(f"n must be >= 0, got {n}")
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    seeds = [clip_seed(split, i, seed_offset) for i in range(n)]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(out_dir, split, config)
+    entries = {s: e for s in seeds if (e := _load_done(out_dir, split, s)) is not None}
+    todo = [s for s in seeds if s not in entries]
+    bar = tqdm(total=n, initial=n - len(todo), desc=f"synth {split}", disable=not progress, file=sys.stderr)
+    args = [(out_dir, split, s, config, silent_copy) for s in todo]
+    with bar:
+        if workers == 1 or len(todo) < 2:
+            for a in args:
+                entries[a[2]] = write_clip(*a)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
+                for a, entry in zip(args, pool.map(_write_clip_args, args), strict=True):
+                    entries[a[2]] = entry
+                    bar.update()
+    return write_manifest(out_dir / f"{split}.jsonl", [entries[s] for s in seeds])
+
+
+def _write_clip_args(args: tuple) -> ManifestEntry:
+    return write_clip(*args)
