@@ -1,0 +1,174 @@
+"""Video captioner: LSTM encoder over frame features, LSTM decoder with additive attention.
+
+The SA-LSTM / S2VT family: frame features (B, T, D) are projected and encoded by a
+(optionally bidirectional) LSTM; the decoder starts from the masked mean of the
+encoder states and, at each step, attends over them (padded frames masked) with the
+previous top-layer hidden state as the query. Decoding (greedy and beam search)
+goes through :mod:`avseq.models.beam`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avseq.models.attention import AdditiveAttention
+from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode
+from avseq.models.rnn import Cell, length_mask, make_rnn, masked_mean, run_rnn
+from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+class RecurrentState(nn.Module):
+    """Maps a summary vector (N, S) to an initial decoder state (h, and c for an LSTM).
+
+    The state is kept batch-first as (N, layers, H) so beam search can reorder it
+    along dim 0; :meth:`split` / :meth:`join` convert to and from torch's layout.
+    """
+
+    def __init__(self, cell: Cell, summary_dim: int, hidden_size: int, num_layers: int) -> None:
+        super().__init__()
+        self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
+        names = ["h", "c"] if cell == "lstm" else ["h"]
+        self.proj = nn.ModuleDict({n: nn.Linear(summary_dim, num_layers * hidden_size) for n in names})
+
+    def forward(self, summary: torch.Tensor) -> State:
+        n = summary.shape[0]
+        return {
+            k: torch.tanh(p(summary)).view(n, self.num_layers, self.hidden_size) for k, p in self.proj.items()
+        }
+
+    def join(self, state: State):
+        """Batch-first state -> the (layers, N, H) tensor(s) torch's RNN takes."""
+        h = state["h"].transpose(0, 1).contiguous()
+        return (h, state["c"].transpose(0, 1).contiguous()) if self.cell == "lstm" else h
+
+    def split(self, rnn_state) -> State:
+        """torch's RNN state -> batch-first dict."""
+        if self.cell == "lstm":
+            return {"h": rnn_state[0].transpose(0, 1), "c": rnn_state[1].transpose(0, 1)}
+        return {"h": rnn_state.transpose(0, 1)}
+
+
+class Captioner(nn.Module):
+    """Encoder-decoder captioner with additive attention.
+
+    Args:
+        in_dim: feature size D of the frame encoder.
+        vocab_size: V, including the special tokens (``<pad>=0 <bos>=1 <eos>=2 <unk>=3``).
+        hidden_size, num_layers, cell, dropout: shared by the encoder and decoder RNNs.
+        embed_dim: word embedding size.
+        bidirectional: encoder direction(s); the memory size is ``hidden_size * 2`` if True.
+        attn_dim: attention size (default ``hidden_size``).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        vocab_size: int,
+        *,
+        hidden_size: int = 256,
+        embed_dim: int = 128,
+        num_layers: int = 1,
+        cell: Cell = "lstm",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        attn_dim: int | None = None,
+        bos_id: int = BOS_ID,
+        eos_id: int = EOS_ID,
+        pad_id: int = PAD_ID,
+    ) -> None:
+        super().__init__()
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+        self.vocab_size = vocab_size
+        mem_dim = hidden_size * (2 if bidirectional else 1)
+        self.input_proj = nn.Linear(in_dim, hidden_size)
+        self.encoder = make_rnn(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
+        self.attention = AdditiveAttention(hidden_size, mem_dim, attn_dim or hidden_size)
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.decoder = make_rnn(cell, embed_dim + mem_dim, hidden_size, num_layers, dropout)
+        self.init_state = RecurrentState(cell, mem_dim, hidden_size, num_layers)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size + mem_dim, vocab_size)
+
+    def encode(self, features: torch.Tensor, lengths: torch.Tensor) -> State:
+        """features (B, T, D), lengths (B,) -> decoder state: memory (B, T, M), keys (B, T, A),
+        mask (B, T) bool, and the initial h (and c), each (B, layers, H)."""
+        x = self.dropout(torch.relu(self.input_proj(features)))
+        memory, _ = run_rnn(self.encoder, x, lengths)
+        mask = length_mask(lengths.to(features.device), features.shape[1])
+        state = self.init_state(masked_mean(memory, lengths))
+        return {"memory": memory, "keys": self.attention.keys(memory), "mask": mask, **state}
+
+    def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """tokens (N,) -> logits (N, V) for the next token, and the new state."""
+        context, _ = self.attention(state["h"][:, -1], state["keys"], state["memory"], state["mask"])
+        x = torch.cat([self.embed(tokens), context], -1)[:, None, :]
+        out, rnn_state = self.decoder(x, self.init_state.join(state))
+        logits = self.out(self.dropout(torch.cat([out[:, 0], context], -1)))
+        return logits, {**state, **self.init_state.split(rnn_state)}
+
+    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state."""
+        logits, state = self._step(tokens, state)
+        return logits.log_softmax(-1), state
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing. features (B, T, D), lengths (B,), tokens (B, L) starting with ``<bos>``.
+
+        Returns logits (B, L, V): ``logits[:, i]`` predicts the token after ``tokens[:, i]``.
+        For a padded caption ``seq = [<bos>, w1..wn, <eos>, <pad>...]`` pass ``seq[:, :-1]``
+        and score against ``seq[:, 1:]`` with :func:`caption_loss`.
+        """
+        state = self.encode(features, lengths)
+        steps = []
+        for i in range(tokens.shape[1]):
+            logits, state = self._step(tokens[:, i], state)
+            steps.append(logits)
+        return torch.stack(steps, 1)
+
+    def greedy(self, features: torch.Tensor, lengths: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:
+        """Greedy captions: one :class:`Hypothesis` per clip, at most ``max_len`` tokens."""
+        state = self.encode(features, lengths)
+        return greedy_decode(
+            self.decode_step,
+            state,
+            features.shape[0],
+            max_len=max_len,
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+        )
+
+    def beam_search(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 5,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """Beam search; per clip the ``n_best`` hypotheses sorted by GNMT-normalized score."""
+        state = self.encode(features, lengths)
+        return beam_search(
+            self.decode_step,
+            state,
+            features.shape[0],
+            beam_size=beam_size,
+            max_len=max_len,
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+            length_penalty=length_penalty,
+            n_best=n_best,
+        )
+
+
+def caption_loss(
+    logits: torch.Tensor, targets: torch.Tensor, pad_id: int = PAD_ID, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over non-pad targets. logits (B, L, V), targets (B, L) -> scalar."""
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        targets.reshape(-1),
+        ignore_index=pad_id,
+        label_smoothing=label_smoothing,
+    )

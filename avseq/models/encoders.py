@@ -1,0 +1,209 @@
+"""Frame encoders: a CNN applied to every valid frame, (B, T, 3, H, W) -> (B, T, D).
+
+Encoders own the input normalization their weights expect (``mean``/``std`` buffers,
+saved with the weights), run the CNN over valid frames only, ``chunk_size`` frames at
+a time, and leave padded positions zero. Backbones are registered in ``ENCODERS``;
+``build_encoder`` turns a name plus plain options into a :class:`FrameEncoder`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from avseq.errors import ConfigError
+from avseq.models.rnn import check_lengths, length_mask
+from avseq.models.weights import is_local_path, load_into, read_state_dict, torchvision_state_dict
+from avseq.registry import Registry
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class FrameEncoder(nn.Module):
+    """Wraps an image backbone ``(N, 3, H, W) -> (N, D)`` into a per-frame sequence encoder.
+
+    Args:
+        backbone: the CNN, fed normalized images.
+        out_dim: D, the backbone's feature size.
+        mean, std: per-channel normalization applied to frames in [0, 1].
+        chunk_size: frames per backbone call, so long clips never need all activations at once.
+        frozen: no gradients for the backbone, and its BatchNorm stays in eval mode.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        out_dim: int,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        *,
+        chunk_size: int = 64,
+        frozen: bool = False,
+    ) -> None:
+        super().__init__()
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.backbone, self.out_dim, self.chunk_size = backbone, out_dim, chunk_size
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.frozen = False
+        if frozen:
+            self.freeze()
+
+    def freeze(self) -> None:
+        """Stop gradients into the backbone and keep its BatchNorm statistics fixed."""
+        self.frozen = True
+        self.backbone.requires_grad_(False)
+        self.backbone.eval()
+
+    def train(self, mode: bool = True) -> FrameEncoder:
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """images (N, 3, H, W) float in [0, 1] -> features (N, D), ``chunk_size`` at a time."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            chunks = [self.backbone((c - self.mean) / self.std) for c in images.split(self.chunk_size)]
+        return torch.cat(chunks) if chunks else images.new_zeros((0, self.out_dim))
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W) float in [0, 1], lengths (B,) -> features (B, T, D), zero when padded."""
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+        check_lengths(lengths, frames.shape[1])
+        mask = length_mask(lengths.to(frames.device), frames.shape[1])
+        feats = self.encode_images(frames[mask])
+        return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """How to build one registered backbone.
+
+    build: ``(**options) -> (backbone, out_dim)`` with the classifier removed.
+    head_prefixes: state-dict prefixes of the removed classifier (dropped when loading).
+    torchvision_arch: the torchvision model name for named weights, or None.
+    """
+
+    build: Callable[..., tuple[nn.Module, int]]
+    head_prefixes: tuple[str, ...] = ()
+    torchvision_arch: str | None = None
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+
+ENCODERS: Registry[EncoderSpec] = Registry("frame encoder")
+
+
+def _torchvision_backbone(arch: str, head: str) -> Callable[[], tuple[nn.Module, int]]:
+    def build() -> tuple[nn.Module, int]:
+        from torchvision.models import get_model
+
+        model = get_model(arch, weights=None)
+        linear = next(m for m in getattr(model, head).modules() if isinstance(m, nn.Linear))
+        setattr(model, head, nn.Identity())
+        return model, linear.in_features
+
+    return build
+
+
+for _arch, _head in [
+    ("resnet18", "fc"),
+    ("resnet50", "fc"),
+    ("mobilenet_v3_small", "classifier"),
+    ("efficientnet_b0", "classifier"),
+]:
+    ENCODERS.register(_arch)(EncoderSpec(_torchvision_backbone(_arch, _head), (f"{_head}.",), _arch))
+
+
+class CompactCNN(nn.Module):
+    """A small CNN for 64-128 px frames: ``depth`` stride-2 conv blocks, global pooling, a linear map.
+
+    images (N, 3, H, W) -> (N, out_dim). Channels double per block from ``width`` (capped at 8x).
+    """
+
+    def __init__(self, out_dim: int = 128, width: int = 32, depth: int = 4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i in range(depth):
+            c_out = width * 2 ** min(i, 3)
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.proj = nn.Linear(c_in, out_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.features(images).mean((2, 3)))
+
+
+def _compact(out_dim: int = 128, width: int = 32, depth: int = 4) -> tuple[nn.Module, int]:
+    return CompactCNN(out_dim, width, depth), out_dim
+
+
+ENCODERS.register("compact")(EncoderSpec(_compact, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
+
+
+def build_encoder(
+    name: str, *, weights: str | None = None, frozen: bool = False, chunk_size: int = 64, **kwargs
+) -> FrameEncoder:
+    """Build the registered encoder ``name``.
+
+    Args:
+        weights: None (random init); "DEFAULT" or a torchvision weights name such as
+            "IMAGENET1K_V1" (torchvision backbones only; read through the torch hub cache);
+            or a local safetensors / ``torch.save`` state dict of either the backbone
+            (classifier keys are ignored) or a whole FrameEncoder (with its mean/std).
+        frozen: freeze the backbone (no gradients, BatchNorm in eval mode).
+        chunk_size: frames per CNN call.
+        **kwargs: backbone options (``compact``: out_dim, width, depth).
+    """
+    try:
+        spec = ENCODERS.get(name)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    _check_options(name, spec.build, kwargs)
+    backbone, out_dim = spec.build(**kwargs)
+    mean, std = spec.mean, spec.std
+    whole_state = None
+    if weights is not None and is_local_path(weights):
+        state = read_state_dict(weights)
+        if any(k.startswith("backbone.") for k in state):
+            whole_state = state
+        else:
+            load_into(backbone, _drop_head(state, spec.head_prefixes), weights)
+    elif weights is not None:
+        if spec.torchvision_arch is None:
+            raise ConfigError(
+                f"frame encoder {name!r} has no named weights {weights!r}; use None or a file path"
+            )
+        state, mean, std = torchvision_state_dict(spec.torchvision_arch, weights)
+        load_into(backbone, _drop_head(state, spec.head_prefixes), f"{name}/{weights}")
+    encoder = FrameEncoder(backbone, out_dim, mean, std, chunk_size=chunk_size)
+    if whole_state is not None:
+        load_into(encoder, whole_state, str(weights))
+    if frozen:
+        encoder.freeze()
+    return encoder
+
+
+def _check_options(name: str, build: Callable, options: dict) -> None:
+    allowed = ", ".join(inspect.signature(build).parameters) or "(none)"
+    for key in options:
+        if key not in allowed.split(", "):
+            raise ConfigError(f"Unknown option {key!r} for frame encoder {name!r}. Supported: {allowed}")
+
+
+def _drop_head(state: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in state.items() if not k.startswith(prefixes)} if prefixes else state

@@ -1,0 +1,94 @@
+"""One-to-many captioner: a single frame's feature starts an RNN decoder that emits a caption."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode
+from avseq.models.captioner import RecurrentState
+from avseq.models.rnn import Cell, make_rnn
+from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+class FrameToCaption(nn.Module):
+    """feature (B, D) -> caption tokens (show-and-tell style, no attention).
+
+    The feature sets the initial decoder state (h, and c for an LSTM); decoding
+    goes through the same :mod:`avseq.models.beam` code as :class:`Captioner`.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        vocab_size: int,
+        *,
+        hidden_size: int = 256,
+        embed_dim: int = 128,
+        num_layers: int = 1,
+        cell: Cell = "lstm",
+        dropout: float = 0.0,
+        bos_id: int = BOS_ID,
+        eos_id: int = EOS_ID,
+        pad_id: int = PAD_ID,
+    ) -> None:
+        super().__init__()
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+        self.vocab_size = vocab_size
+        self.init_state = RecurrentState(cell, in_dim, hidden_size, num_layers)
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.decoder = make_rnn(cell, embed_dim, hidden_size, num_layers, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def encode(self, features: torch.Tensor) -> State:
+        """features (B, D) -> initial state, each entry (B, layers, H)."""
+        if features.dim() != 2:
+            raise ValueError(f"FrameToCaption takes one feature per clip (B, D), got {tuple(features.shape)}")
+        return self.init_state(self.dropout(features))
+
+    def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        out, rnn_state = self.decoder(self.embed(tokens)[:, None, :], self.init_state.join(state))
+        return self.out(self.dropout(out[:, 0])), self.init_state.split(rnn_state)
+
+    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state."""
+        logits, state = self._step(tokens, state)
+        return logits.log_softmax(-1), state
+
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: features (B, D), tokens (B, L) from ``<bos>`` -> logits (B, L, V)."""
+        out, _ = self.decoder(self.embed(tokens), self.init_state.join(self.encode(features)))
+        return self.out(self.dropout(out))
+
+    def greedy(self, features: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:
+        """Greedy caption per clip, at most ``max_len`` tokens."""
+        return greedy_decode(
+            self.decode_step,
+            self.encode(features),
+            features.shape[0],
+            max_len=max_len,
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+        )
+
+    def beam_search(
+        self,
+        features: torch.Tensor,
+        beam_size: int = 5,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """Beam search; per clip the ``n_best`` hypotheses sorted by GNMT-normalized score."""
+        return beam_search(
+            self.decode_step,
+            self.encode(features),
+            features.shape[0],
+            beam_size=beam_size,
+            max_len=max_len,
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+            length_penalty=length_penalty,
+            n_best=n_best,
+        )

@@ -1,0 +1,146 @@
+"""Aligned many-to-many sound model: frame features at the video rate -> log-mel at the mel rate.
+
+The video and mel frame rates need not have an integer ratio: each clip's mel length
+follows from its duration, ``round(lengths / video_fps * mel_frame_rate)``, unless the
+caller passes ``out_lengths`` (training does, to match the target exactly). The time
+axis is resampled by linear interpolation between video frames: mel frame ``j`` sits
+at ``j / mel_frame_rate`` seconds (an STFT with ``center=True``) and video frame ``k``
+covers ``[k / fps, (k + 1) / fps)``, so its centre is ``(k + 0.5) / fps``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from avseq.models.rnn import Cell, check_lengths, length_mask, make_rnn, run_rnn
+
+Upsample = Literal["input", "output"]
+UPSAMPLE_CHOICES = ("input", "output")
+
+
+def mel_lengths(lengths: torch.Tensor, video_fps: float, mel_frame_rate: float) -> torch.Tensor:
+    """Mel frames covering each clip: ``floor(lengths / video_fps * mel_frame_rate + 0.5)``, >= 1.
+
+    lengths: (B,) video frames -> (B,) int64 mel frames.
+    """
+    return torch.floor(lengths.double() / video_fps * mel_frame_rate + 0.5).long().clamp_min(1)
+
+
+def resample_time(
+    x: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor, video_fps: float, mel_frame_rate: float
+) -> torch.Tensor:
+    """Linearly interpolate each clip's valid steps onto the mel time grid.
+
+    x: (B, T, C) at ``video_fps`` with ``lengths`` (B,) valid steps ->
+    (B, T'max, C) at ``mel_frame_rate``, zero beyond ``out_lengths`` (B,).
+    Only valid input steps contribute (positions are clamped into ``[0, length - 1]``).
+    """
+    t_out = int(out_lengths.max())
+    dev = x.device
+    times = torch.arange(t_out, device=dev, dtype=torch.float64) / mel_frame_rate
+    pos = (times[None, :] * video_fps - 0.5).clamp_min(0.0)
+    pos = torch.minimum(pos, (lengths.to(dev) - 1).double()[:, None])  # (B, T')
+    lo = pos.floor().long()
+    hi = torch.minimum(lo + 1, (lengths.to(dev) - 1)[:, None])
+    w = (pos - lo.double()).to(x.dtype)[..., None]
+    c = x.shape[2]
+    gather = lambda idx: x.gather(1, idx[..., None].expand(-1, -1, c))  # noqa: E731
+    out = gather(lo) * (1 - w) + gather(hi) * w
+    return out * length_mask(out_lengths.to(dev), t_out)[..., None].to(x.dtype)
+
+
+class SoundModel(nn.Module):
+    """Frame features (B, T, D) at ``video_fps`` -> log-mel (B, n_mels, T') at ``mel_frame_rate``.
+
+    Features are projected to ``hidden_size``; ``upsample="input"`` (default) resamples
+    them to the mel rate and runs the stacked RNN there, so it can shape sound between
+    video frames; ``"output"`` runs the RNN at the video rate (cheaper) and resamples
+    its outputs. A linear head gives ``n_mels`` log-mel values per frame.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        *,
+        n_mels: int = 80,
+        video_fps: float = 15.0,
+        mel_frame_rate: float = 62.5,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        cell: Cell = "lstm",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        upsample: Upsample = "input",
+    ) -> None:
+        super().__init__()
+        if upsample not in UPSAMPLE_CHOICES:
+            raise ValueError(f"Invalid upsample {upsample!r}. Supported: {', '.join(UPSAMPLE_CHOICES)}")
+        if video_fps <= 0 or mel_frame_rate <= 0:
+            raise ValueError(f"rates must be > 0, got video_fps={video_fps}, mel_frame_rate={mel_frame_rate}")
+        self.n_mels, self.video_fps, self.mel_frame_rate = n_mels, video_fps, mel_frame_rate
+        self.upsample = upsample
+        self.input_proj = nn.Linear(in_dim, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = make_rnn(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_mels)
+
+    def out_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """(B,) video frames -> (B,) mel frames from each clip's duration."""
+        return mel_lengths(lengths, self.video_fps, self.mel_frame_rate)
+
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), out_lengths (B,)).
+
+        Frames beyond each clip's ``out_lengths`` are zero.
+        """
+        check_lengths(lengths, features.shape[1])
+        out_lengths = self.out_lengths(lengths) if out_lengths is None else out_lengths.long()
+        out_lengths = out_lengths.to(lengths.device)
+        x = self.dropout(torch.relu(self.input_proj(features)))
+        resample = lambda t, n: resample_time(t, n, out_lengths, self.video_fps, self.mel_frame_rate)  # noqa: E731
+        if self.upsample == "input":
+            y, _ = run_rnn(self.rnn, resample(x, lengths), out_lengths)
+        else:
+            y, _ = run_rnn(self.rnn, x, lengths)
+            y = resample(y, lengths)
+        mel = self.head(self.dropout(y))
+        mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
+        return mel.transpose(1, 2), out_lengths
+
+
+def onset_strength(target: torch.Tensor) -> torch.Tensor:
+    """Positive temporal difference of the mean log-mel energy. (B, n_mels, T) -> (B, T), first frame 0."""
+    energy = target.mean(1)
+    return torch.nn.functional.pad((energy[:, 1:] - energy[:, :-1]).clamp_min(0.0), (1, 0))
+
+
+def sound_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    lengths: torch.Tensor,
+    onset_weight: float = 0.0,
+    kind: Literal["l1", "mse"] = "l1",
+) -> torch.Tensor:
+    """Masked log-mel loss over valid frames; pred, target (B, n_mels, T), lengths (B,) -> scalar.
+
+    With ``onset_weight > 0`` each frame is weighted ``1 + onset_weight * o_t / max(o)``,
+    where ``o`` is :func:`onset_strength` of the target (max per clip over valid frames),
+    so frames where the sound starts count up to ``1 + onset_weight`` times more.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+    if kind not in ("l1", "mse"):
+        raise ValueError(f"Invalid loss kind {kind!r}. Supported: l1, mse")
+    mask = length_mask(lengths.to(pred.device), pred.shape[2]).to(pred.dtype)  # (B, T)
+    weight = mask
+    if onset_weight > 0:
+        onset = onset_strength(target) * mask
+        peak = onset.amax(1, keepdim=True).clamp_min(1e-8)
+        weight = mask * (1.0 + onset_weight * onset / peak)
+    err = (pred - target).abs() if kind == "l1" else (pred - target) ** 2
+    return (err.mean(1) * weight).sum() / weight.sum().clamp_min(1e-8)

@@ -1,0 +1,243 @@
+"""Systems: a frame encoder plus a sequence model, built from one plain JSON-able config.
+
+A bundle stores ``system.config`` and the weights; ``build_system(config)`` rebuilds it:
+
+    {"kind": "sound" | "caption" | "classify" | "frame_caption",
+     "encoder": {"name": "compact", "out_dim": 128, ...build_encoder options...},
+     "model": {...options of the model class, without in_dim (taken from the encoder)...}}
+
+Each system exposes ``features(frames, lengths)`` (run the CNN) and ``from_features(...)``
+(everything after it), so cached features can skip the CNN.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+
+import torch
+from torch import nn
+
+from avseq.errors import ConfigError
+from avseq.models.beam import Hypothesis
+from avseq.models.captioner import Captioner
+from avseq.models.classifier import ClipClassifier
+from avseq.models.encoders import FrameEncoder, build_encoder
+from avseq.models.frame_caption import FrameToCaption
+from avseq.models.sound import SoundModel
+
+
+class SoundSystem(nn.Module):
+    """frames (B, T, 3, H, W) in [0, 1] -> log-mel (B, n_mels, T') at the model's mel frame rate."""
+
+    kind = "sound"
+
+    def __init__(self, encoder: FrameEncoder, model: SoundModel, config: dict | None = None) -> None:
+        super().__init__()
+        self.encoder, self.model, self.config = encoder, model, config or {}
+
+    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
+        return self.encoder(frames, lengths)
+
+    def from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), mel lengths (B,))."""
+        return self.model(features, lengths, out_lengths)
+
+    def forward(
+        self, frames: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """frames (B, T, 3, H, W), lengths (B,) -> (log-mel (B, n_mels, T'max), mel lengths (B,))."""
+        return self.from_features(self.features(frames, lengths), lengths, out_lengths)
+
+
+class _CaptionGeneration:
+    """``generate`` for captioning systems: greedy when ``beam_size == 1``, else beam search."""
+
+    def _decode(self, state_args: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int):
+        if beam_size == 1 and n_best == 1:
+            return [[h] for h in self.model.greedy(*state_args, max_len=max_len)]
+        return self.model.beam_search(
+            *state_args, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=n_best
+        )
+
+
+class CaptionSystem(nn.Module, _CaptionGeneration):
+    """frames (B, T, 3, H, W) in [0, 1] -> caption token ids through a :class:`Captioner`."""
+
+    kind = "caption"
+
+    def __init__(self, encoder: FrameEncoder, model: Captioner, config: dict | None = None) -> None:
+        super().__init__()
+        self.encoder, self.model, self.config = encoder, model, config or {}
+
+    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
+        return self.encoder(frames, lengths)
+
+    def from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
+    ) -> torch.Tensor:
+        """Teacher forcing from features (B, T, D): tokens (B, L) -> logits (B, L, V)."""
+        return self.model(features, lengths, tokens)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
+        return self.from_features(self.features(frames, lengths), lengths, tokens)
+
+    @torch.no_grad()
+    def generate_from_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 1,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """Per clip, ``n_best`` hypotheses sorted by score (greedy when ``beam_size == 1``)."""
+        return self._decode((features, lengths), beam_size, max_len, length_penalty, n_best)
+
+    @torch.no_grad()
+    def generate(self, frames: torch.Tensor, lengths: torch.Tensor, **options) -> list[list[Hypothesis]]:
+        """frames (B, T, 3, H, W), lengths (B,) -> per clip the best hypotheses; options as
+        :meth:`generate_from_features` (beam_size, max_len, length_penalty, n_best)."""
+        return self.generate_from_features(self.features(frames, lengths), lengths, **options)
+
+
+class ClassifySystem(nn.Module):
+    """frames (B, T, 3, H, W) in [0, 1] -> class logits (B, C) through a :class:`ClipClassifier`."""
+
+    kind = "classify"
+
+    def __init__(self, encoder: FrameEncoder, model: ClipClassifier, config: dict | None = None) -> None:
+        super().__init__()
+        self.encoder, self.model, self.config = encoder, model, config or {}
+
+    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
+        return self.encoder(frames, lengths)
+
+    def from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """features (B, T, D), lengths (B,) -> logits (B, C)."""
+        return self.model(features, lengths)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> logits (B, C)."""
+        return self.from_features(self.features(frames, lengths), lengths)
+
+
+class FrameCaptionSystem(nn.Module, _CaptionGeneration):
+    """Captions one frame per clip (the middle valid frame) through a :class:`FrameToCaption`."""
+
+    kind = "frame_caption"
+
+    def __init__(self, encoder: FrameEncoder, model: FrameToCaption, config: dict | None = None) -> None:
+        super().__init__()
+        self.encoder, self.model, self.config = encoder, model, config or {}
+
+    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> the middle valid frame's feature (B, D)."""
+        middle = frames[
+            torch.arange(frames.shape[0], device=frames.device), (lengths.to(frames.device) - 1) // 2
+        ]
+        return self.encoder(middle[:, None], torch.ones_like(lengths))[:, 0]
+
+    def from_features(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """features (B, D), tokens (B, L) -> logits (B, L, V)."""
+        return self.model(features, tokens)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
+        return self.from_features(self.features(frames, lengths), tokens)
+
+    @torch.no_grad()
+    def generate_from_features(
+        self,
+        features: torch.Tensor,
+        beam_size: int = 1,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """features (B, D) -> per clip ``n_best`` hypotheses sorted by score."""
+        return self._decode((features,), beam_size, max_len, length_penalty, n_best)
+
+    @torch.no_grad()
+    def generate(self, frames: torch.Tensor, lengths: torch.Tensor, **options) -> list[list[Hypothesis]]:
+        """frames (B, T, 3, H, W), lengths (B,) -> per clip the best hypotheses."""
+        return self.generate_from_features(self.features(frames, lengths), **options)
+
+
+SYSTEMS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
+    "sound": (SoundSystem, SoundModel),
+    "caption": (CaptionSystem, Captioner),
+    "classify": (ClassifySystem, ClipClassifier),
+    "frame_caption": (FrameCaptionSystem, FrameToCaption),
+}
+CONFIG_KEYS = ("kind", "encoder", "model")
+
+
+def build_system(config: dict, *, load_weights: bool = True) -> nn.Module:
+    """Build a system from its plain config (see the module docstring); keeps it as ``.config``.
+
+    ``load_weights=False`` ignores ``encoder.weights`` (random init): bundles pass it
+    because their safetensors file holds every parameter, so no download is attempted.
+    Raises ConfigError naming the bad key and the allowed choices.
+    """
+    _check_config(config)
+    system_cls, model_cls = SYSTEMS[config["kind"]]
+    enc_opts = dict(config["encoder"])
+    name = enc_opts.pop("name")
+    if not load_weights:
+        enc_opts.pop("weights", None)
+    encoder = build_encoder(name, **enc_opts)
+    model_opts = dict(config.get("model", {}))
+    if model_opts.pop("in_dim", encoder.out_dim) != encoder.out_dim:
+        raise ConfigError(
+            f"model.in_dim {config['model']['in_dim']} differs from the encoder's out_dim {encoder.out_dim}"
+        )
+    _check_model_options(config["kind"], model_cls, model_opts)
+    try:
+        model = model_cls(encoder.out_dim, **model_opts)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model: {err}") from None
+    return system_cls(encoder, model, copy.deepcopy(config))
+
+
+def _check_config(config: dict) -> None:
+    if not isinstance(config, dict):
+        raise ConfigError(f"system config must be a dict, got {type(config).__name__}")
+    for key in config:
+        if key not in CONFIG_KEYS:
+            raise ConfigError(f"Unknown system config key {key!r}. Supported: {', '.join(CONFIG_KEYS)}")
+    kind = config.get("kind")
+    if kind not in SYSTEMS:
+        raise ConfigError(f"Invalid system kind {kind!r}. Supported: {', '.join(SYSTEMS)}")
+    encoder = config.get("encoder")
+    if not isinstance(encoder, dict) or not isinstance(encoder.get("name"), str):
+        raise ConfigError(
+            "system config key 'encoder' must be a dict with a 'name' (e.g. {'name': 'compact'})"
+        )
+    if not isinstance(config.get("model", {}), dict):
+        raise ConfigError("system config key 'model' must be a dict of model options")
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"system config must be JSON-able: {err}") from None
+
+
+def _check_model_options(kind: str, model_cls: type, options: dict) -> None:
+    params = list(inspect.signature(model_cls.__init__).parameters.values())[2:]  # skip self, in_dim
+    allowed = [p.name for p in params]
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(
+                f"Unknown model option {key!r} for kind {kind!r}. Supported: {', '.join(allowed)}"
+            )
+    for p in params:
+        if p.default is inspect.Parameter.empty and p.name not in options:
+            raise ConfigError(f"model option {p.name!r} is required for kind {kind!r}")
