@@ -1,8 +1,12 @@
 """Attribute accuracy of predicted captions on the synthetic world.
 
 A clip of the synthetic world has known attributes (colour, shape, material,
-action, count). A prediction gets an attribute right when the attribute's word
-appears in it; an integer count may appear as a digit or as a number word.
+action, count). A prediction gets an attribute right when one of the
+attribute's word forms appears in it as whole words: ``wood`` may appear as
+``wooden``, the action ``bounce`` as ``bounces``, the count 2 as ``twice``.
+An attribute is scored only on clips where most reference captions express it
+(a sliding object's count is rarely said), so the metric asks for what the
+captions of the world actually describe.
 """
 
 from __future__ import annotations
@@ -12,14 +16,22 @@ from collections.abc import Mapping, Sequence
 from avseq.metrics.captions import simple_tokenize
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+COUNT_ADVERBS = {1: "once", 2: "twice"}
 DEFAULT_ATTRIBUTES = ("colour", "shape", "material", "action", "count")
+# Word forms of attribute values in the synthetic world's caption grammar (avseq.data.synth_captions).
+SYNTH_FORMS: dict[str, tuple[str, ...]] = {
+    "wood": ("wood", "wooden"),
+    "bounce": ("bounce", "bounces", "bounced", "hits the floor"),
+    "slide": ("slide", "slides", "slid", "moves"),
+    "struck": ("struck", "stick", "strikes"),
+}
 
 
-def attribute_words(value: object) -> set[str]:
+def attribute_words(value: object, forms: Mapping[str, Sequence[str]] = SYNTH_FORMS) -> set[str]:
     """The word forms under which ``value`` may appear in a caption.
 
-    Strings give their own (lower-case, possibly multi-word) form; integers give the digit
-    and the number word (``3`` -> ``{"3", "three"}``); booleans and None give nothing.
+    Strings give their own lower-case form plus ``forms[value]``; integers give the digit,
+    the number word and ``once`` / ``twice``; booleans and None give nothing.
     """
     if isinstance(value, bool) or value is None:
         return set()
@@ -27,39 +39,57 @@ def attribute_words(value: object) -> set[str]:
         words = {str(value)}
         if 0 <= value < len(NUMBER_WORDS):
             words.add(NUMBER_WORDS[value])
+        if value in COUNT_ADVERBS:
+            words.add(COUNT_ADVERBS[value])
         return words
-    return {simple_tokenize(str(value))}
+    text = str(value)
+    return {simple_tokenize(text), *(simple_tokenize(f) for f in forms.get(text, ()))}
 
 
-def attribute_hit(value: object, caption: str) -> bool:
+def attribute_hit(value: object, caption: str, forms: Mapping[str, Sequence[str]] = SYNTH_FORMS) -> bool:
     """Whether one form of ``value`` appears as whole words in ``caption``."""
     padded = f" {simple_tokenize(caption)} "
-    return any(w and f" {w} " in padded for w in attribute_words(value))
+    return any(w and f" {w} " in padded for w in attribute_words(value, forms))
+
+
+def expressed(
+    value: object, references: Sequence[str], forms: Mapping[str, Sequence[str]] = SYNTH_FORMS
+) -> bool:
+    """Whether at least half of ``references`` express ``value`` (all, when there are none given)."""
+    if not references:
+        return True
+    return 2 * sum(attribute_hit(value, r, forms) for r in references) >= len(references)
 
 
 def attribute_accuracy(
     attributes: Sequence[Mapping[str, object]],
     predictions: Sequence[str],
+    references: Sequence[Sequence[str]] | None = None,
     names: Sequence[str] = DEFAULT_ATTRIBUTES,
+    forms: Mapping[str, Sequence[str]] = SYNTH_FORMS,
 ) -> dict[str, float]:
     """Per-attribute and overall accuracy of ``predictions`` against clip ``attributes``.
 
     attributes[i]: the i-th clip's attributes, e.g. ``{"colour": "red", "count": 3}``.
-    predictions[i]: the i-th predicted caption. Attributes a clip lacks are not counted.
-    Returns ``{name: accuracy}`` for each name present in at least one clip, plus
-    ``"all"``: the fraction of clips whose every present attribute is right.
+    predictions[i]: the i-th predicted caption. references[i]: its reference captions;
+    when given, an attribute counts for a clip only if most references express it.
+    Returns ``{name: accuracy}`` for each name scored on at least one clip, plus
+    ``"all"``: the fraction of clips whose every scored attribute is right.
     """
     if len(attributes) != len(predictions):
         raise ValueError(f"got {len(attributes)} attribute records but {len(predictions)} predictions")
+    if references is not None and len(references) != len(predictions):
+        raise ValueError(f"got {len(references)} reference lists but {len(predictions)} predictions")
     if not predictions:
         raise ValueError("attribute_accuracy needs at least one clip")
     hits: dict[str, list[bool]] = {n: [] for n in names}
     all_right = []
-    for attrs, caption in zip(attributes, predictions, strict=True):
-        clip_hits = [attribute_hit(attrs[n], caption) for n in names if n in attrs]
-        for n in names:
-            if n in attrs:
-                hits[n].append(attribute_hit(attrs[n], caption))
+    for i, (attrs, caption) in enumerate(zip(attributes, predictions, strict=True)):
+        refs = references[i] if references is not None else ()
+        scored = [n for n in names if n in attrs and expressed(attrs[n], refs, forms)]
+        clip_hits = [attribute_hit(attrs[n], caption, forms) for n in scored]
+        for n, hit in zip(scored, clip_hits, strict=True):
+            hits[n].append(hit)
         all_right.append(all(clip_hits))
     out = {n: sum(h) / len(h) for n, h in hits.items() if h}
     out["all"] = sum(all_right) / len(all_right)
