@@ -1,0 +1,74 @@
+"""``bundle.json``: the JSON document beside a bundle's weights, and its validation.
+
+Layout (format_version 1)::
+
+    {"format_version": 1, "kind": "sound", "name": "synth-sound", "version": "sha256:0123abcd4567",
+     "system": {"config": {...build_system config...}},
+     "tokenizer": {...} | null,
+     "preprocessing": {...Preprocessing.to_dict()...},
+     "weights": {"file": "weights.safetensors", "sha256": "...", "num_tensors": 42},
+     "meta": {"created_at": "...", "avseq_version": "...", ...free metadata...}}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from avseq.errors import BundleError
+
+FORMAT_VERSION = 1
+DOCUMENT = "bundle.json"
+WEIGHTS = "weights.safetensors"
+REQUIRED_KEYS = ("format_version", "kind", "system", "preprocessing", "weights")
+
+
+def read_document(folder: Path) -> dict[str, Any]:
+    """Parse and check ``folder/bundle.json``; any problem raises BundleError naming the path."""
+    path = folder / DOCUMENT
+    if not path.is_file():
+        raise BundleError(f"{folder}: not a bundle (no {DOCUMENT})")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(doc, dict):
+        raise BundleError(f"{path}: must hold a JSON object, got {type(doc).__name__}")
+    check_document(doc, path)
+    return doc
+
+
+def check_document(doc: dict[str, Any], path: Path) -> None:
+    """Refuse newer formats, missing keys and malformed sections with a one-line BundleError."""
+    version = doc.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BundleError(f"{path}: format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format_version {version} is newer than this avseq supports "
+            f"({FORMAT_VERSION}); upgrade avseq to load it"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in doc]
+    if missing:
+        raise BundleError(f"{path}: missing keys {missing} (required: {', '.join(REQUIRED_KEYS)})")
+    system = doc["system"]
+    if not isinstance(system, dict) or not isinstance(system.get("config"), dict):
+        raise BundleError(f"{path}: 'system' must be an object with a 'config' object")
+    weights = doc["weights"]
+    if not isinstance(weights, dict) or not isinstance(weights.get("file"), str):
+        raise BundleError(f"{path}: 'weights' must be an object with a 'file' name")
+    name = weights["file"]
+    if Path(name).name != name or not name.endswith(".safetensors"):
+        raise BundleError(f"{path}: weights file {name!r} must be a .safetensors file inside the bundle")
+    for key in ("tokenizer", "meta"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise BundleError(f"{path}: {key!r} must be an object or null, got {type(doc[key]).__name__}")
+
+
+def dump_document(doc: dict[str, Any]) -> str:
+    """Stable, human-readable JSON text; non-JSON values raise BundleError naming the problem."""
+    try:
+        return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as err:
+        raise BundleError(f"bundle document is not JSON-able: {err}") from None

@@ -1,0 +1,242 @@
+"""Saving and loading bundles: a folder of ``weights.safetensors`` + ``bundle.json``.
+
+``save_bundle`` writes into a temporary folder beside the target and renames it into
+place, so a crash never leaves half a bundle. ``load`` reads JSON and safetensors only:
+nothing is ever unpickled. Names resolve to bundles shipped in ``avseq/bundles/data/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_model
+from torch import nn
+
+import avseq
+from avseq.bundles.document import DOCUMENT, FORMAT_VERSION, WEIGHTS, dump_document, read_document
+from avseq.bundles.preprocessing import Preprocessing
+from avseq.bundles.weights import load_into, sha256_file
+from avseq.errors import AvseqError, BundleError
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+SystemBuilder = Callable[[dict[str, Any]], nn.Module]
+
+
+@dataclass(frozen=True, repr=False)
+class Bundle:
+    """A loaded bundle: the system in eval mode plus everything needed to feed it."""
+
+    name: str
+    version: str
+    kind: str
+    path: Path
+    system: nn.Module
+    preprocessing: Preprocessing
+    tokenizer: Any | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        where = str(self.path)
+        return f"Bundle(name={self.name!r}, version={self.version!r}, kind={self.kind!r}, path={where!r})"
+
+
+def _bundled_root() -> Path:
+    return Path(str(resources.files("avseq.bundles") / "data"))
+
+
+def list_bundled() -> list[str]:
+    """Names of the bundles shipped inside the package (``avseq/bundles/data/<name>/``), sorted."""
+    root = _bundled_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / DOCUMENT).is_file())
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """The bundle folder for a path (folder or its bundle.json) or a bundled name.
+
+    Pickled checkpoints (.pt/.pth/...) are refused with directions to ``convert_checkpoint``.
+    """
+    path = Path(name_or_path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise BundleError(
+            f"{path}: refusing to load a pickled checkpoint; bundles are weights.safetensors + "
+            f"bundle.json. Convert it once with avseq.bundles.convert_checkpoint('{path}', out_dir, "
+            "system, preprocessing), which reads tensors only (torch.load(weights_only=True))"
+        )
+    if path.is_dir():
+        return path
+    if path.is_file() and path.name == DOCUMENT:
+        return path.parent
+    if path.exists():
+        raise BundleError(f"{path}: not a bundle folder (expected a folder holding {DOCUMENT})")
+    if isinstance(name_or_path, str) and name_or_path in list_bundled():
+        return _bundled_root() / name_or_path
+    names = ", ".join(list_bundled()) or "(none)"
+    raise BundleError(
+        f"No bundle {str(name_or_path)!r}: no such folder and no bundled name. Bundled: {names}"
+    )
+
+
+def _default_builder(config: dict[str, Any]) -> nn.Module:
+    from avseq.models import build_system
+
+    return build_system(config, load_weights=False)
+
+
+def _build(doc: dict[str, Any], builder: SystemBuilder | None, folder: Path) -> nn.Module:
+    try:
+        return (builder or _default_builder)(doc["system"]["config"])
+    except AvseqError as err:
+        raise BundleError(f"{folder}: cannot build the system from its config: {err}") from None
+
+
+def _read_weights(file: Path, expected_sha: str | None) -> dict[str, torch.Tensor]:
+    if not file.is_file():
+        raise BundleError(f"{file}: weights file is missing")
+    if expected_sha is not None and sha256_file(file) != expected_sha:
+        raise BundleError(f"{file}: checksum differs from bundle.json (file corrupt or replaced)")
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BundleError(f"{file}: not a readable safetensors file ({err})") from None
+
+
+def _tokenizer(data: dict[str, Any] | None, folder: Path) -> Any | None:
+    if data is None:
+        return None
+    from avseq.models import Tokenizer
+
+    try:
+        return Tokenizer.from_dict(data)
+    except AvseqError as err:
+        raise BundleError(f"{folder}: bad tokenizer: {err}") from None
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    device: torch.device | str = "cpu",
+    *,
+    builder: SystemBuilder | None = None,
+) -> Bundle:
+    """Load a bundle by path or bundled name; the system comes back in eval mode on ``device``.
+
+    ``builder(config) -> nn.Module`` rebuilds the system (default ``avseq.models.build_system``).
+    A newer format, missing keys, a bad checksum or weights that do not fit the config raise
+    BundleError naming the path and the problem.
+    """
+    folder = resolve(name_or_path)
+    doc = read_document(folder)
+    try:
+        preprocessing = Preprocessing.from_dict(doc["preprocessing"])
+    except AvseqError as err:
+        raise BundleError(f"{folder / DOCUMENT}: bad preprocessing: {err}") from None
+    system = _build(doc, builder, folder)
+    file = folder / doc["weights"]["file"]
+    load_into(system, _read_weights(file, doc["weights"].get("sha256")), file)
+    system.to(device).eval()
+    return Bundle(
+        name=str(doc.get("name") or folder.name),
+        version=str(doc.get("version", "")),
+        kind=str(doc["kind"]),
+        path=folder,
+        system=system,
+        preprocessing=preprocessing,
+        tokenizer=_tokenizer(doc.get("tokenizer"), folder),
+        meta=dict(doc.get("meta") or {}),
+    )
+
+
+def _system_config(system: nn.Module) -> tuple[dict[str, Any], str]:
+    config = getattr(system, "config", None)
+    if not isinstance(config, dict):
+        raise BundleError(f"cannot bundle {type(system).__name__}: it has no .config dict to rebuild it from")
+    kind = config.get("kind") or getattr(system, "kind", None)
+    if not isinstance(kind, str):
+        raise BundleError(f"cannot bundle {type(system).__name__}: no 'kind' in its config or class")
+    return config, kind
+
+
+def _document(system, preprocessing, tokenizer, meta, name, version, sha, n_tensors) -> dict[str, Any]:
+    config, kind = _system_config(system)
+    if isinstance(preprocessing, dict):
+        preprocessing = Preprocessing.from_dict(preprocessing)
+    tok = tokenizer.to_dict() if hasattr(tokenizer, "to_dict") else tokenizer
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "name": name,
+        "version": version or f"sha256:{sha[:12]}",
+        "system": {"config": config},
+        "tokenizer": tok,
+        "preprocessing": preprocessing.to_dict(),
+        "weights": {"file": WEIGHTS, "sha256": sha, "num_tensors": n_tensors},
+        "meta": {"created_at": stamp, "avseq_version": avseq.__version__, **(meta or {})},
+    }
+
+
+def save_bundle(
+    path: str | os.PathLike,
+    system: nn.Module,
+    preprocessing: Preprocessing | dict[str, Any],
+    *,
+    tokenizer: Any | None = None,
+    meta: dict[str, Any] | None = None,
+    name: str | None = None,
+    version: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``system`` (which must keep its ``.config``) as a bundle folder at ``path``.
+
+    ``tokenizer`` is an object with ``to_dict()`` or a dict; ``meta`` is free JSON-able
+    metadata (training config, seed, split, eval figures...). ``version`` defaults to
+    ``sha256:<first 12 hex of the weights>``. An existing folder is replaced only with
+    ``overwrite=True``. Returns the bundle folder.
+    """
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise BundleError(f"{final}: already exists (pass overwrite=True to replace it)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        save_model(system, str(tmp / WEIGHTS))
+        with safe_open(str(tmp / WEIGHTS), framework="pt") as f:
+            n_tensors = len(list(f.keys()))
+        doc = _document(
+            system,
+            preprocessing,
+            tokenizer,
+            meta,
+            name or final.name,
+            version,
+            sha256_file(tmp / WEIGHTS),
+            n_tensors,
+        )
+        (tmp / DOCUMENT).write_text(dump_document(doc), encoding="utf-8")
+        _swap_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` onto ``final``; an existing ``final`` is moved aside first, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
