@@ -53,3 +53,7 @@ class UnsupportedCodecError(MediaError):
 
 class ResourceLimitError(MediaError):
     """The file exceeds a configured cap (duration, pixels, frames, channels...)."""
+
+
+class ReportError(AvseqError):
+    """An output folder or training run cannot be reported on (missing or malformed records)."""

@@ -1,0 +1,88 @@
+"""The HTML report of an ``avseq run`` output folder: run summary header, then one section per clip."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from avseq.errors import ReportError
+from avseq.io.atomic import write_text_atomic
+from avseq.report.clips import render_clip
+from avseq.report.html import esc, fmt, kv_table, page
+from avseq.report.records import STATUSES, ClipResult, read_results, read_summary
+
+REPORT_NAME = "report.html"
+# summary.json keys shown first, with their labels; any other key follows under its own name
+SUMMARY_LABELS = {
+    "pipeline": "pipeline file",
+    "device": "device",
+    "wall_time": "wall time (s)",
+    "throughput": "throughput",
+    "bundles": "bundle versions",
+}
+_SKIP_KEYS = {"counts"}  # recomputed from results.jsonl, which is the source of truth
+
+
+def write_report(outdir: str | Path, *, pipeline: str | Path | None = None) -> Path:
+    """Write ``outdir/report.html`` (atomically) for the run in ``outdir`` and return its path.
+
+    Reads ``results.jsonl`` and ``summary.json``; draws log-mel PNGs into each clip
+    folder that has a ``sound.wav``. ``pipeline`` names the pipeline file to show
+    when the summary does not name one. Raises ReportError when ``outdir`` holds no
+    results.
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise ReportError(f"{outdir}: not a folder")
+    clips = read_results(outdir)
+    summary = read_summary(outdir)
+    if pipeline is not None:
+        summary = {**summary, "pipeline": str(pipeline)}
+    body = _header(outdir, clips, summary) + "".join(render_clip(outdir, c) for c in clips)
+    path = outdir / REPORT_NAME
+    write_text_atomic(path, page(f"avseq report: {outdir.name}", body))
+    return path
+
+
+def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any]) -> str:
+    rows = [("output folder", esc(outdir.resolve())), ("inputs", esc(_counts(clips)))]
+    keys = [k for k in SUMMARY_LABELS if k in summary]
+    keys += [k for k in summary if k not in SUMMARY_LABELS and k not in _SKIP_KEYS]
+    rows += [(SUMMARY_LABELS.get(k, k.replace("_", " ")), fmt(summary[k])) for k in keys]
+    return (
+        f"<header><h1>avseq report</h1>{kv_table(rows)}{_failures(clips)}"
+        f"{_pipeline_text(outdir, summary.get('pipeline'))}</header>"
+    )
+
+
+def _counts(clips: list[ClipResult]) -> str:
+    counts = Counter(c.status for c in clips)
+    parts = [f"{counts[s]} {s}" for s in STATUSES if counts[s]]
+    return f"{len(clips)} ({', '.join(parts)})" if parts else "0"
+
+
+def _failures(clips: list[ClipResult]) -> str:
+    failed = [c for c in clips if c.status == "failed"]
+    if not failed:
+        return ""
+    items = "".join(
+        f"<li><a href='#clip-{esc(c.id)}'>{esc(c.id)}</a>: <span class='error'>"
+        f"{esc(c.error.type if c.error else 'Error')}: {esc(c.error.message if c.error else '')}</span></li>"
+        for c in failed
+    )
+    return f"<h3>Failures ({len(failed)})</h3><ul class='failures'>{items}</ul>"
+
+
+def _pipeline_text(outdir: Path, pipeline: Any) -> str:
+    """The pipeline file's text in a collapsed block, when the file is still readable."""
+    if not isinstance(pipeline, str) or not pipeline:
+        return ""
+    path = next((p for p in (Path(pipeline), outdir / pipeline) if p.is_file()), None)
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f"<details><summary>pipeline file</summary><pre>{esc(text)}</pre></details>"

@@ -1,0 +1,116 @@
+"""Log-mel spectrogram pictures for the report (matplotlib, Agg backend).
+
+The generated sound and the input's original sound are drawn with the same
+recipe, time axis in seconds and colour scale, so the two pictures compare
+directly. Long clips are drawn for their first :data:`MAX_PLOT_SECONDS` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import av
+import numpy as np
+
+from avseq.io.atomic import atomic_path
+
+MAX_PLOT_SECONDS = 120.0
+DYNAMIC_RANGE_DB = 80.0
+N_MELS = 64  # librosa fallback only
+
+
+@dataclass(frozen=True)
+class LogMel:
+    """A log-mel picture's data: (n_mels, T) decibels at ``frame_rate`` frames per second."""
+
+    db: np.ndarray
+    frame_rate: float
+
+
+def load_mono(path: str | Path, max_seconds: float = MAX_PLOT_SECONDS) -> tuple[np.ndarray, int] | None:
+    """The first audio stream of ``path`` as ((N,) float32 mono, sample rate), or None without one.
+
+    Decodes at most ``max_seconds``. Raises av's errors for unreadable files.
+    """
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate)
+        pieces: list[np.ndarray] = []
+        limit = int(max_seconds * stream.rate)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                pieces.append(out.to_ndarray().reshape(-1))
+            if sum(p.size for p in pieces) >= limit:
+                break
+    wave = np.concatenate(pieces)[:limit] if pieces else np.zeros(0, np.float32)
+    return wave.astype(np.float32), int(stream.rate)
+
+
+def log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
+    """(N,) mono wave -> log-mel in dB, (n_mels, T).
+
+    Uses avseq's "default" recipe (16 kHz, 64 mels 0-8 kHz, 100 frames/s) from
+    :mod:`avseq.transforms.mel` after resampling to 16 kHz, so pictures of any
+    two sounds share axes; falls back to librosa when that module is absent.
+    """
+    if wave.size == 0:
+        wave = np.zeros(sample_rate // 10, np.float32)
+    try:
+        from avseq.transforms.mel import get_recipe, mel_spectrogram, to_log
+    except ImportError:
+        return _librosa_log_mel(wave, sample_rate)
+    import torch
+    import torchaudio
+
+    recipe = replace(get_recipe("default"), name="report", log="db20")
+    tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    if sample_rate != recipe.sample_rate:
+        tensor = torchaudio.functional.resample(tensor, sample_rate, recipe.sample_rate)
+    db = to_log(mel_spectrogram(tensor, recipe), recipe)[0]
+    return LogMel(db.numpy(), recipe.frame_rate)
+
+
+def _librosa_log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
+    import librosa
+
+    n_fft = 1 << max(8, round(np.log2(0.032 * sample_rate)))
+    hop = max(1, sample_rate // 100)
+    power = librosa.feature.melspectrogram(
+        y=np.pad(wave, (0, max(0, n_fft - wave.size))), sr=sample_rate, n_fft=n_fft, hop_length=hop,
+        n_mels=N_MELS, fmax=min(8000.0, sample_rate / 2), power=1.0,
+    )  # fmt: skip
+    return LogMel(20.0 * np.log10(np.maximum(power, 1e-5)), sample_rate / hop)
+
+
+def save_mel_pngs(items: list[tuple[LogMel, str, Path]]) -> None:
+    """Draw each (log-mel, title, png path) on one shared colour scale; each PNG is written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vmax = max(float(m.db.max()) for m, _, _ in items)
+    vmin = vmax - DYNAMIC_RANGE_DB
+    for mel, title, path in items:
+        fig, ax = plt.subplots(figsize=(5.2, 2.4), dpi=100, layout="constrained")
+        seconds = mel.db.shape[1] / mel.frame_rate
+        image = ax.imshow(
+            mel.db, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
+            extent=(0.0, seconds, 0.0, mel.db.shape[0]),
+        )  # fmt: skip
+        ax.set(title=title, xlabel="time (s)", ylabel="mel bin")
+        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        plt.close(fig)
+
+
+def is_fresh(outputs: list[Path], sources: list[Path]) -> bool:
+    """True when every output exists and is newer than every source (so it needs no redraw)."""
+    if not all(p.is_file() for p in outputs):
+        return False
+    newest_source = max((s.stat().st_mtime for s in sources if s.is_file()), default=0.0)
+    return min(p.stat().st_mtime for p in outputs) >= newest_source

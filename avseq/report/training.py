@@ -1,0 +1,135 @@
+"""The HTML report of a training run: loss and metric curves from the run's CSV log."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from avseq.errors import ReportError
+from avseq.io.atomic import atomic_path, write_text_atomic
+from avseq.report.html import esc, fmt, grid_table, kv_table, page
+
+LOG_NAMES = ("log.csv", "train_log.csv", "metrics.csv", "history.csv")
+CONFIG_NAMES = ("config.yaml", "config.yml", "config.json")
+CURVES_PNG = "report_curves.png"
+NOT_CURVES = {"step", "epoch"}
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """A CSV log as columns: ``steps`` (N,) and ``series`` name -> (N,) values (NaN where blank)."""
+
+    path: Path
+    steps: list[float]
+    series: dict[str, list[float]]
+
+
+def find_log(run_dir: Path) -> Path:
+    """The run's CSV log: one of LOG_NAMES, else the folder's only .csv file."""
+    for name in LOG_NAMES:
+        if (run_dir / name).is_file():
+            return run_dir / name
+    found = sorted(run_dir.glob("*.csv"))
+    if len(found) != 1:
+        what = "no .csv file" if not found else f"several .csv files ({', '.join(p.name for p in found)})"
+        raise ReportError(f"{run_dir}: {what}; expected one of {', '.join(LOG_NAMES)}")
+    return found[0]
+
+
+def read_log(path: Path) -> TrainingLog:
+    """Read a CSV log with columns ``step``, ``loss`` and any numeric metric columns."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in ("step", "loss") if c not in columns]
+        if missing:
+            raise ReportError(f"{path}: missing column(s) {', '.join(missing)}; has: {', '.join(columns)}")
+        rows = list(reader)
+    table = {c: [_float(r.get(c)) for r in rows] for c in columns}
+    series = {c: v for c, v in table.items() if c not in NOT_CURVES and any(not math.isnan(x) for x in v)}
+    return TrainingLog(path, table["step"], series)
+
+
+def write_training_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` with the run's loss and metric curves; return its path.
+
+    The curves are drawn into ``run_dir/report_curves.png``. Raises ReportError
+    when the folder has no readable CSV log.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: not a folder")
+    log = read_log(find_log(run_dir))
+    if not log.series:
+        raise ReportError(f"{log.path}: the log has no numeric values yet")
+    _plot(log, run_dir / CURVES_PNG)
+    rows = [
+        ("run folder", esc(run_dir.resolve())),
+        ("log", esc(log.path.name)),
+        ("rows", fmt(len(log.steps))),
+    ]
+    body = (
+        f"<header><h1>avseq training report</h1>{kv_table(rows)}</header>"
+        f"<section class='clip'><img class='plot' src='{CURVES_PNG}' alt='training curves'>"
+        f"<h3>Values</h3>{_values_table(log)}{_config(run_dir)}</section>"
+    )
+    path = run_dir / "report.html"
+    write_text_atomic(path, page(f"avseq training report: {run_dir.name}", body))
+    return path
+
+
+def _values_table(log: TrainingLog) -> str:
+    rows = []
+    for name, values in log.series.items():
+        points = [(s, v) for s, v in zip(log.steps, values, strict=True) if not math.isnan(v)]
+        last_step, last = points[-1]
+        vals = [v for _, v in points]
+        rows.append([esc(name), fmt(last), fmt(last_step), fmt(min(vals)), fmt(max(vals))])
+    return grid_table(["column", "last", "at step", "min", "max"], rows)
+
+
+def _plot(log: TrainingLog, png: Path) -> None:
+    """Loss-like columns share the first panel; every other metric gets its own panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = [c for c in log.series if "loss" in c]
+    others = [c for c in log.series if "loss" not in c]
+    panels = [p for p in (losses, *([c] for c in others)) if p]
+    ncols = min(2, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5.5 * ncols, 3 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax, names in zip(axes.flat, panels, strict=False):
+        for name in names:
+            points = [(s, v) for s, v in zip(log.steps, log.series[name], strict=True) if not math.isnan(v)]
+            ax.plot(*zip(*points, strict=True), marker="." if len(points) < 30 else None, label=name)
+        ax.set(xlabel="step", title=", ".join(names))
+        ax.grid(alpha=0.3)
+        if len(names) > 1:
+            ax.legend()
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _config(run_dir: Path) -> str:
+    path = next((run_dir / n for n in CONFIG_NAMES if (run_dir / n).is_file()), None)
+    if path is None:
+        return ""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return f"<details><summary>{esc(path.name)}</summary><pre>{esc(text)}</pre></details>"
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value) if value not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
