@@ -1,0 +1,33 @@
+"""Media in and out: probe, decode (video/audio), write audio, mux, caption formats.
+
+Times are seconds everywhere; PyAV errors never leak (see :mod:`avseq.io.opener`).
+"""
+
+from avseq.io.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from avseq.io.captions import Cue, format_srt, format_vtt, write_caption_json, write_srt, write_vtt
+from avseq.io.encode import write_video
+from avseq.io.limits import DEFAULT_LIMITS, MediaLimits
+from avseq.io.opener import open_media
+from avseq.io.probe import MediaInfo, StreamInfo, probe
+from avseq.io.video import decode_video, iter_video
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Cue",
+    "MediaInfo",
+    "MediaLimits",
+    "StreamInfo",
+    "atomic_path",
+    "decode_video",
+    "format_srt",
+    "format_vtt",
+    "iter_video",
+    "open_media",
+    "probe",
+    "write_bytes_atomic",
+    "write_caption_json",
+    "write_srt",
+    "write_text_atomic",
+    "write_video",
+    "write_vtt",
+]

@@ -1,0 +1,343 @@
+"""Video decoding: ``decode_video`` (one clip -> Frames) and ``iter_video`` (windows).
+
+Frames are chosen by timestamp (see :mod:`avseq.io.sampling`), so variable
+frame rate files sample correctly. ``mode="fast"`` scans the packets first and
+decodes only what the chosen frames need; ``mode="exact"`` decodes every frame.
+Both pick the same frames; fast falls back to exact when the file's packets do
+not match its own plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+import torch
+
+from avseq.errors import CorruptMediaError, NoStreamError
+from avseq.io.convert import SizeArg, frame_to_tensor, validate_size
+from avseq.io.hwaccel import validate_hwaccel
+from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
+from avseq.io.probe import MediaInfo, StreamInfo, probe
+from avseq.io.sampling import EPS, Selector, choose_indices, fps_times, uniform_times, window_uniform_times
+from avseq.io.scan import scan_stream
+from avseq.io.source import (
+    PlanMismatch,
+    exact_frames,
+    make_plan,
+    open_video,
+    planned_frames,
+    supports_planning,
+    wrap_errors,
+)
+from avseq.io.truncation import OnTruncated, check_truncation, validate_on_truncated
+from avseq.types import Frames
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["fast", "exact"]
+MODES = ("fast", "exact")
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A validated decode request (seconds; see :func:`decode_video` for each field)."""
+
+    fps: float | None = None
+    num_frames: int | None = None
+    start: float = 0.0
+    end: float | None = None
+    size: SizeArg = None
+    stream: int = 0
+    mode: Mode = "fast"
+    threads: int = 0
+    hwaccel: str | None = None
+    on_truncated: OnTruncated = "error"
+    limits: MediaLimits = DEFAULT_LIMITS
+    window: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"Invalid mode {self.mode!r}. Supported: 'fast', 'exact'")
+        if self.fps is not None and self.num_frames is not None:
+            raise ValueError(
+                f"Pass fps or num_frames, not both (got fps={self.fps}, num_frames={self.num_frames})"
+            )
+        if self.fps is not None and not (
+            isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0
+        ):
+            raise ValueError(f"Invalid fps {self.fps!r}: must be a finite number > 0")
+        if self.num_frames is not None and (not isinstance(self.num_frames, int) or self.num_frames < 1):
+            raise ValueError(f"Invalid num_frames {self.num_frames!r}: must be an int >= 1")
+        if not (math.isfinite(self.start) and self.start >= 0):
+            raise ValueError(f"Invalid start {self.start!r}: must be seconds >= 0")
+        if self.end is not None and not self.end > self.start:
+            raise ValueError(f"Invalid end {self.end!r}: must be > start ({self.start})")
+        if self.window is not None and not (math.isfinite(self.window) and self.window > 0):
+            raise ValueError(f"Invalid window {self.window!r}: must be seconds > 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"Invalid threads {self.threads!r}: must be an int >= 0 (0 = automatic)")
+        if not isinstance(self.stream, int) or self.stream < 0:
+            raise ValueError(f"Invalid stream {self.stream!r}: must be an int >= 0")
+        validate_size(self.size)
+        validate_hwaccel(self.hwaccel)
+        validate_on_truncated(self.on_truncated)
+        object.__setattr__(self, "size", validate_size(self.size))
+
+
+def _video_stream(path: Path, info: MediaInfo, stream: int) -> StreamInfo:
+    videos = info.video
+    if not videos:
+        raise NoStreamError(path, "no video stream")
+    if stream >= len(videos):
+        raise NoStreamError(path, f"no video stream {stream} (the file has {len(videos)} video streams)")
+    return videos[stream]
+
+
+def _declared_end(info: MediaInfo, vinfo: StreamInfo) -> float | None:
+    duration = vinfo.duration if vinfo.duration is not None else info.duration
+    return None if duration is None else (vinfo.start_time or 0.0) + duration
+
+
+def _expected_frames(req: VideoRequest, vinfo: StreamInfo, span: float) -> float:
+    if req.num_frames is not None:
+        return req.num_frames
+    rate = req.fps or vinfo.avg_fps or vinfo.real_fps or 0.0
+    return math.ceil(span * rate)
+
+
+def _check_limits(path: Path, req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> None:
+    lim = req.limits
+    check_value(path, lim, "max_duration", info.duration, " s")
+    check_value(path, lim, "max_pixels", (vinfo.width or 0) * (vinfo.height or 0))
+    end = req.end if req.end is not None else _declared_end(info, vinfo) or 0.0
+    span = min(max(end - req.start, 0.0), req.window or math.inf)
+    check_value(path, lim, "max_frames", _expected_frames(req, vinfo, span))
+
+
+def _sample_times(
+    req: VideoRequest, declared_end: float | None, stream_end: float | None = None
+) -> Iterator[float] | None:
+    """Sample times in seconds, or None for every frame.
+
+    fps sampling runs to ``req.end`` (or the stream's end, known in fast mode);
+    uniform sampling spreads over ``[start, req.end or declared end)``.
+    """
+    if req.fps is not None:
+        ends = [x for x in (req.end, stream_end) if x is not None]
+        return fps_times(req.start, min(ends) if ends else None, req.fps)
+    end = next((x for x in (req.end, declared_end, stream_end) if x is not None), None)
+    if req.num_frames is None:
+        return None
+    if end is None:
+        raise CorruptMediaError(None, "cannot sample uniformly: the duration is unknown")
+    if req.window is not None:
+        return window_uniform_times(req.start, end, req.window, req.num_frames)
+    return iter(uniform_times(req.start, end, req.num_frames))
+
+
+def _frame_seconds(frame: av.VideoFrame) -> float | None:
+    return None if frame.pts is None else float(frame.pts * frame.time_base)
+
+
+def _exact_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float, av.VideoFrame]]:
+    default_duration = 1.0 / float(vs.average_rate) if vs.average_rate else 0.0
+    selector = Selector(_sample_times(req, declared_end), req.start, req.end)
+    last_end, reached_end = None, False
+    for frame in wrap_errors(path, exact_frames(container, vs)):
+        t = _frame_seconds(frame)
+        if t is None:
+            continue
+        yield from selector.feed(t, frame)
+        last_end = t + (float(frame.duration * frame.time_base) if frame.duration else default_duration)
+        if selector.done or (req.end is not None and t >= req.end - EPS):
+            reached_end = True
+            break
+    if not reached_end:
+        check_truncation(path, "video", last_end, _target_end(req, declared_end), start=req.start,
+                         on_truncated=req.on_truncated)  # fmt: skip
+    yield from selector.finish(last_end)
+
+
+def _target_end(req: VideoRequest, declared_end: float | None) -> float | None:
+    if declared_end is None:
+        return req.end
+    return declared_end if req.end is None else min(req.end, declared_end)
+
+
+def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float, av.VideoFrame]]:
+    table = scan_stream(container, vs)
+    if not table.has_pts:
+        raise PlanMismatch("packets without timestamps")
+    stream_end = table.end_seconds()
+    check_truncation(path, "video", stream_end, _target_end(req, declared_end), start=req.start,
+                     on_truncated=req.on_truncated)  # fmt: skip
+    end = stream_end if req.end is None else min(req.end, stream_end)
+    order = np.argsort(table.pts, kind="stable")
+    pts = table.pts[order].astype(np.float64) * float(table.time_base)
+    times = _sample_times(req, declared_end, stream_end)
+    if times is None:
+        times_list = None
+        chosen = np.flatnonzero((pts >= req.start - EPS) & (pts < end - EPS))
+    else:
+        times_list = list(times)
+        chosen = choose_indices(pts, times_list)
+    if len(chosen) == 0:
+        return
+    plan = make_plan(table, np.unique(order[chosen]))
+    selector = Selector(iter(times_list) if times_list is not None else None, req.start, req.end)
+    for frame in wrap_errors(path, planned_frames(container, vs, plan)):
+        t = _frame_seconds(frame)
+        if t is not None:
+            yield from selector.feed(t, frame)
+    yield from selector.finish(stream_end)
+
+
+def _pairs(
+    path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(sample time, frame) pairs for ``req`` with time > ``after``; PlanMismatch escapes."""
+    vinfo = _video_stream(path, info, req.stream)
+    declared_end = _declared_end(info, vinfo)
+    with open_video(path, req.stream, threads=req.threads, hwaccel=req.hwaccel) as (container, vs):
+        fast = req.mode == "fast" and supports_planning(container)
+        pairs = _fast_pairs if fast else _exact_pairs
+        for t, frame in pairs(path, container, vs, req, declared_end):
+            if t > after:
+                yield t, frame
+
+
+class _Converter:
+    """Frame -> tensor, reusing the last tensor when the same frame is chosen again."""
+
+    def __init__(self, size: SizeArg):
+        self.size = size
+        self._last: tuple[av.VideoFrame, torch.Tensor] | None = None
+
+    def __call__(self, frame: av.VideoFrame) -> torch.Tensor:
+        if self._last is None or self._last[0] is not frame:
+            self._last = (frame, frame_to_tensor(frame, self.size))
+        return self._last[1]
+
+
+def _frames(tensors: list[torch.Tensor], pts: list[float], size: SizeArg) -> Frames:
+    if not tensors:
+        h, w = size if isinstance(size, tuple) else (0, 0)
+        return Frames(torch.zeros((0, 3, h, w), dtype=torch.uint8), torch.zeros(0, dtype=torch.float64))
+    return Frames(torch.stack(tensors), torch.tensor(pts, dtype=torch.float64))
+
+
+def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo]:
+    path = Path(path)
+    info = probe(path)
+    _check_limits(path, req, info, _video_stream(path, info, req.stream))
+    return path, info
+
+
+def _collect(pairs: Iterator[tuple[float, av.VideoFrame]], size: SizeArg) -> Frames:
+    convert = _Converter(size)
+    tensors, pts = [], []
+    for _, frame in pairs:
+        tensors.append(convert(frame))
+        pts.append(_frame_seconds(frame))
+    return _frames(tensors, pts, size)
+
+
+def decode_video(
+    path: str | Path,
+    *,
+    fps: float | None = None,
+    num_frames: int | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+    size: SizeArg = None,
+    stream: int = 0,
+    mode: Mode = "fast",
+    threads: int = 0,
+    hwaccel: str | None = None,
+    on_truncated: OnTruncated = "error",
+    limits: MediaLimits | None = None,
+) -> Frames:
+    """Decode frames of video stream ``stream`` of ``path`` as ``uint8 (T, 3, H, W)`` RGB.
+
+    Frames.pts (T,) holds each returned frame's presentation time in seconds.
+    fps: sample by timestamp at ``t_k = start + k / fps`` (the frame shown at each
+    t_k; a frame repeats when fps exceeds the file's rate). num_frames: the frame
+    shown at the centre of each of N equal segments of ``[start, end)``. Neither:
+    every frame with ``start <= pts < end``. end defaults to the end of the stream.
+    size: (H, W), or an int for the short side (aspect kept); resized on decode.
+    Rotation metadata is applied. mode: "fast" decodes only what the chosen frames
+    need (same choice as "exact", which decodes everything). threads: decoder
+    threads (0 = automatic). hwaccel: None or "cuda" (falls back to the CPU with a
+    warning). on_truncated: "error" raises TruncatedMediaError when the data ends
+    noticeably before the header says, "warn" returns what decodes. limits: caps
+    checked before decoding (ResourceLimitError).
+    """
+    req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
+                       limits or DEFAULT_LIMITS)  # fmt: skip
+    path, info = _prepare(path, req)
+    try:
+        return _collect(_pairs(path, req, info), req.size)
+    except PlanMismatch as why:
+        log.info("%s: fast decode plan did not hold (%s); decoding every frame", path, why)
+        return _collect(_pairs(path, replace(req, mode="exact"), info), req.size)
+
+
+def _windows(
+    pairs: Iterator[tuple[float, av.VideoFrame]], req: VideoRequest
+) -> Iterator[tuple[float, Frames]]:
+    """Group pairs into consecutive windows of ``req.window`` seconds; yields (last t, Frames)."""
+    convert = _Converter(req.size)
+    current, tensors, pts, last_t = None, [], [], -math.inf
+    for t, frame in pairs:
+        index = math.floor((t - req.start) / req.window + EPS)
+        if current is not None and index != current and tensors:
+            yield last_t, _frames(tensors, pts, req.size)
+            tensors, pts = [], []
+        current, last_t = index, t
+        tensors.append(convert(frame))
+        pts.append(_frame_seconds(frame))
+    if tensors:
+        yield last_t, _frames(tensors, pts, req.size)
+
+
+def iter_video(
+    path: str | Path,
+    *,
+    window: float,
+    fps: float | None = None,
+    num_frames: int | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+    size: SizeArg = None,
+    stream: int = 0,
+    mode: Mode = "fast",
+    threads: int = 0,
+    hwaccel: str | None = None,
+    on_truncated: OnTruncated = "error",
+    limits: MediaLimits | None = None,
+) -> Iterator[Frames]:
+    """Yield ``Frames`` for consecutive windows of ``window`` seconds from ``start``.
+
+    One decode pass in constant memory (one window of frames at a time), so it
+    suits long files. Sampling arguments are those of :func:`decode_video`, with
+    ``num_frames`` counted per window. A window in which no frame is sampled is
+    skipped; each Frames' pts tells where it lies. ``limits.max_frames`` caps one window.
+    """
+    req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
+                       limits or DEFAULT_LIMITS, window)  # fmt: skip
+    path, info = _prepare(path, req)
+    last_t = -math.inf
+    try:
+        for last_t, frames in _windows(_pairs(path, req, info), req):  # noqa: B007
+            yield frames
+    except PlanMismatch as why:
+        log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
+        for _, frames in _windows(_pairs(path, replace(req, mode="exact"), info, after=last_t), req):
+            yield frames
