@@ -1,0 +1,216 @@
+"""The local executor: decode workers -> batched model stages -> per-file sinks -> results.
+
+Memory stays flat: at most ``batch_size`` windows wait for the models, the
+decode queue holds ``2 * batch_size`` windows, and at most ``workers`` files are
+being decoded. Sinks run in one writer thread so file writing overlaps compute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avseq.pipeline.batching import run_batch
+from avseq.pipeline.finalize import FileState, clear_staging, finalize
+from avseq.pipeline.inputs import InputItem
+from avseq.pipeline.plan import Plan, build_plan, resolve_device
+from avseq.pipeline.progress import Progress
+from avseq.pipeline.results import Result, ResultLog, is_complete, read_results, write_summary
+from avseq.pipeline.spec import PipelineSpec
+from avseq.pipeline.stages import make_decoder
+from avseq.pipeline.workers import DecodePool, FileDone, FileFailed, Window
+
+MAX_PENDING_WRITES = 4
+
+
+@dataclass
+class RunSummary:
+    """Counts and throughput of one run (also written to ``OUTDIR/summary.json``)."""
+
+    counts: dict[str, int]
+    wall_seconds: float
+    results: list[Result] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, else 1."""
+        return 1 if self.counts.get("failed") else 0
+
+
+def run_pipeline(
+    spec: PipelineSpec,
+    inputs: list[InputItem],
+    outdir: str | Path,
+    *,
+    overwrite: bool = False,
+    fail_fast: bool = False,
+    progress: bool = True,
+) -> RunSummary:
+    """Run ``spec`` over ``inputs``, writing ``outdir/<id>/...``, results.jsonl and summary.json.
+
+    Inputs whose outputs are complete from an earlier run are skipped unless
+    ``overwrite``. A failing input is recorded and the run goes on, unless
+    ``fail_fast``. Raises ConfigError for an unusable spec (before writing anything).
+    """
+    outdir = Path(outdir)
+    plan = build_plan(spec)
+    start = time.perf_counter()
+    run = _Run(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
+    previous = {} if overwrite else read_results(outdir)
+    expected = set(plan.expected_outputs())
+    todo = []
+    for item in inputs:
+        rec = previous.get(item.id)
+        if rec and rec.get("input") == str(item.path) and is_complete(outdir, rec, expected):
+            run.record(Result.from_record(rec, status="skipped", finished_at=""))
+        else:
+            todo.append(item)
+    run.execute(todo)
+    wall = time.perf_counter() - start
+    return run.finish(wall, spec)
+
+
+class _Run:
+    """State of one run: files in flight, pending windows, writer futures, results."""
+
+    def __init__(
+        self, plan: Plan, outdir: Path, inputs: list[InputItem], fail_fast: bool, progress: Progress
+    ):
+        self.plan, self.outdir, self.inputs, self.fail_fast, self.progress = (
+            plan,
+            outdir,
+            inputs,
+            fail_fast,
+            progress,
+        )
+        clear_staging(outdir)
+        self.log = ResultLog(outdir)
+        self.results: dict[str, Result] = {}
+        self.files: dict[int, FileState] = {}
+        self.pending: list[Window] = []
+        self.writes: deque[tuple[FileState, Future]] = deque()
+        self.stopped = False
+
+    def record(self, result: Result) -> None:
+        self.results[result.id] = result
+        self.log.append(result)
+        self.progress.update(result.status)
+        if result.status == "failed" and self.fail_fast:
+            self.stopped = True
+
+    def execute(self, todo: list[InputItem]) -> None:
+        if not todo:
+            return
+        spec = self.plan.spec
+        self.files = {k: FileState(item) for k, item in enumerate(todo)}
+        decoder = make_decoder(self.plan)
+        pool = DecodePool(decoder, spec.workers, spec.timeout, prefetch=2 * spec.batch_size)
+        with pool, ThreadPoolExecutor(1, thread_name_prefix="avseq-sinks") as writer:
+            self.writer = writer
+            pool.start([(k, s.item.path) for k, s in self.files.items()])
+            for msg in pool.events():
+                self._handle(msg)
+                if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
+                    self._flush()
+                self._collect(block=False)
+                if self.stopped:
+                    break
+            if not self.stopped:
+                self._flush()
+            self._collect(block=True)
+
+    def _handle(self, msg: Window | FileDone | FileFailed) -> None:
+        state = self.files[msg.key]
+        if state.failed:
+            return
+        if isinstance(msg, Window):
+            self.pending.append(msg)
+            state.bounds[msg.index] = (msg.start, msg.end)
+        elif isinstance(msg, FileDone):
+            state.done = msg
+            state.add_timings({"decode": msg.seconds})
+            self._maybe_finalize(state)
+        else:
+            self._fail(
+                state,
+                Result(
+                    state.item.id,
+                    str(state.item.path),
+                    "failed",
+                    {"type": msg.error_type, "message": msg.message},
+                    timings={"decode": msg.seconds},
+                ),
+            )
+
+    def _flush(self) -> None:
+        windows = [w for w in self.pending if not self.files[w.key].failed]
+        self.pending = []
+        if not windows:
+            return
+        for clip in run_batch(self.plan, windows):
+            state = self.files[clip.window.key]
+            if state.failed:
+                continue
+            if clip.error is not None:
+                self._fail(
+                    state, Result.failure(state.item.id, str(state.item.path), clip.error, state.timings)
+                )
+                continue
+            state.pieces[clip.window.index] = clip.pieces
+            state.add_timings(clip.timings)
+            self._maybe_finalize(state)
+
+    def _maybe_finalize(self, state: FileState) -> None:
+        if state.complete:
+            if len(self.writes) >= MAX_PENDING_WRITES:
+                self._collect(block=True, keep=MAX_PENDING_WRITES - 1)
+            self.writes.append((state, self.writer.submit(finalize, self.plan, self.outdir, state)))
+
+    def _collect(self, block: bool, keep: int = 0) -> None:
+        while self.writes and (self.writes[0][1].done() or (block and len(self.writes) > keep)):
+            state, future = self.writes.popleft()
+            try:
+                self.record(future.result())
+            except Exception as err:
+                self._fail(state, Result.failure(state.item.id, str(state.item.path), err, state.timings))
+            state.pieces.clear()
+
+    def _fail(self, state: FileState, result: Result) -> None:
+        state.failed = True
+        state.pieces.clear()
+        self.record(result)
+
+    def finish(self, wall: float, spec: PipelineSpec) -> RunSummary:
+        self.progress.close()
+        clear_staging(self.outdir)
+        order = [i.id for i in self.inputs]
+        self.log.compact(order, self.results)
+        results = [self.results[i] for i in order if i in self.results]
+        counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
+        counts["total"] = len(self.inputs)
+        counts["not_run"] = len(self.inputs) - len(results)
+        done = [r for r in results if r.status != "skipped"]
+        media = sum(r.duration or 0.0 for r in done if r.status == "ok")
+        stage_totals: dict[str, float] = {}
+        for r in done:
+            for k, v in r.timings.items():
+                stage_totals[k] = round(stage_totals.get(k, 0.0) + v, 4)
+        summary = {
+            "counts": counts,
+            "wall_seconds": round(wall, 4),
+            "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
+            "media_seconds_per_second": round(media / wall, 4) if wall > 0 else None,
+            "device": str(resolve_device(spec.device)),
+            "batch_size": spec.batch_size,
+            "workers": spec.workers,
+            "pipeline": spec.path,
+            "bundles": self.plan.bundle_versions(),
+            "stage_seconds": stage_totals,
+        }
+        write_summary(self.outdir, summary)
+        return RunSummary(counts, wall, results, summary)

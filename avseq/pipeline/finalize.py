@@ -1,0 +1,95 @@
+"""Writing one input's outputs: sinks into a staging folder, then one rename into place.
+
+``OUTDIR/<id>/`` therefore appears only complete: a kill at any moment leaves
+either nothing, or a stale ``OUTDIR/.staging`` entry that the next run removes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avseq.pipeline.ids import short_hash
+from avseq.pipeline.inputs import InputItem
+from avseq.pipeline.plan import Plan
+from avseq.pipeline.results import Result
+from avseq.pipeline.stages import FileInfo
+from avseq.pipeline.workers import FileDone
+
+STAGING = ".staging"
+
+
+@dataclass
+class FileState:
+    """An input in flight: its windows' kept pieces (by window index) and timings so far."""
+
+    item: InputItem
+    pieces: dict[int, dict[str, Any]] = field(default_factory=dict)
+    bounds: dict[int, tuple[float, float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    done: FileDone | None = None
+    failed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.done is not None and len(self.pieces) == self.done.windows
+
+    def add_timings(self, timings: dict[str, float]) -> None:
+        for k, v in timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+
+
+def clear_staging(outdir: Path) -> None:
+    """Remove leftovers of an interrupted run (their inputs are redone)."""
+    shutil.rmtree(outdir / STAGING, ignore_errors=True)
+
+
+def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
+    """Run the sinks for ``state`` into a staging folder and move it to ``outdir/<id>``.
+
+    Raises whatever a sink raises; the staging folder is removed in that case.
+    """
+    item, done = state.item, state.done
+    staging = outdir / STAGING / short_hash(item.id, 16)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    windows = [state.pieces[i] for i in range(done.windows)]
+    info = FileInfo(item.path, done.duration, [state.bounds[i] for i in range(done.windows)], done.pts)
+    timings = dict(state.timings)
+    outputs: dict[str, str] = {}
+    try:
+        for sink in plan.sinks:
+            start = time.perf_counter()
+            inputs = [[w[i] for w in windows] for i in sink.input]
+            for key, name in plan.objects[sink.id].write(staging, inputs, info).items():
+                outputs[key] = f"{item.id}/{name}"
+            timings[sink.id] = time.perf_counter() - start
+        _move_into_place(staging, outdir / item.id, outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    captions = [w[sid] for sid in plan.keep if plan.kind(sid) == "text" for w in windows]
+    return Result(item.id, str(item.path), "ok", None, outputs, captions, round(done.duration, 4), timings)
+
+
+def _move_into_place(staging: Path, target: Path, outdir: Path) -> None:
+    if target.exists():
+        trash = outdir / STAGING / f"old-{short_hash(str(target), 16)}"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(target, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

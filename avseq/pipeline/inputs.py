@@ -1,0 +1,136 @@
+"""Turning ``-i`` arguments into a list of :class:`InputItem`: files, folders, globs, manifests.
+
+- a file: one input, id = its name without extension;
+- a folder: media files found recursively (by extension), id = path relative to the folder;
+- a glob (``clips/**/*.mp4``): matches in sorted order, id relative to the glob's fixed prefix;
+- a JSONL manifest (``*.jsonl``): one ``{"path": ..., "id": ...}`` per line, relative paths
+  resolved against the manifest's folder; ``id`` is optional.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from avseq.errors import ConfigError
+from avseq.pipeline.ids import assign_ids
+
+VIDEO_EXTENSIONS = {
+    ".mp4",
+    ".m4v",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mov",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".wmv",
+    ".3gp",
+    ".ogv",
+}
+AUDIO_EXTENSIONS = {".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac"}
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One input file: ``id`` names its output folder ``OUTDIR/<id>/``; ``path`` is absolute."""
+
+    id: str
+    path: Path
+
+
+def expand_inputs(args: list[str | Path], limit: int | None = None) -> list[InputItem]:
+    """Expand ``-i`` arguments in order into uniquely-identified inputs (first ``limit`` kept).
+
+    Raises ConfigError when an argument matches nothing or a manifest line is malformed.
+    A file listed twice is kept once.
+    """
+    found: list[tuple[str, Path]] = []
+    for arg in args:
+        found.extend(_expand_one(str(arg)))
+    seen: set[Path] = set()
+    unique = [(r, p) for r, p in found if not (p in seen or seen.add(p))]
+    if limit is not None:
+        unique = unique[:limit]
+    ids = assign_ids([r for r, _ in unique], [str(p) for _, p in unique])
+    return [InputItem(i, p) for i, (_, p) in zip(ids, unique, strict=True)]
+
+
+def _expand_one(arg: str) -> list[tuple[str, Path]]:
+    path = Path(arg).expanduser()
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        return read_manifest(path)
+    if path.is_file():
+        return [(path.stem, path.resolve())]
+    if path.is_dir():
+        return _scan_folder(path)
+    if glob.has_magic(arg):
+        return _expand_glob(arg)
+    raise ConfigError(f"input {arg!r}: no such file, folder, glob match or manifest")
+
+
+def _scan_folder(folder: Path) -> list[tuple[str, Path]]:
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            if p.suffix.lower() in MEDIA_EXTENSIONS:
+                out.append((p.relative_to(folder).with_suffix("").as_posix(), p.resolve()))
+    return out
+
+
+def _expand_glob(pattern: str) -> list[tuple[str, Path]]:
+    matches = sorted(m for m in glob.glob(pattern, recursive=True) if Path(m).is_file())
+    if not matches:
+        raise ConfigError(f"input {pattern!r}: the glob matches no file")
+    fixed = Path(*[p for p in _fixed_prefix(pattern)]) if _fixed_prefix(pattern) else Path(".")
+    out = []
+    for m in matches:
+        try:
+            rel = Path(m).relative_to(fixed)
+        except ValueError:
+            rel = Path(Path(m).name)
+        out.append((rel.with_suffix("").as_posix(), Path(m).resolve()))
+    return out
+
+
+def _fixed_prefix(pattern: str) -> list[str]:
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return fixed
+
+
+def read_manifest(path: Path) -> list[tuple[str, Path]]:
+    """``(raw id, absolute path)`` for each line of a JSONL manifest; ConfigError names the bad line."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}:{n}: not valid JSON ({err.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("path"), str) or not row["path"]:
+                raise ConfigError(
+                    f'{path}:{n}: each line needs {{"path": "...", "id": "..."}}, got {line.strip()[:80]!r}'
+                )
+            media = (path.parent / row["path"]).resolve()
+            raw_id = row.get("id")
+            if raw_id is not None and not isinstance(raw_id, (str, int)):
+                raise ConfigError(f"{path}:{n}: 'id' must be a string, got {raw_id!r}")
+            out.append(
+                (str(raw_id) if raw_id is not None else Path(row["path"]).with_suffix("").as_posix(), media)
+            )
+    return out

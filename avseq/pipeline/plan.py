@@ -1,0 +1,92 @@
+"""A validated spec turned into runnable stage objects (models loaded once per run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from avseq.errors import ConfigError
+from avseq.pipeline.spec import PipelineSpec, StageSpec
+from avseq.pipeline.stages import STAGES
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
+    return torch.device(name)
+
+
+@dataclass
+class BuildContext:
+    """What a stage's constructor may use: the whole spec, its device, a shared bundle cache."""
+
+    spec: PipelineSpec
+    bundles: dict[str, Any] = field(default_factory=dict)
+
+    def device(self, stage: StageSpec) -> torch.device:
+        return resolve_device(stage.device or self.spec.device)
+
+    def bundle(self, name: str, device: torch.device) -> Any:
+        """The bundle ``name`` (a name or a folder) on ``device``, loaded once per run and device."""
+        key = f"{name}@{device}"
+        if key not in self.bundles:
+            from avseq.bundles import load
+
+            self.bundles[key] = load(name, device)
+        return self.bundles[key]
+
+    def limits(self) -> Any:
+        """The pipeline's media caps as :class:`avseq.io.MediaLimits`."""
+        from avseq.io.limits import MediaLimits
+
+        return MediaLimits(**self.spec.limits)
+
+
+@dataclass
+class Plan:
+    """Runnable stages by role, in topological order.
+
+    keep: ids of stages whose per-clip pieces must be kept for sinks or results.
+    """
+
+    spec: PipelineSpec
+    objects: dict[str, Any]
+    sources: list[StageSpec]
+    batch: list[StageSpec]
+    sinks: list[StageSpec]
+    keep: list[str]
+    context: BuildContext
+
+    def kind(self, stage_id: str) -> str:
+        return STAGES.get(self.spec.stage(stage_id).type).produces
+
+    def expected_outputs(self) -> dict[str, str]:
+        """{result key: file name} over all sinks (e.g. {"caption_vtt": "caption.vtt"})."""
+        out: dict[str, str] = {}
+        for s in self.sinks:
+            out.update(STAGES.get(s.type).outputs(s.params))
+        return out
+
+    def bundle_versions(self) -> list[dict[str, Any]]:
+        """[{name, version}] of every bundle loaded for this run."""
+        seen = {(b.name, b.version, str(b.path)) for b in self.context.bundles.values()}
+        return [{"name": n, "version": v, "path": p} for n, v, p in sorted(seen)]
+
+
+def build_plan(spec: PipelineSpec) -> Plan:
+    """Construct every stage (loading models onto their devices)."""
+    if spec.executor != "local":
+        raise ConfigError(f"executor {spec.executor!r} is not available yet; supported now: local")
+    ctx = BuildContext(spec)
+    objects = {s.id: STAGES.get(s.type).impl(s, ctx) for s in spec.stages}
+    by_role: dict[str, list[StageSpec]] = {"source": [], "batch": [], "sink": []}
+    for s in spec.stages:
+        by_role[STAGES.get(s.type).role].append(s)
+    keep = {i for s in by_role["sink"] for i in s.input}
+    keep |= {s.id for s in spec.stages if STAGES.get(s.type).produces == "text"}
+    return Plan(spec, objects, by_role["source"], by_role["batch"], by_role["sink"], sorted(keep), ctx)

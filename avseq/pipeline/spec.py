@@ -1,0 +1,217 @@
+"""Pipeline files: YAML (safe loader) -> validated, typed :class:`PipelineSpec`.
+
+Validation happens once, before any input or output file is touched. Every
+error is a :class:`~avseq.errors.ConfigError` whose one-line message names the
+file, the key path (``stages[2].params.beam_size``), the bad value and what is
+allowed. Stage types resolve through :data:`avseq.pipeline.stages.STAGES` only,
+so a pipeline file can never import or run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
+
+from avseq.errors import ConfigError
+from avseq.pipeline.overrides import apply_overrides
+from avseq.pipeline.stages import STAGES, StageType
+
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+STAGE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+
+
+class StageSpec(BaseModel):
+    """One node of the graph; ``params`` is validated by the stage type's own model."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=STAGE_ID_PATTERN)
+    type: str
+    params: Any = Field(default_factory=dict, description="validated by the stage type's params model")
+    input: list[str] = Field(default_factory=list)
+    device: str | None = Field(None, pattern=DEVICE_PATTERN)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, (dict, BaseModel)):
+            raise ValueError(f"params must be a mapping of key: value, got {type(value).__name__}")
+        return value
+
+    @property
+    def stage_type(self) -> StageType:
+        return STAGES.get(self.type)
+
+
+class PipelineSpec(BaseModel):
+    """A validated pipeline: top-level settings plus stages in topological order."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
+    batch_size: PositiveInt = 8
+    workers: PositiveInt = 2
+    executor: Literal["local", "ray"] = "local"
+    timeout: PositiveFloat | None = Field(120.0, description="seconds per input file")
+    limits: dict[str, PositiveFloat] = Field(default_factory=dict, description="avseq.io.MediaLimits caps")
+    stages: list[StageSpec] = Field(min_length=1)
+    path: str | None = Field(None, exclude=True)
+
+    @field_validator("limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, float]) -> dict[str, float]:
+        from avseq.io.limits import MediaLimits
+
+        known = [f.name for f in dataclasses.fields(MediaLimits)]
+        for key in value:
+            if key not in known:
+                raise ValueError(f"unknown limit {key!r}; allowed: {', '.join(known)}")
+        return value
+
+    def stage(self, stage_id: str) -> StageSpec:
+        """The stage called ``stage_id``; ConfigError lists the ids that exist."""
+        for s in self.stages:
+            if s.id == stage_id:
+                return s
+        raise ConfigError(f"no stage {stage_id!r}; stages: {', '.join(s.id for s in self.stages)}")
+
+    def consumers(self, stage_id: str) -> list[StageSpec]:
+        """Stages that take ``stage_id`` as an input."""
+        return [s for s in self.stages if stage_id in s.input]
+
+
+TOP_LEVEL_KEYS = tuple(k for k in PipelineSpec.model_fields if k != "path")
+
+
+def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineSpec:
+    """Read, override and validate a pipeline file.
+
+    overrides: ``KEY=VALUE`` strings, e.g. ``stages.caption.params.beam_size=5``
+    (stages addressed by id) or ``batch_size=4``; values are parsed as YAML scalars.
+    Raises ConfigError naming the file, the key path, the bad value and the choices.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read pipeline file ({err.__class__.__name__}: {err})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    return parse_pipeline(raw, source=str(path), overrides=overrides)
+
+
+def parse_pipeline(raw: Any, source: str = "<pipeline>", overrides: list[str] | None = None) -> PipelineSpec:
+    """Validate an already-loaded mapping (see :func:`load_pipeline`)."""
+    from avseq.pipeline.graph import check_graph, topological_order
+    from avseq.pipeline.preprocessing import resolve_bundles
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a pipeline file must be a mapping with 'version' and 'stages'")
+    raw = apply_overrides(raw, overrides or [], source, TOP_LEVEL_KEYS)
+    _normalize_inputs(raw)
+    try:
+        spec = PipelineSpec.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: {format_validation_error(err, raw)}") from None
+    spec.path = source
+    for i, stage in enumerate(spec.stages):
+        stage.params = _validate_params(stage, i, source)
+    check_graph(spec.stages, source)
+    index = {s.id: i for i, s in enumerate(spec.stages)}
+    spec.stages = topological_order(spec.stages)
+    resolve_bundles(spec, source, index)
+    return spec
+
+
+def _normalize_inputs(raw: dict) -> None:
+    """Let ``input: decode`` stand for ``input: [decode]``."""
+    stages = raw.get("stages")
+    if isinstance(stages, list):
+        for s in stages:
+            if isinstance(s, dict) and isinstance(s.get("input"), str):
+                s["input"] = [s["input"]]
+            elif isinstance(s, dict) and s.get("input") is None:
+                s.pop("input", None)
+
+
+def _validate_params(stage: StageSpec, index: int, source: str) -> BaseModel:
+    where = f"stages[{index}]"
+    try:
+        stage_type = STAGES.get(stage.type)
+    except ValueError:
+        raise ConfigError(
+            f"{source}: {where}.type: unknown stage type {stage.type!r}; known: {', '.join(STAGES.list())}"
+        ) from None
+    try:
+        return stage_type.params.model_validate(stage.params)
+    except ValidationError as err:
+        raise ConfigError(
+            f"{source}: {format_validation_error(err, stage.params, prefix=f'{where}.params')}"
+        ) from None
+
+
+def key_path(loc: tuple, prefix: str = "") -> str:
+    """``('stages', 2, 'params')`` -> ``stages[2].params``."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"function-\w+|\w+\[.*\]|literal\[.*\]", str(part)):
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(err: ValidationError, raw: Any, prefix: str = "") -> str:
+    """One line per problem, joined with '; ': key path, what is wrong, the bad value."""
+    parts = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not str(p).startswith(("function-", "literal[")))
+        where = key_path(loc, prefix)
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err.title, loc, raw)
+            parts.append(f"{where}: unknown key{allowed}")
+        elif e["type"] == "missing":
+            parts.append(f"{where}: required key is missing")
+        else:
+            parts.append(f"{where}: {e['msg']} (got {e['input']!r})")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def _allowed_keys(title: str, loc: tuple, raw: Any) -> str:
+    model = _model_at(title, loc[:-1])
+    if model is None:
+        return ""
+    return f"; allowed: {', '.join(k for k in model.model_fields if k != 'path')}"
+
+
+def _model_at(title: str, loc: tuple) -> type[BaseModel] | None:
+    models = {m.__name__: m for m in (PipelineSpec, StageSpec)}
+    models.update({t.params.__name__: t.params for t in (STAGES.get(n) for n in STAGES.list())})
+    model = models.get(title)
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        inner = getattr(ann, "__args__", (ann,))
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model

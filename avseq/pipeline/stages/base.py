@@ -1,0 +1,100 @@
+"""What a stage type is: a params model, a role, the value kinds it takes and makes.
+
+Three roles keep the executor small:
+
+- ``source`` stages run in decode worker processes, once per window of a file;
+- ``batch`` stages run in the main process on a batch of clips from several files
+  (``__call__(inputs) -> value`` where each input is the batch value of an upstream stage);
+- ``sink`` stages run once per file with every window's piece and write into the
+  file's staging folder (``write(folder, inputs, info) -> extra result fields``).
+
+Value kinds, as batch values (what flows between batch stages) and pieces (one clip):
+
+========== ========================================== =================================
+kind       batch value                                piece (one clip)
+========== ========================================== =================================
+video      list[Frames] uint8 (T, 3, H, W) as decoded Frames
+audio      list[Audio] as decoded                     Audio
+frames     FrameBatch float (B, T, 3, H, W) in [0, 1] Frames (T, 3, H, W)
+features   Features (B, T, D)                         tensor (T, D)
+spectrogram Spectrogram (B, n_mels, T')               tensor (n_mels, T')
+wave       list[Audio]                                Audio
+text       list[str]                                  str
+========== ========================================== =================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel
+
+from avseq.registry import Registry
+from avseq.types import FrameBatch, Frames
+
+Role = Literal["source", "batch", "sink"]
+KINDS = ("video", "audio", "frames", "features", "spectrogram", "wave", "text")
+
+
+@dataclass(frozen=True)
+class StageType:
+    """A registered stage type.
+
+    params: pydantic model of its ``params`` (extra keys forbidden).
+    accepts: value kinds allowed as inputs; produces: the kind it makes (None for sinks).
+    inputs: (min, max) number of inputs. outputs: for sinks, params -> {result key: file name}.
+    impl: the runtime class, built once per run with ``impl(stage_spec, context)``.
+    """
+
+    name: str
+    role: Role
+    params: type[BaseModel]
+    impl: Callable[..., Any]
+    accepts: tuple[str, ...] = ()
+    produces: str | None = None
+    inputs: tuple[int, int] = (1, 1)
+    outputs: Callable[[Any], dict[str, str]] | None = None
+    description: str = ""
+
+
+STAGES: Registry[StageType] = Registry("stage type")
+
+
+def register(stage_type: StageType) -> StageType:
+    """Add ``stage_type`` to :data:`STAGES` under its name."""
+    return STAGES.register(stage_type.name)(stage_type)
+
+
+@dataclass
+class FileInfo:
+    """What sinks know about the input file being finalized.
+
+    windows: [(start, end)] seconds of each decoded window, in order; duration: seconds;
+    pts: (T,) float64 seconds of every decoded video frame (empty without video).
+    """
+
+    path: Path
+    duration: float
+    windows: list[tuple[float, float]]
+    pts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
+
+
+def split_batch(kind: str, value: Any, n: int) -> list[Any]:
+    """Cut a batch value of ``kind`` into ``n`` per-clip pieces on the CPU (padding removed)."""
+    if kind in ("video", "audio", "wave", "text"):
+        return list(value)
+    if kind == "frames":
+        batch: FrameBatch = value
+        return [
+            Frames(batch.data[i, : int(batch.lengths[i])].cpu(), batch.pts[i, : int(batch.lengths[i])])
+            for i in range(n)
+        ]
+    if kind == "features":
+        return [value.data[i, : int(value.lengths[i])].detach().cpu() for i in range(n)]
+    if kind == "spectrogram":
+        return [value.data[i, :, : int(value.lengths[i])].detach().cpu() for i in range(n)]
+    raise ValueError(f"unknown value kind {kind!r}; known: {', '.join(KINDS)}")

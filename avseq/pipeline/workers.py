@@ -1,0 +1,211 @@
+"""Decode worker processes with a per-file timeout.
+
+Each worker is a forked process that decodes whole files (window by window) and
+sends :class:`Window` messages, then :class:`FileDone` or :class:`FileFailed`.
+A feeder thread in the main process hands out files, moves messages into a
+bounded queue (so decoding runs ahead of the models by at most ``prefetch``
+windows) and kills a worker whose file exceeds the timeout, replacing it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_CTX = mp.get_context("fork")
+
+
+@dataclass
+class Window:
+    """One decoded window of file ``key``: values by source stage id, [start, end) seconds."""
+
+    key: int
+    index: int
+    start: float
+    end: float
+    values: dict[str, Any]
+
+
+@dataclass
+class FileDone:
+    """File ``key`` decoded into ``windows`` windows; duration in seconds."""
+
+    key: int
+    windows: int
+    duration: float
+    seconds: float
+    pts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
+
+
+@dataclass
+class FileFailed:
+    """File ``key`` could not be decoded: error type name and one-line message."""
+
+    key: int
+    error_type: str
+    message: str
+    seconds: float = 0.0
+
+
+Decoder = Callable[[Path], Iterator[Window | FileDone]]
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _worker_main(conn: Connection, decode: Decoder) -> None:
+    torch.set_num_threads(1)
+    while (task := conn.recv()) is not None:
+        key, path = task
+        start = time.perf_counter()
+        try:
+            for msg in decode(path):
+                msg.key = key
+                if isinstance(msg, FileDone):
+                    msg.seconds = time.perf_counter() - start
+                _send(conn, msg)
+        except Exception as err:  # any failure is this file's, reported to the main process
+            _send(conn, FileFailed(key, type(err).__name__, _one_line(err), time.perf_counter() - start))
+
+
+def _send(conn: Connection, msg: Any) -> None:
+    # Plain pickle copies tensor data (torch's shared-memory reducers would tie it to the sender's life).
+    conn.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _Worker:
+    def __init__(self, decode: Decoder) -> None:
+        self.conn, child = _CTX.Pipe()
+        self.proc = _CTX.Process(target=_worker_main, args=(child, decode), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: tuple[int, Path] | None = None
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class DecodePool:
+    """Decode ``tasks`` [(key, path)] in ``workers`` processes; read results from :meth:`events`.
+
+    timeout: seconds one file may take (None = no limit). prefetch: bound of the
+    message queue, which keeps memory flat however many files there are.
+    """
+
+    def __init__(self, decode: Decoder, workers: int, timeout: float | None, prefetch: int) -> None:
+        self._decode = decode
+        self._n = workers
+        self._timeout = timeout
+        self._queue: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._workers: list[_Worker] = []
+
+    def start(self, tasks: list[tuple[int, Path]]) -> None:
+        self._workers = [_Worker(self._decode) for _ in range(min(self._n, max(len(tasks), 1)))]
+        self._thread = threading.Thread(target=self._feed, args=(list(tasks),), daemon=True)
+        self._thread.start()
+
+    def events(self) -> Iterator[Window | FileDone | FileFailed]:
+        """Messages in arrival order until every task has finished or failed."""
+        while (msg := self._queue.get()) is not None:
+            yield msg
+
+    def idle(self) -> bool:
+        """True when no decoded message is waiting (the models may run on a partial batch)."""
+        return self._queue.empty()
+
+    def close(self) -> None:
+        """Stop feeding and kill the workers (safe to call twice)."""
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    self._thread.join(0.05)
+        for w in self._workers:
+            w.kill()
+        self._workers = []
+
+    def __enter__(self) -> DecodePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _put(self, msg: Any) -> bool:
+        """Queue ``msg``; time spent blocked does not count against the busy workers' timeouts."""
+        blocked = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self._queue.put(msg, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        waited = time.monotonic() - blocked
+        for w in self._workers:
+            w.deadline += waited
+        return not self._stop.is_set()
+
+    def _feed(self, tasks: list[tuple[int, Path]]) -> None:
+        try:
+            while (tasks or any(w.task for w in self._workers)) and not self._stop.is_set():
+                self._assign(tasks)
+                busy = {w.conn: w for w in self._workers if w.task}
+                for conn in wait(list(busy), timeout=0.1):
+                    self._receive(busy[conn])
+                self._expire()
+        finally:
+            if not self._stop.is_set():
+                self._put(None)
+
+    def _assign(self, tasks: list[tuple[int, Path]]) -> None:
+        for w in self._workers:
+            if w.task is None and tasks:
+                w.task = tasks.pop(0)
+                w.deadline = time.monotonic() + (self._timeout or float("inf"))
+                w.conn.send(w.task)
+
+    def _receive(self, w: _Worker) -> None:
+        try:
+            msg = pickle.loads(w.conn.recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError):
+            code = w.proc.exitcode
+            self._replace(
+                w,
+                FileFailed(
+                    w.task[0], "DecoderCrash", f"{w.task[1]}: the decode process died (exit code {code})"
+                ),
+            )
+            return
+        if isinstance(msg, (FileDone, FileFailed)):
+            w.task = None
+        self._put(msg)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for w in list(self._workers):
+            if w.task and now > w.deadline:
+                key, path = w.task
+                msg = f"{path}: decoding took longer than the per-file timeout of {self._timeout:g} s"
+                self._replace(w, FileFailed(key, "TimeoutError", msg, float(self._timeout or 0)))
+
+    def _replace(self, w: _Worker, failure: FileFailed) -> None:
+        w.kill()
+        self._workers[self._workers.index(w)] = _Worker(self._decode)
+        self._put(failure)

@@ -1,0 +1,84 @@
+"""Tiny random-init bundles, tiny generated clips and pipeline files for the pipeline tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+FPS = 4.0
+MEL = {"name": "tiny", "sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 16}
+ENCODER = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}
+PREPROCESSING = {"frame_size": [16, 16], "fps": FPS, "frame_transform": "fit"}
+
+
+def _save(folder: Path, config: dict, preprocessing: dict, tokenizer=None, seed: int = 0) -> Path:
+    from avseq.bundles import save_bundle
+    from avseq.models import build_system
+
+    torch.manual_seed(seed)
+    system = build_system(config)
+    return save_bundle(folder, system, preprocessing, tokenizer=tokenizer, version="test-1")
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory) -> dict[str, Path]:
+    """{"sound": folder, "caption": folder} of tiny random-init bundles."""
+    from avseq.models import Tokenizer
+
+    root = tmp_path_factory.mktemp("bundles")
+    rate = MEL["sample_rate"] / MEL["hop_length"]
+    sound = {
+        "kind": "sound",
+        "encoder": ENCODER,
+        "model": {
+            "n_mels": MEL["n_mels"],
+            "video_fps": FPS,
+            "mel_frame_rate": rate,
+            "hidden_size": 8,
+            "num_layers": 1,
+        },
+    }
+    tok = Tokenizer.build(["a red ball bounces", "a blue cube slides", "two balls roll"])
+    caption = {
+        "kind": "caption",
+        "encoder": ENCODER,
+        "model": {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8},
+    }
+    return {
+        "sound": _save(root / "tiny-sound", sound, {**PREPROCESSING, "mel": MEL}),
+        "caption": _save(root / "tiny-caption", caption, PREPROCESSING, tokenizer=tok, seed=1),
+    }
+
+
+def bundle_overrides(bundles: dict[str, Path], pipeline: str) -> list[str]:
+    """--set overrides pointing a shipped pipeline's bundle stages at the tiny bundles."""
+    stages = {
+        "caption.yaml": {"caption": "caption"},
+        "sound.yaml": {"sound": "sound"},
+        "caption_and_sound.yaml": {"caption": "caption", "sound": "sound"},
+        "extract_features.yaml": {"encode": "sound"},
+    }[pipeline]
+    return [f"stages.{sid}.params.bundle={bundles[kind]}" for sid, kind in stages.items()]
+
+
+def make_clip(path: Path, seconds: float = 1.0, fps: float = 8.0, seed: int = 0, size=(24, 32)) -> Path:
+    """A tiny seeded clip: moving noise, (H, W) = ``size``, no audio."""
+    rng = np.random.default_rng(seed)
+    t = max(int(seconds * fps), 1)
+    frames = rng.integers(0, 255, size=(t, size[0], size[1], 3), dtype=np.uint8)
+    from avseq.io import write_video
+
+    return write_video(path, frames, fps=fps)
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> list[Path]:
+    """Three tiny clips of different lengths in one folder."""
+    root = tmp_path_factory.mktemp("clips")
+    return [make_clip(root / f"clip{i}.mp4", seconds=0.75 + 0.5 * i, seed=i) for i in range(3)]
+
+
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
