@@ -194,3 +194,24 @@ def mel_l1(generated: torch.Tensor, reference: torch.Tensor) -> float:
         )
     t = min(generated.shape[1], reference.shape[1])
     return float((generated[:, :t] - reference[:, :t]).abs().mean())
+
+
+def onsets_from_log_mel(
+    log_mel: torch.Tensor | np.ndarray, frame_rate: float, delta: float = 0.1
+) -> np.ndarray:
+    """Onset times in seconds picked from a log-mel ``(n_mels, T)`` at ``frame_rate`` frames/s.
+
+    Spectral flux of the log-mel (librosa's onset_strength on a log spectrogram) and the
+    same peak picking as :func:`detect_onsets`; no vocoder needed, so it is cheap enough
+    for validation during training.
+    """
+    import librosa
+
+    s = log_mel.detach().float().cpu().numpy() if isinstance(log_mel, torch.Tensor) else np.asarray(log_mel)
+    if s.ndim != 2:
+        raise ValueError(f"log_mel must be (n_mels, T), got shape {s.shape}")
+    if s.shape[1] < 3 or np.ptp(s) == 0:
+        return np.zeros(0)
+    env = librosa.onset.onset_strength(S=s, sr=frame_rate, hop_length=1, center=False)
+    frames = librosa.onset.onset_detect(onset_envelope=env, sr=frame_rate, hop_length=1, delta=delta)
+    return np.asarray(frames, dtype=np.float64) / frame_rate

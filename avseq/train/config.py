@@ -1,0 +1,222 @@
+"""Training config: YAML (safe loader) -> validated pydantic objects, once, at the edge.
+
+Sections: ``data``, ``preprocessing``, ``system`` (the
+dict :func:`avseq.models.build_system` takes), ``optim``, ``loss``, ``train`` and
+``output_dir``. ``--set a.b.c=VALUE`` overrides are applied to the raw mapping
+before validation; an error names the file, the key path, the bad value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from avseq.errors import ConfigError
+
+Kind = Literal["caption", "sound"]
+KINDS = ("caption", "sound")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    """One generated split of the synthetic world: how many clips, and the offset of their seeds
+    inside the split's seed range (see :data:`avseq.data.SPLIT_SEEDS`)."""
+
+    clips: int = Field(gt=0)
+    seed_offset: int = Field(default=0, ge=0)
+
+
+class DataConfig(_Strict):
+    """Where the clips come from: manifests, or splits of the synthetic world generated on demand.
+
+    manifests: split name -> JSONL manifest path (relative paths are relative to the config file).
+    synth: :class:`avseq.data.SynthConfig` fields for generated splits; splits: name -> clips + seed.
+    root: folder for generated splits and the feature cache (default ``<output_dir>/data``).
+    """
+
+    manifests: dict[str, Path] = {}
+    synth: dict[str, Any] | None = None
+    splits: dict[str, SplitSpec] = {}
+    root: Path | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    cache_features: bool = True
+    val_clips: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if not self.manifests and not self.splits:
+            raise ValueError("give data.manifests (split -> path) or data.splits with data.synth")
+        if self.splits and self.synth is None:
+            raise ValueError("data.splits needs data.synth (the synthetic world settings)")
+        names = set(self.manifests) | set(self.splits)
+        for split in (self.train_split, self.val_split):
+            if split not in names:
+                raise ValueError(f"split {split!r} is not defined; defined: {', '.join(sorted(names))}")
+        return self
+
+
+class OptimConfig(_Strict):
+    """AdamW with linear warmup, then ``decay`` to ``min_lr_ratio * lr``; clip grads by norm."""
+
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = Field(default=100, ge=0)
+    decay: Literal["cosine", "linear", "constant"] = "cosine"
+    min_lr_ratio: float = Field(default=0.05, ge=0, le=1)
+    grad_clip: float | None = Field(default=1.0, gt=0)
+
+
+class LossConfig(_Strict):
+    """sound: masked log-mel ``kind`` loss with frames weighted up to ``1 + onset_weight`` where
+    sound starts; caption: cross-entropy with ``label_smoothing``; ``min_word_count``: vocabulary cut."""
+
+    kind: Literal["l1", "mse"] = "l1"
+    onset_weight: float = Field(default=0.0, ge=0)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    min_word_count: int = Field(default=1, ge=1)
+
+
+class TrainLoopConfig(_Strict):
+    """Steps, batching, seeding, validation cadence and device."""
+
+    steps: int = Field(default=1000, gt=0)
+    batch_size: int = Field(default=16, gt=0)
+    seed: int = 0
+    val_every: int = Field(default=200, gt=0)
+    log_every: int = Field(default=10, gt=0)
+    device: str = "auto"
+    bf16: bool = True
+    num_workers: int = Field(default=0, ge=0)
+    beam_size: int = Field(default=3, gt=0)
+    max_caption_len: int = Field(default=20, gt=0)
+    val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
+    progress: bool = True
+
+
+class TrainConfig(_Strict):
+    """A whole training config. ``source`` is the file it was read from (for messages).
+
+    ``system`` is the plain dict :func:`avseq.models.build_system` takes; its ``kind``
+    (caption | sound) decides the loss, the validation metric and the evaluation.
+    """
+
+    data: DataConfig
+    preprocessing: dict[str, Any] = {}
+    system: dict[str, Any] = {}
+    optim: OptimConfig = OptimConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainLoopConfig = TrainLoopConfig()
+    output_dir: Path = Path("runs/unnamed")
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _system_kind(self) -> TrainConfig:
+        kind = self.system.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"system.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        return self.system["kind"]
+
+    @property
+    def val_metric(self) -> str:
+        """The metric that picks the best checkpoint (higher is better except val_loss)."""
+        return self.train.val_metric or ("CIDEr" if self.kind == "caption" else "onset_f1")
+
+
+TOP_LEVEL = tuple(k for k in TrainConfig.model_fields if k != "source")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=3e-4"`` -> ``(["optim", "lr"], 0.0003)``; values are parsed as YAML."""
+    key, sep, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=3e-4")
+    try:
+        return parts, yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        return parts, value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """A copy of ``raw`` with each ``KEY=VALUE`` set (intermediate mappings are created)."""
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] not in TOP_LEVEL:
+            raise ConfigError(f"--set {text!r}: unknown key {parts[0]!r}; allowed: {', '.join(TOP_LEVEL)}")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(f"--set {text!r}: {where} is {child!r}, not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key {path}"
+    if first["type"] == "missing":
+        return f"{source}: {path} is required"
+    return f"{source}: {path}: {msg} (got {first.get('input')!r})"
+
+
+def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> TrainConfig:
+    """Validate a raw mapping; relative manifest and root paths resolve against ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a training config must be a mapping, got {type(raw).__name__}")
+    try:
+        cfg = TrainConfig.model_validate({**raw, "source": source})
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source)) from None
+    if base_dir is None:
+        return cfg
+    data = cfg.data.model_copy(
+        update={
+            "manifests": {k: base_dir / p for k, p in cfg.data.manifests.items()},
+            "root": None if cfg.data.root is None else base_dir / cfg.data.root,
+        }
+    )
+    return cfg.model_copy(update={"data": data})
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a training config YAML, apply ``--set`` overrides, validate.
+
+    Relative paths inside ``data`` are relative to the config file; ``output_dir`` is
+    relative to the working directory (where the run is started).
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    raw = apply_overrides(raw or {}, overrides or [])
+    return config_from_dict(raw, str(path), path.parent)
+
+
+def config_to_yaml(cfg: TrainConfig) -> str:
+    """The resolved config as YAML (written into the run folder and bundle meta)."""
+    doc = cfg.model_dump(mode="json", exclude={"source"})
+    return yaml.safe_dump(doc, sort_keys=False)

@@ -1,0 +1,143 @@
+"""Training data wiring: splits on disk, datasets, the feature cache and seeded batch order.
+
+The batch order of epoch ``e`` is a permutation drawn from ``(seed, e)`` alone,
+so a run resumed at step ``s`` replays exactly the batches an uninterrupted run
+sees: epoch ``s // steps_per_epoch``, skipping its first ``s % steps_per_epoch``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from avseq.bundles import Preprocessing
+from avseq.data import ManifestEntry, SynthConfig, generate_split, read_manifest
+from avseq.data.collate import collate_caption, collate_sound
+from avseq.data.datasets import CaptionDataset, SoundDataset
+from avseq.errors import ConfigError
+from avseq.models import Tokenizer
+from avseq.train.config import TrainConfig
+
+
+def data_root(cfg: TrainConfig, run_dir: Path) -> Path:
+    """Folder for generated splits and the feature cache."""
+    return cfg.data.root if cfg.data.root is not None else run_dir / "data"
+
+
+def synth_config(cfg: TrainConfig) -> SynthConfig:
+    """The :class:`SynthConfig` of ``data.synth``; a bad key raises ConfigError naming it."""
+    try:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in (cfg.data.synth or {}).items()}
+        return SynthConfig(**values)
+    except TypeError as err:
+        raise ConfigError(f"{cfg.source}: data.synth: {err}") from None
+
+
+def split_manifests(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict[str, Path]:
+    """Manifest path per split, generating synthetic splits that are missing (resumable)."""
+    manifests = dict(cfg.data.manifests)
+    if cfg.data.splits:
+        root = data_root(cfg, run_dir)
+        synth = synth_config(cfg)
+        for name, spec in cfg.data.splits.items():
+            manifests[name] = generate_split(
+                root, name, spec.clips, synth, spec.seed_offset, progress=progress
+            )
+    return manifests
+
+
+def load_entries(manifest: Path, split: str, limit: int | None = None) -> list[ManifestEntry]:
+    """Entries of ``manifest`` (those of ``split`` when the manifest mixes splits), at most ``limit``."""
+    entries = read_manifest(manifest)
+    if any(e.split for e in entries) and any(e.split == split for e in entries):
+        entries = [e for e in entries if e.split == split]
+    if not entries:
+        raise ConfigError(f"{manifest}: no clips for split {split!r}")
+    return entries[:limit] if limit else entries
+
+
+def preprocessing(cfg: TrainConfig) -> Preprocessing:
+    """The config's preprocessing as the bundle record; errors name the config file."""
+    try:
+        return Preprocessing.from_dict(dict(cfg.preprocessing))
+    except (ConfigError, TypeError) as err:
+        raise ConfigError(f"{cfg.source}: preprocessing: {err}") from None
+
+
+def build_tokenizer(entries: Sequence[ManifestEntry], min_count: int = 1) -> Tokenizer:
+    """Vocabulary of the training captions (deterministic for the same entries)."""
+    return Tokenizer.build([c for e in entries for c in e.captions], min_count=min_count)
+
+
+def make_dataset(
+    kind: str,
+    entries: Sequence[ManifestEntry],
+    prep: Preprocessing,
+    tokenizer: Tokenizer | None,
+    *,
+    seed: int,
+    train: bool,
+    cache=None,
+) -> Dataset:
+    """A sound or caption dataset over ``entries``, reading cached features when ``cache`` is set.
+
+    Training caption sets draw one of each clip's captions per epoch; validation uses the first.
+    cache: an :class:`avseq.data.feature_cache.FeatureCache` (frozen encoders only).
+    """
+    if kind == "sound":
+        ds = SoundDataset(entries, prep)
+    else:
+        ds = CaptionDataset(entries, prep, tokenizer, "random" if train else "first", seed=seed)
+    if cache is None:
+        return ds
+    from avseq.data.feature_cache import CachedFeatureDataset
+
+    return CachedFeatureDataset(ds, cache)
+
+
+def collate_fn(kind: str, pad_id: int = 0):
+    return collate_sound if kind == "sound" else functools.partial(collate_caption, pad_id=pad_id)
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """Batches of one epoch as lists of dataset indices."""
+
+    epoch: int
+    batches: list[list[int]]
+
+
+def steps_per_epoch(n_items: int, batch_size: int) -> int:
+    """Full batches per epoch (a smaller last batch is dropped when one full batch exists)."""
+    return max(1, n_items // batch_size)
+
+
+def epoch_plan(n_items: int, batch_size: int, seed: int, epoch: int) -> EpochPlan:
+    """The shuffled batches of ``epoch``: a pure function of ``(n_items, batch_size, seed, epoch)``."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n_items, generator=gen).tolist()
+    n = steps_per_epoch(n_items, batch_size)
+    return EpochPlan(epoch, [order[i * batch_size : (i + 1) * batch_size] for i in range(n)])
+
+
+def loader(
+    dataset: Dataset, batches: list[list[int]], kind: str, num_workers: int, seed: int, pad_id: int = 0
+) -> DataLoader:
+    """A DataLoader over fixed index ``batches``; its own generator keeps the global RNG untouched."""
+    return DataLoader(
+        dataset,
+        batch_sampler=batches,
+        collate_fn=collate_fn(kind, pad_id),
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def eval_batches(n_items: int, batch_size: int) -> list[list[int]]:
+    """Every item once, in order."""
+    return [list(range(i, min(i + batch_size, n_items))) for i in range(0, n_items, batch_size)]

@@ -1,0 +1,311 @@
+"""The training loop as plain functions: set up a run, step, validate, checkpoint, resume.
+
+``train(cfg)`` is the whole job; every piece it calls (``setup``, ``train_step``,
+``validate``, ``save_checkpoint``, ``restore``) is usable alone. A run folder holds
+``config.yaml``, ``log.csv``, ``curves.png``, ``summary.json``, ``checkpoints/`` and
+the ``last`` / ``best`` links (see :mod:`avseq.train.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from avseq.bundles import Preprocessing, save_bundle
+from avseq.errors import ConfigError
+from avseq.io.atomic import write_text_atomic
+from avseq.models import Tokenizer, build_system
+from avseq.train import checkpoints as ckpt
+from avseq.train import data as tdata
+from avseq.train.config import TrainConfig, config_to_yaml
+from avseq.train.logs import CsvLog, plot_curves
+from avseq.train.schedule import build_scheduler
+from avseq.train.state import load_training_state, save_training_state
+from avseq.train.steps import LossOptions, StepStats, make_optimizer, train_step
+from avseq.train.validation import is_better, validate
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; anything else must be a valid torch device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"Invalid train.device {name!r}. Supported: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device {name!r} asks for CUDA, which is not available here")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def system_config(cfg: TrainConfig, prep: Preprocessing, tokenizer: Tokenizer | None) -> dict:
+    """``cfg.system`` with the values that must agree with the data filled in (or checked):
+    caption ``model.vocab_size``; sound ``model.n_mels``, ``video_fps`` and ``mel_frame_rate``."""
+    system = copy.deepcopy(cfg.system)
+    model = system.setdefault("model", {})
+    if cfg.kind == "caption":
+        implied = {"vocab_size": len(tokenizer)}
+    else:
+        recipe = prep.recipe
+        if recipe is None or prep.fps is None:
+            raise ConfigError(f"{cfg.source}: a sound model needs preprocessing.mel and preprocessing.fps")
+        implied = {"n_mels": recipe.n_mels, "video_fps": prep.fps, "mel_frame_rate": recipe.frame_rate}
+    for key, value in implied.items():
+        if key in model and model[key] != value:
+            raise ConfigError(
+                f"{cfg.source}: system.model.{key} is {model[key]!r} but the data implies {value!r}"
+            )
+        model[key] = value
+    return system
+
+
+@dataclass
+class Run:
+    """Everything one training run works with (a record, not a trainer)."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    device: torch.device
+    prep: Preprocessing
+    tokenizer: Tokenizer | None
+    system: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    train_set: Any
+    val_set: Any
+    splits: dict[str, str]
+    cache: Any = None  # avseq.data.feature_cache.FeatureCache when the encoder is frozen
+    loss: LossOptions = field(default_factory=LossOptions)
+
+
+def setup(cfg: TrainConfig, run_dir: Path) -> Run:
+    """Prepare data, build the system, optimizer and schedule (seeded by ``train.seed``)."""
+    seed_everything(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    prep = tdata.preprocessing(cfg)
+    manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
+    train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
+    val_entries = tdata.load_entries(manifests[cfg.data.val_split], cfg.data.val_split, cfg.data.val_clips)
+    tokenizer = (
+        tdata.build_tokenizer(train_entries, cfg.loss.min_word_count) if cfg.kind == "caption" else None
+    )
+    system = build_system(system_config(cfg, prep, tokenizer)).to(device)
+    cache = None
+    if cfg.data.cache_features and getattr(system.encoder, "frozen", False):
+        from avseq.data.feature_cache import FeatureCache
+
+        root = tdata.data_root(cfg, run_dir) / "feature_cache"
+        cache = FeatureCache(root, system.encoder, cfg.system["encoder"]["name"], prep, device)
+    make = lambda entries, train: tdata.make_dataset(  # noqa: E731
+        cfg.kind, entries, prep, tokenizer, seed=cfg.train.seed, train=train, cache=cache
+    )
+    o = cfg.optim
+    optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
+    scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)
+    loss = LossOptions(cfg.loss.onset_weight, cfg.loss.kind, cfg.loss.label_smoothing)
+    splits = {
+        cfg.data.train_split: str(manifests[cfg.data.train_split]),
+        cfg.data.val_split: str(manifests[cfg.data.val_split]),
+    }
+    return Run(
+        cfg, run_dir, device, prep, tokenizer, system, optimizer, scheduler,
+        make(train_entries, True), make(val_entries, False), splits, cache, loss,
+    )  # fmt: skip
+
+
+def bundle_meta(run: Run, step: int, metrics: dict[str, float]) -> dict[str, Any]:
+    """What a checkpoint's bundle records about its training."""
+    return {
+        "task": run.cfg.kind,
+        "step": step,
+        "seed": run.cfg.train.seed,
+        "splits": run.splits,
+        "val": metrics,
+        "train_config": json.loads(json.dumps(run.cfg.model_dump(mode="json", exclude={"source"}))),
+    }
+
+
+def save_checkpoint(run: Run, step: int, metrics: dict[str, float], extra: dict, best: bool) -> Path:
+    """Write bundle + training state for ``step`` and point ``last`` (and ``best``) at it."""
+
+    def write(folder: Path) -> None:
+        save_bundle(
+            folder / ckpt.BUNDLE, run.system, run.prep, tokenizer=run.tokenizer,
+            meta=bundle_meta(run, step, metrics), name=run.run_dir.name,
+        )  # fmt: skip
+        save_training_state(folder, run.system, run.optimizer, run.scheduler, step, extra)
+
+    folder = ckpt.write_checkpoint(run.run_dir, step, write)
+    ckpt.point(run.run_dir, "last", folder)
+    if best:
+        ckpt.point(run.run_dir, "best", folder)
+    ckpt.prune(run.run_dir)
+    return folder
+
+
+def restore(run: Run) -> tuple[int, dict]:
+    """Load the ``last`` checkpoint of the run folder into ``run``; (0, {}) when there is none."""
+    folder = ckpt.resolve(run.run_dir, "last")
+    if folder is None:
+        return 0, {}
+    return load_training_state(folder, run.system, run.optimizer, run.scheduler)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a run ended: its folder, last step, best step and metric, last validation."""
+
+    run_dir: Path
+    step: int
+    best_step: int | None
+    best_value: float | None
+    metric: str
+    last_val: dict[str, float]
+    seconds: float
+
+
+def run_validation(run: Run) -> dict[str, float]:
+    t = run.cfg.train
+    fps = run.prep.fps or 15.0
+    return validate(
+        run.system, run.val_set, run.cfg.kind, batch_size=t.batch_size, device=run.device, bf16=t.bf16,
+        options=run.loss, tokenizer=run.tokenizer, beam_size=t.beam_size, max_len=t.max_caption_len,
+        tolerance=1.0 / fps,
+    )  # fmt: skip
+
+
+def _val_columns(kind: str) -> list[str]:
+    if kind == "caption":
+        return ["val_loss", "BLEU-4", "CIDEr", "attr_acc"]
+    return ["val_loss", "onset_precision", "onset_recall", "onset_f1"]
+
+
+def _train_row(step: int, epoch: int, stats: StepStats, rate: float) -> dict[str, Any]:
+    return {
+        "step": step, "epoch": epoch, "loss": stats.loss, "lr": stats.lr,
+        "grad_norm": stats.grad_norm, "clipped": int(stats.clipped), "rate": rate,
+    }  # fmt: skip
+
+
+def train(
+    cfg: TrainConfig, run_dir: str | Path | None = None, resume: bool = False, stop_at: int | None = None
+) -> TrainResult:
+    """Train per ``cfg`` into ``run_dir`` (default ``cfg.output_dir``).
+
+    resume: continue from the folder's ``last`` checkpoint (model, optimizer, schedule,
+    RNG and step restored exactly). stop_at: stop after this step, with a checkpoint,
+    although the schedule still spans ``train.steps`` (a later ``resume`` finishes it).
+    """
+    started = time.perf_counter()
+    run_dir = Path(run_dir or cfg.output_dir)
+    if not resume and ckpt.resolve(run_dir, "last") is not None:
+        raise ConfigError(
+            f"{run_dir}: already holds a run; pass --resume to continue it or choose another -o"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.yaml", config_to_yaml(cfg))
+    run = setup(cfg, run_dir)
+    step, extra = restore(run) if resume else (0, {})
+    log = CsvLog(run_dir, _val_columns(cfg.kind), resume_step=step if resume else None)
+    end = min(cfg.train.steps, stop_at if stop_at is not None else cfg.train.steps)
+    last_val: dict[str, float] = extra.get("last_val", {})
+    try:
+        step, last_val = _loop(run, log, step, end, extra, last_val)
+    finally:
+        log.close()
+    plot_curves(run_dir, _val_columns(cfg.kind))
+    result = TrainResult(
+        run_dir, step, extra.get("best_step"), extra.get("best_value"), cfg.val_metric, last_val,
+        time.perf_counter() - started,
+    )  # fmt: skip
+    write_text_atomic(run_dir / "summary.json", json.dumps(_summary(result, run), indent=1))
+    return result
+
+
+def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dict) -> tuple[int, dict]:
+    t = run.cfg.train
+    n, spe = len(run.train_set), tdata.steps_per_epoch(len(run.train_set), t.batch_size)
+    bar = tqdm(
+        total=t.steps, initial=step, desc="train", file=sys.stderr, disable=not t.progress, unit="step"
+    )
+    saved_at = step if step else None
+    with bar:
+        while step < end:
+            epoch, skip = divmod(step, spe)
+            if hasattr(run.train_set, "set_epoch"):
+                run.train_set.set_epoch(epoch)
+            batches = tdata.epoch_plan(n, t.batch_size, t.seed, epoch).batches[skip:][: end - step]
+            pad = run.tokenizer.pad_id if run.tokenizer else 0
+            tick = time.perf_counter()
+            for batch in tdata.loader(
+                run.train_set, batches, run.cfg.kind, t.num_workers, t.seed + epoch, pad
+            ):
+                stats = train_step(
+                    run.system, batch, run.optimizer, run.scheduler, options=run.loss,
+                    grad_clip=run.cfg.optim.grad_clip, device=run.device, bf16=t.bf16,
+                )  # fmt: skip
+                step += 1
+                now = time.perf_counter()
+                rate, tick = len(batch.ids) / max(now - tick, 1e-9), now
+                bar.update()
+                bar.set_postfix(
+                    loss=f"{stats.loss:.4f}", gnorm=f"{stats.grad_norm:.2f}", clips_s=f"{rate:.1f}"
+                )
+                row = _train_row(step, epoch, stats, rate) if step % t.log_every == 0 or step == end else {}
+                if step % t.val_every == 0 or step == t.steps:
+                    last_val = run_validation(run)
+                    row = {**_train_row(step, epoch, stats, rate), **last_val}
+                    _checkpoint(run, step, last_val, extra)
+                    saved_at = step
+                    bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in last_val.items()))
+                if row:
+                    log.write(row)
+    if saved_at != step:
+        _checkpoint(run, step, last_val, extra, validated=False)
+    return step, last_val
+
+
+def _checkpoint(run: Run, step: int, metrics: dict, extra: dict, validated: bool = True) -> None:
+    metric = run.cfg.val_metric
+    value = metrics.get(metric) if validated else None
+    best = value is not None and math.isfinite(value) and is_better(metric, value, extra.get("best_value"))
+    if best:
+        extra.update(best_value=value, best_step=step)
+    extra["last_val"] = metrics
+    save_checkpoint(run, step, metrics, extra, best)
+
+
+def _summary(result: TrainResult, run: Run) -> dict[str, Any]:
+    return {
+        "task": run.cfg.kind,
+        "steps": result.step,
+        "metric": result.metric,
+        "best_step": result.best_step,
+        "best_value": result.best_value,
+        "last_val": result.last_val,
+        "seconds": round(result.seconds, 2),
+        "device": str(run.device),
+        "train_clips": len(run.train_set),
+        "val_clips": len(run.val_set),
+        "parameters": sum(p.numel() for p in run.system.parameters()),
+        "feature_cache": None if run.cache is None else vars(run.cache.stats),
+    }

@@ -1,0 +1,109 @@
+"""Validation during training: the loss on held-out clips plus the task metric.
+
+- caption: beam-search captions scored with BLEU-4 and CIDEr (and attribute
+  accuracy when the manifest carries attributes);
+- sound: onset F1 within one video frame of onsets picked from the predicted
+  log-mel against the manifest's event times (or the target log-mel's onsets),
+  cheap because no vocoder runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from avseq.data.collate import CaptionBatch, SoundBatch
+from avseq.metrics import OnsetScores, attribute_accuracy, caption_scores, onset_f1
+from avseq.metrics.audio import onsets_from_log_mel
+from avseq.models import Tokenizer
+from avseq.train.data import eval_batches, loader
+from avseq.train.steps import LossOptions, autocast, batch_loss, features_of
+
+HIGHER_IS_BETTER = {"BLEU-4": True, "CIDEr": True, "onset_f1": True, "val_loss": False}
+
+
+def is_better(metric: str, value: float, best: float | None) -> bool:
+    """Whether ``value`` of ``metric`` beats ``best`` (None = nothing yet)."""
+    if best is None:
+        return True
+    return value > best if HIGHER_IS_BETTER[metric] else value < best
+
+
+@torch.no_grad()
+def validate(
+    system: nn.Module,
+    dataset: Dataset,
+    kind: str,
+    *,
+    batch_size: int,
+    device: torch.device,
+    bf16: bool = False,
+    options: LossOptions = LossOptions(),
+    tokenizer: Tokenizer | None = None,
+    beam_size: int = 3,
+    max_len: int = 20,
+    tolerance: float = 1 / 15,
+) -> dict[str, float]:
+    """``{"val_loss": ..., <metrics>}`` over every item of ``dataset`` (in order).
+
+    tolerance: seconds an onset may be off (one video frame) for the sound metric.
+    """
+    system.eval()
+    pad = tokenizer.pad_id if tokenizer is not None else 0
+    batches = loader(dataset, eval_batches(len(dataset), batch_size), kind, 0, seed=0, pad_id=pad)
+    total, count = 0.0, 0
+    state: dict = {"refs": {}, "preds": {}, "attrs": [], "onsets": OnsetScores(0, 0, 0)}
+    entries = {dataset.entry(i).id: dataset.entry(i) for i in range(len(dataset))}
+    for batch in batches:
+        batch = batch.to(device)
+        with autocast(device, bf16):
+            total += float(batch_loss(system, batch, options)) * len(batch.ids)
+        count += len(batch.ids)
+        if kind == "caption":
+            _caption_batch(system, batch, tokenizer, beam_size, max_len, state)
+        else:
+            _sound_batch(system, batch, entries, tolerance, state)
+    out = {"val_loss": total / count}
+    if kind == "caption":
+        out.update(_caption_metrics(state, entries))
+    else:
+        out.update({f"onset_{k}": v for k, v in state["onsets"].as_dict().items()})
+    return out
+
+
+def _caption_batch(system, batch: CaptionBatch, tokenizer, beam_size, max_len, state) -> None:
+    feats, lengths = features_of(system, batch)
+    hyps = system.generate_from_features(feats, lengths, beam_size=beam_size, max_len=max_len)
+    for clip_id, refs, best in zip(batch.ids, batch.references, hyps, strict=True):
+        state["refs"][clip_id] = list(refs)
+        state["preds"][clip_id] = tokenizer.decode(best[0].tokens)
+
+
+def _caption_metrics(state: dict, entries: dict) -> dict[str, float]:
+    scores = caption_scores(state["refs"], state["preds"], metrics=["BLEU-4", "CIDEr"])
+    out = {k: float(v) for k, v in scores.items() if k != "tokenizer"}
+    ids = [i for i in state["preds"] if entries[i].attributes]
+    if ids:
+        acc = attribute_accuracy(
+            [entries[i].attributes for i in ids],
+            [state["preds"][i] for i in ids],
+            [state["refs"][i] for i in ids],
+        )
+        out["attr_acc"] = acc["all"]
+    return out
+
+
+def _sound_batch(system, batch: SoundBatch, entries: dict, tolerance: float, state: dict) -> None:
+    feats, lengths = features_of(system, batch)
+    target = batch.target
+    pred, _ = system.from_features(feats, lengths, target.lengths)
+    for i, clip_id in enumerate(batch.ids):
+        n = int(target.lengths[i])
+        est = onsets_from_log_mel(pred[i, :, :n], target.frame_rate)
+        events = entries[clip_id].events
+        if events:
+            ref = [e.time for e in events]
+        else:
+            ref = onsets_from_log_mel(target.data[i, :, :n], target.frame_rate).tolist()
+        state["onsets"] = state["onsets"] + onset_f1(ref, est, tolerance)
