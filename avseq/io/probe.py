@@ -187,7 +187,7 @@ def probe(path: str | Path, *, scan: bool = False) -> MediaInfo:
 
 def _scanned(stream: StreamInfo, table: PacketTable) -> StreamInfo:
     end = table.end_seconds()
-    start = float(int(table.pts[table.pts >= 0].min()) * table.time_base) if table.has_pts else None
+    start = float(int(table.pts.min()) * table.time_base) if table.has_pts else None
     duration = end - start if end is not None and start is not None else stream.duration
     changes: dict = {"duration": duration}
     if stream.type == "video":

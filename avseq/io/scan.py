@@ -13,12 +13,14 @@ from fractions import Fraction
 import av
 import numpy as np
 
+MISSING = np.iinfo(np.int64).min  # a packet without this timestamp
+
 
 @dataclass(frozen=True)
 class PacketTable:
     """The packets of one stream in decode order.
 
-    pts, dts, duration: (P,) int64 in ``time_base`` units (pts -1 when missing);
+    pts, dts, duration: (P,) int64 in ``time_base`` units (``MISSING`` when absent);
     is_key: (P,) bool.
     """
 
@@ -34,7 +36,7 @@ class PacketTable:
     @property
     def has_pts(self) -> bool:
         """True when every packet carries a presentation timestamp."""
-        return bool(len(self.pts)) and bool((self.pts >= 0).all())
+        return bool(len(self.pts)) and bool((self.pts != MISSING).all())
 
     def end_seconds(self) -> float | None:
         """End of the last shown packet (pts + duration) in seconds; None without pts."""
@@ -60,8 +62,8 @@ def scan_streams(
         if packet.size == 0:
             continue
         pts, dts, dur, key = cols[packet.stream.index]
-        pts.append(-1 if packet.pts is None else packet.pts)
-        dts.append(-1 if packet.dts is None else packet.dts)
+        pts.append(MISSING if packet.pts is None else packet.pts)
+        dts.append(MISSING if packet.dts is None else packet.dts)
         dur.append(packet.duration or 0)
         key.append(packet.is_keyframe)
     return {s.index: _table(s.time_base, *cols[s.index]) for s in streams}

@@ -23,7 +23,7 @@ import numpy as np
 from avseq.errors import MediaError, NoStreamError
 from avseq.io.hwaccel import cpu_fallback_warning, is_hwaccel_error, open_options
 from avseq.io.opener import map_error, open_media
-from avseq.io.scan import PacketTable
+from avseq.io.scan import MISSING, PacketTable
 
 REORDER_DEPTH = 16  # frames buffered to restore presentation order
 PLANNABLE_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "flv", "mpegts", "ogg"})
@@ -114,7 +114,7 @@ def make_plan(table: PacketTable, wanted_packets: np.ndarray) -> Plan:
 
 def _matches(packet: av.Packet, table: PacketTable, i: int) -> bool:
     return packet.pts == table.pts[i] and (
-        packet.dts is None or table.dts[i] < 0 or packet.dts == table.dts[i]
+        packet.dts is None or table.dts[i] == MISSING or packet.dts == table.dts[i]
     )
 
 
@@ -131,7 +131,7 @@ def _drain(vs) -> Iterator[av.VideoFrame]:
 
 
 def _seek_to(container, vs, table: PacketTable, i: int):
-    target = int(table.pts[i]) if table.dts[i] < 0 else int(min(table.pts[i], table.dts[i]))
+    target = int(table.pts[i]) if table.dts[i] == MISSING else int(min(table.pts[i], table.dts[i]))
     container.seek(target, stream=vs, backward=True, any_frame=False)
     return container.demux(vs), None
 
@@ -144,7 +144,7 @@ def _advance(packets, table: PacketTable, idx: int | None, first: int):
         if idx is None:  # after a seek: find our place by timestamps
             if _matches(packet, table, first):
                 return packet, first
-            if packet.dts is not None and table.dts[first] >= 0 and packet.dts > table.dts[first]:
+            if packet.dts is not None and table.dts[first] != MISSING and packet.dts > table.dts[first]:
                 raise PlanMismatch(f"seek overshot packet {first}")
             continue
         idx += 1
