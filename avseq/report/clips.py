@@ -18,6 +18,7 @@ OUTPUT_FILES = {
     "caption_srt": "caption.srt",
     "caption_json": "caption.json",
     "sound_wav": "sound.wav",
+    "sound_flac": "sound.flac",
     "features": "features.safetensors",
 }
 GENERATED_PNG, ORIGINAL_PNG = "sound_mel.png", "input_mel.png"
@@ -120,11 +121,12 @@ def _files(outdir: Path, clip: ClipResult) -> str:
 
 def _spectrograms(outdir: Path, clip: ClipResult) -> str:
     """Generated vs original log-mel pictures (PNG files written into the clip folder)."""
-    sound = find_output(clip, "sound_wav")
+    sound = find_output(clip, "sound_wav") or find_output(clip, "sound_flac")
     if not sound or not (outdir / sound).is_file():
         return ""
     clip_dir = (outdir / sound).parent
-    original = Path(clip.input) if clip.input and Path(clip.input).is_file() else None
+    candidates = [Path(p) for p in (clip.reference_audio, clip.input) if p]
+    original = next((p for p in candidates if p.is_file()), None)
     figures, note = _draw(outdir / sound, original, clip_dir)
     html = "".join(
         f"<figure><img src='{href(png.relative_to(outdir).as_posix())}' alt='{esc(title)}'></figure>"

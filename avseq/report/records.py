@@ -28,7 +28,11 @@ class ClipError:
 
 @dataclass(frozen=True)
 class ClipResult:
-    """One line of results.jsonl. Output paths are relative to the output folder."""
+    """One line of results.jsonl. Output paths are relative to the output folder.
+
+    ``references``, ``reference_audio`` and ``metrics`` are optional fields added
+    when the run was scored against known answers (:mod:`avseq.report.scoring`).
+    """
 
     id: str
     input: str
@@ -37,6 +41,7 @@ class ClipResult:
     outputs: dict[str, str] = field(default_factory=dict)
     captions: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    reference_audio: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     duration: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -91,6 +96,7 @@ def _parse_line(line: str, where: str) -> ClipResult:
         outputs={str(k): str(v) for k, v in _mapping(raw, "outputs", where).items() if v},
         captions=[str(c) for c in _sequence(raw, "captions", where)],
         references=[str(c) for c in _sequence(raw, "references", where)],
+        reference_audio=str(raw["reference_audio"]) if raw.get("reference_audio") else None,
         metrics=dict(_mapping(raw, "metrics", where)),
         duration=_number(raw.get("duration")),
         timings={

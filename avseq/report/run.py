@@ -17,9 +17,11 @@ REPORT_NAME = "report.html"
 SUMMARY_LABELS = {
     "pipeline": "pipeline file",
     "device": "device",
-    "wall_time": "wall time (s)",
-    "throughput": "throughput",
+    "wall_seconds": "wall time (s)",
+    "files_per_second": "throughput (files/s)",
+    "media_seconds_per_second": "media seconds per second",
     "bundles": "bundle versions",
+    "scores": "scores",
 }
 _SKIP_KEYS = {"counts"}  # recomputed from results.jsonl, which is the source of truth
 
@@ -46,7 +48,7 @@ def write_report(outdir: str | Path, *, pipeline: str | Path | None = None) -> P
 
 
 def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any]) -> str:
-    rows = [("output folder", esc(outdir.resolve())), ("inputs", esc(_counts(clips)))]
+    rows = [("output folder", esc(outdir.resolve())), ("inputs", esc(_counts(clips, summary)))]
     keys = [k for k in SUMMARY_LABELS if k in summary]
     keys += [k for k in summary if k not in SUMMARY_LABELS and k not in _SKIP_KEYS]
     rows += [(SUMMARY_LABELS.get(k, k.replace("_", " ")), fmt(summary[k])) for k in keys]
@@ -56,10 +58,16 @@ def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any]) -> s
     )
 
 
-def _counts(clips: list[ClipResult]) -> str:
+def _counts(clips: list[ClipResult], summary: dict[str, Any]) -> str:
+    """Counts from results.jsonl; inputs the run never reached come from summary.json."""
     counts = Counter(c.status for c in clips)
     parts = [f"{counts[s]} {s}" for s in STATUSES if counts[s]]
-    return f"{len(clips)} ({', '.join(parts)})" if parts else "0"
+    total = len(clips)
+    not_run = (summary.get("counts") or {}).get("not_run") if isinstance(summary.get("counts"), dict) else 0
+    if isinstance(not_run, int) and not_run > 0:
+        parts.append(f"{not_run} not run")
+        total += not_run
+    return f"{total} ({', '.join(parts)})" if parts else "0"
 
 
 def _failures(clips: list[ClipResult]) -> str:

@@ -39,8 +39,21 @@ def test_header_has_counts_failures_and_summary(fake_run):
     header = html[html.index("<header>") : html.index("</header>")]
     assert "3 (2 ok, 1 failed)" in header
     assert "<h3>Failures (1)</h3>" in header and "TruncatedMediaError" in header
-    for text in ("pipelines/caption_and_sound.yaml", "synth-sound: 1.0", "clips_per_s: 0.857", "cpu"):
-        assert text in header
+    for label, value in [
+        ("pipeline file", "pipelines/caption_and_sound.yaml"),
+        ("bundle versions", "synth-caption: 1.0, synth-sound: 1.0"),
+        ("throughput (files/s)", "0.857"),
+        ("device", "cpu"),
+        ("stage seconds", "decode: 0.02"),
+    ]:
+        assert f"<tr><td>{label}</td><td>{value}</td></tr>" in header
+
+
+def test_header_counts_inputs_the_run_never_reached(fake_run):
+    summary = json.loads((fake_run / "summary.json").read_text())
+    summary["counts"].update(total=5, not_run=2)
+    (fake_run / "summary.json").write_text(json.dumps(summary))
+    assert "5 (2 ok, 1 failed, 2 not run)" in write_report(fake_run).read_text(encoding="utf-8")
 
 
 def test_spectrograms_compare_with_original_only_when_input_had_sound(fake_run):
