@@ -1,0 +1,112 @@
+"""Batch typed examples: pad frames/features, targets and tokens, and keep the lengths.
+
+Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``).
+Padded positions hold zeros (tokens hold ``pad_id``) and must be masked by the lengths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from avseq.data.datasets import CaptionExample, SoundExample, Video
+from avseq.types import Features, FrameBatch, Frames, Spectrogram
+
+
+@dataclass(frozen=True, repr=False)
+class SoundBatch:
+    """ids: B clip ids; video: FrameBatch (B, T, 3, H, W) or Features (B, T, D), with lengths;
+    target: Spectrogram (B, n_mels, T') with frame lengths; durations: (B,) float64 seconds."""
+
+    ids: list[str]
+    video: FrameBatch | Features
+    target: Spectrogram
+    durations: torch.Tensor
+
+    def to(self, device: torch.device | str) -> SoundBatch:
+        t = self.target
+        target = Spectrogram(t.data.to(device), t.lengths.to(device), t.frame_rate)
+        return SoundBatch(self.ids, self.video.to(device), target, self.durations)
+
+    def __repr__(self) -> str:
+        return f"SoundBatch(B={len(self.ids)}, video={self.video!r}, target={self.target!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class CaptionBatch:
+    """ids: B clip ids; video as in :class:`SoundBatch`; tokens: (B, L) int64 padded with
+    ``pad_id``; token_lengths: (B,) int64; captions: the B target captions; references:
+    every caption of each clip (for metrics)."""
+
+    ids: list[str]
+    video: FrameBatch | Features
+    tokens: torch.Tensor
+    token_lengths: torch.Tensor
+    captions: list[str]
+    references: list[tuple[str, ...]]
+
+    def to(self, device: torch.device | str) -> CaptionBatch:
+        return CaptionBatch(
+            self.ids,
+            self.video.to(device),
+            self.tokens.to(device),
+            self.token_lengths.to(device),
+            self.captions,
+            self.references,
+        )
+
+    def __repr__(self) -> str:
+        return f"CaptionBatch(B={len(self.ids)}, video={self.video!r}, tokens={tuple(self.tokens.shape)})"
+
+
+def pad_video(videos: Sequence[Video]) -> FrameBatch | Features:
+    """Pad clips of Frames into a FrameBatch, or (T, D) feature tensors into Features."""
+    if not videos:
+        raise ValueError("cannot collate an empty list of examples")
+    if all(isinstance(v, Frames) for v in videos):
+        return FrameBatch.from_clips(list(videos))
+    if any(isinstance(v, Frames) for v in videos):
+        raise ValueError("cannot batch frames together with features in one batch")
+    data, lengths = pad_sequences(list(videos), dim=0)
+    return Features(data, lengths)
+
+
+def pad_sequences(items: list[torch.Tensor], dim: int, value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack tensors that differ in size along ``dim``, padding with ``value``.
+
+    Returns (B, ...) padded and (B,) int64 lengths along ``dim``.
+    """
+    lengths = torch.tensor([t.shape[dim] for t in items], dtype=torch.int64)
+    longest = int(lengths.max())
+    shape = list(items[0].shape)
+    shape[dim] = longest
+    out = items[0].new_full((len(items), *shape), value)
+    for i, t in enumerate(items):
+        out[i].narrow(dim, 0, t.shape[dim]).copy_(t)
+    return out, lengths
+
+
+def collate_sound(examples: Sequence[SoundExample]) -> SoundBatch:
+    """Pad sound examples into a :class:`SoundBatch` (targets padded along time)."""
+    rates = {e.frame_rate for e in examples}
+    if len(rates) != 1:
+        raise ValueError(f"examples have different mel frame rates {sorted(rates)}")
+    target, lengths = pad_sequences([e.target for e in examples], dim=1)
+    durations = torch.tensor([e.duration for e in examples], dtype=torch.float64)
+    video = pad_video([e.video for e in examples])
+    return SoundBatch([e.id for e in examples], video, Spectrogram(target, lengths, rates.pop()), durations)
+
+
+def collate_caption(examples: Sequence[CaptionExample], pad_id: int = 0) -> CaptionBatch:
+    """Pad caption examples into a :class:`CaptionBatch` (tokens padded with ``pad_id``)."""
+    tokens, lengths = pad_sequences([e.tokens for e in examples], dim=0, value=pad_id)
+    return CaptionBatch(
+        [e.id for e in examples],
+        pad_video([e.video for e in examples]),
+        tokens,
+        lengths,
+        [e.caption for e in examples],
+        [e.references for e in examples],
+    )

@@ -1,0 +1,183 @@
+"""Datasets of typed examples over manifest entries, and the collate functions that batch them.
+
+- :class:`SoundDataset`: video frames in, the log-mel of the clip's own audio
+  track out (self-supervised: the audio is the target, never an input).
+- :class:`CaptionDataset`: video frames in, one reference caption as token ids out.
+
+Either dataset yields frames, or per-frame features when wrapped by
+:class:`~avseq.data.feature_cache.CachedFeatureDataset`. :func:`collate_sound`
+and :func:`collate_caption` pad a list of examples into a :class:`SoundBatch` /
+:class:`CaptionBatch` holding a ``FrameBatch`` (or ``Features``) with lengths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, get_args
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from avseq.bundles.preprocessing import Preprocessing
+from avseq.data.clips import clip_duration, load_frames, load_target
+from avseq.data.manifest import ManifestEntry
+from avseq.errors import ConfigError
+from avseq.types import Frames
+
+CaptionChoice = Literal["random", "first", "all"]
+Video = Frames | torch.Tensor  # Frames (T, 3, H, W) float, or features (T, D)
+
+
+class TextEncoder(Protocol):
+    """What the caption dataset needs from a tokenizer (e.g. :class:`avseq.models.Tokenizer`)."""
+
+    pad_id: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, repr=False)
+class SoundExample:
+    """One clip for sound synthesis. video: Frames (T, 3, H, W) float or features (T, D);
+    target: (n_mels, T') log-mel at ``frame_rate`` frames/s; duration in seconds."""
+
+    id: str
+    video: Video
+    target: torch.Tensor
+    frame_rate: float
+    duration: float
+
+    def __repr__(self) -> str:
+        shape = tuple(self.target.shape)
+        return f"SoundExample(id={self.id!r}, video={_video_repr(self.video)}, target={shape})"
+
+
+@dataclass(frozen=True, repr=False)
+class CaptionExample:
+    """One clip for captioning. video as in :class:`SoundExample`; tokens: (L,) int64 of
+    ``caption`` (with BOS/EOS if the tokenizer adds them); references: all captions of the clip."""
+
+    id: str
+    video: Video
+    tokens: torch.Tensor
+    caption: str
+    references: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"CaptionExample(id={self.id!r}, video={_video_repr(self.video)}, tokens={len(self.tokens)})"
+
+
+def _video_repr(video: Video) -> str:
+    return repr(video) if isinstance(video, Frames) else f"features{tuple(video.shape)}"
+
+
+class ClipDataset(Dataset):
+    """Base of the datasets: entries + preprocessing, frames decoded per item.
+
+    Subclasses implement :meth:`make_example` from an index and the clip's video
+    (frames or cached features), so a feature cache can stand in for decoding.
+    """
+
+    def __init__(self, entries: Sequence[ManifestEntry], preprocessing: Preprocessing) -> None:
+        if not entries:
+            raise ConfigError("a dataset needs at least one manifest entry, got none")
+        self.entries = list(entries)
+        self.preprocessing = preprocessing
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def entry(self, index: int) -> ManifestEntry:
+        """The manifest entry behind item ``index``."""
+        return self.entries[index]
+
+    def load_video(self, index: int) -> Frames:
+        """Frames of item ``index``: float (T, 3, H, W) in [0, 1] per the preprocessing."""
+        return load_frames(self.entry(index).path, self.preprocessing)
+
+    def make_example(self, index: int, video: Video):
+        raise NotImplementedError
+
+    def __getitem__(self, index: int):
+        return self.make_example(index, self.load_video(index))
+
+
+class SoundDataset(ClipDataset):
+    """Frames -> log-mel of the clip's own audio, aligned to the video timeline.
+
+    ``preprocessing.mel`` must name the mel recipe. The audio track is decoded
+    only for the target; models never see it.
+    """
+
+    def __init__(self, entries: Sequence[ManifestEntry], preprocessing: Preprocessing) -> None:
+        super().__init__(entries, preprocessing)
+        if preprocessing.recipe is None:
+            raise ConfigError("SoundDataset needs preprocessing.mel (a mel recipe name or dict); got none")
+
+    def target(self, index: int) -> tuple[torch.Tensor, float]:
+        """(log-mel (n_mels, T'), duration in seconds) of item ``index``."""
+        entry = self.entry(index)
+        duration = clip_duration(entry.path, entry.duration)
+        return load_target(entry.path, self.preprocessing, duration), duration
+
+    def make_example(self, index: int, video: Video) -> SoundExample:
+        target, duration = self.target(index)
+        rate = self.preprocessing.recipe.frame_rate
+        return SoundExample(self.entry(index).id, video, target, rate, duration)
+
+
+class CaptionDataset(ClipDataset):
+    """Frames -> one caption as token ids.
+
+    caption_choice: "random" = one caption per clip, drawn anew each epoch (call
+    :meth:`set_epoch`); "first" = always the first; "all" = one item per
+    (clip, caption) pair. Clips without captions are refused.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[ManifestEntry],
+        preprocessing: Preprocessing,
+        tokenizer: TextEncoder,
+        caption_choice: CaptionChoice = "random",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(entries, preprocessing)
+        if caption_choice not in get_args(CaptionChoice):
+            raise ConfigError(
+                f"Invalid caption_choice {caption_choice!r}. Supported: {', '.join(get_args(CaptionChoice))}"
+            )
+        empty = [e.id for e in self.entries if not e.captions]
+        if empty:
+            raise ConfigError(
+                f"{len(empty)} clips have no captions (first: {empty[0]!r}); captioning needs them"
+            )
+        self.tokenizer, self.caption_choice, self.seed, self.epoch = tokenizer, caption_choice, seed, 0
+        self._pairs = [(i, j) for i, e in enumerate(self.entries) for j in range(len(e.captions))]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Redraw the random caption choice for ``epoch``."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self._pairs) if self.caption_choice == "all" else len(self.entries)
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        if self.caption_choice == "all":
+            return self._pairs[index]
+        if self.caption_choice == "first":
+            return index, 0
+        n = len(self.entries[index].captions)
+        return index, int(np.random.default_rng([self.seed, self.epoch, index]).integers(n))
+
+    def entry(self, index: int) -> ManifestEntry:
+        return self.entries[self._locate(index)[0]]
+
+    def make_example(self, index: int, video: Video) -> CaptionExample:
+        clip, j = self._locate(index)
+        entry = self.entries[clip]
+        caption = entry.captions[j]
+        tokens = torch.tensor(self.tokenizer.encode(caption), dtype=torch.int64)
+        return CaptionExample(entry.id, video, tokens, caption, entry.captions)
