@@ -58,8 +58,9 @@ def write_video(
     fps: nominal frame rate. pts: optional per-frame presentation times in
     seconds (variable frame rate); default ``i / fps``. audio: optional (C, N)
     or (N,) float waveform in [-1, 1] at ``sample_rate``; ``extra_audio`` adds
-    more audio streams. rotation: display-matrix rotation in degrees stored as
-    stream metadata. The format follows the file extension. Written atomically.
+    more audio streams. rotation: display-matrix rotation in degrees
+    counter-clockwise (as ``VideoFrame.rotation`` reads it back). The format
+    follows the file extension. Written atomically.
     Odd sizes are allowed with yuv444p; yuv420p needs even width and height.
     """
     arr = _to_hwc_uint8(frames)
@@ -74,7 +75,8 @@ def write_video(
         if time_base is not None:
             vs.time_base = time_base
         if rotation:
-            vs.metadata["rotate"] = str(rotation)
+            # The "rotate" tag is ignored by current FFmpeg muxers; write a display matrix.
+            vs.set_display_rotation(rotation)
         streams = []
         for wave in ([audio] if audio is not None else []) + list(extra_audio or []):
             streams.append((_add_audio_stream(out, audio_codec, sample_rate, wave), wave))
