@@ -22,11 +22,18 @@ def check_graph(stages: Sequence[StageSpec], source: str) -> None:
             )
     by_id = {s.id: s for s in stages}
     for i, s in enumerate(stages):
-        _check_inputs(s, i, by_id, source)
-    _check_single_sources(stages, source)
+        for name in s.input:
+            if name not in by_id:
+                raise ConfigError(
+                    f"{source}: stages[{i}].input: stage {s.id!r} reads unknown stage {name!r}; "
+                    f"stages: {', '.join(by_id)}"
+                )
     cycle = find_cycle(stages)
     if cycle:
         raise ConfigError(f"{source}: stages form a cycle: {' -> '.join(cycle)}")
+    for i, s in enumerate(stages):
+        _check_inputs(s, i, by_id, source)
+    _check_single_sources(stages, source)
 
 
 def _check_inputs(s: StageSpec, i: int, by_id: dict[str, StageSpec], source: str) -> None:
@@ -43,12 +50,6 @@ def _check_inputs(s: StageSpec, i: int, by_id: dict[str, StageSpec], source: str
         )
         raise ConfigError(f"{where}: stage {s.id!r} ({s.type}) takes {want}, got {s.input or 'none'}")
     for name in s.input:
-        if name not in by_id:
-            raise ConfigError(
-                f"{where}: stage {s.id!r} reads unknown stage {name!r}; stages: {', '.join(by_id)}"
-            )
-        if name == s.id:
-            raise ConfigError(f"{where}: stage {s.id!r} reads itself (a cycle)")
         up = STAGES.get(by_id[name].type)
         if up.produces is None:
             raise ConfigError(f"{where}: stage {name!r} ({up.name}) is a sink and produces nothing to read")

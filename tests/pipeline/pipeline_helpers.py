@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
+
+torch.set_num_threads(1)  # tiny models; the test machine's cores are shared
 
 FPS = 4.0
 MEL = {"name": "tiny", "sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 16}
@@ -82,3 +86,51 @@ def clips(tmp_path_factory) -> list[Path]:
 
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+
+
+def full_pipeline(
+    tmp: Path, bundles: dict[str, Path], *, mux: bool = False, window: float | None = None
+) -> Path:
+    """A pipeline with every branch (captions, sound, features) on the tiny bundles; returns its path."""
+    stages = [
+        {"id": "decode", "type": "decode_video", "params": {"window": window} if window else {}},
+        {"id": "frames", "type": "frames", "input": "decode"},
+        {
+            "id": "caption",
+            "type": "caption",
+            "input": "frames",
+            "params": {"bundle": str(bundles["caption"]), "beam_size": 2, "max_len": 6},
+        },
+        {"id": "captions", "type": "write_captions", "input": "caption"},
+        {"id": "sound", "type": "sound", "input": "frames", "params": {"bundle": str(bundles["sound"])}},
+        {"id": "vocoder", "type": "vocoder", "input": "sound", "params": {"n_iter": 2, "nnls_iter": 2}},
+        {"id": "wav", "type": "write_audio", "input": "vocoder"},
+        {
+            "id": "encode",
+            "type": "encode_frames",
+            "input": "frames",
+            "params": {"bundle": str(bundles["sound"])},
+        },
+        {"id": "features", "type": "write_features", "input": "encode"},
+    ]
+    if mux:
+        stages.append(
+            {"id": "mux", "type": "mux", "input": ["vocoder", "caption"], "params": {"captions": True}}
+        )
+    doc = {"version": 1, "device": "cpu", "batch_size": 4, "workers": 2, "timeout": 30, "stages": stages}
+    path = tmp / "full.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def read_results(outdir: Path) -> list[dict]:
+    """The lines of OUTDIR/results.jsonl."""
+    return [json.loads(line) for line in (outdir / "results.jsonl").read_text().splitlines()]
+
+
+def output_files(outdir: Path) -> set[str]:
+    """Every file under OUTDIR except results.jsonl / summary.json, relative."""
+    return {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()} - {
+        "results.jsonl",
+        "summary.json",
+    }

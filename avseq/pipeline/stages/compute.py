@@ -123,11 +123,12 @@ class SoundStage:
 
 
 class VocoderParams(BaseModel):
-    """name: the vocoder (griffin_lim); n_iter, momentum and seed tune Griffin-Lim."""
+    """name: the vocoder (griffin_lim); n_iter, nnls_iter, momentum and seed tune Griffin-Lim."""
 
     model_config = ConfigDict(extra="forbid")
     name: Literal["griffin_lim"] = "griffin_lim"
     n_iter: int = Field(32, ge=0, le=1000)
+    nnls_iter: int = Field(16, ge=0, le=1000)
     momentum: float = Field(0.99, ge=0, lt=1)
     seed: int = 0
 
@@ -146,7 +147,12 @@ class VocoderStage:
         p = spec.params
         recipe = upstream_recipe(ctx, spec)
         self.vocoder = build_vocoder(
-            p.name.replace("_", "-"), recipe, n_iter=p.n_iter, momentum=p.momentum, seed=p.seed
+            p.name.replace("_", "-"),
+            recipe,
+            n_iter=p.n_iter,
+            nnls_iter=p.nnls_iter,
+            momentum=p.momentum,
+            seed=p.seed,
         )
         self.vocoder = (
             self.vocoder.to(self.device) if isinstance(self.vocoder, torch.nn.Module) else self.vocoder

@@ -102,10 +102,10 @@ class DecodeAudio:
         return decode_audio(
             path,
             sample_rate=p.sample_rate,
-            mono=p.mono,
+            channels=1 if p.mono else None,
+            stream=p.stream,
             start=start,
             end=end,
-            stream=p.stream,
             limits=self.limits,
         )
 

@@ -1,0 +1,210 @@
+"""Pipeline files: each kind of mistake gives one ConfigError line naming file, key path, value, choices."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from pipeline_helpers import PIPELINES, bundle_overrides
+
+from avseq.errors import ConfigError
+from avseq.pipeline import describe, load_pipeline
+
+CAPTION = {
+    "version": 1,
+    "stages": [
+        {"id": "decode", "type": "decode_video", "params": {"fps": 4}},
+        {"id": "frames", "type": "frames", "input": "decode", "params": {"size": [16, 16]}},
+        {"id": "enc", "type": "encode_frames", "input": "frames", "params": {"encoder": "compact"}},
+        {"id": "feat", "type": "write_features", "input": "enc"},
+    ],
+}
+
+
+def write(tmp_path: Path, doc, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def error(tmp_path: Path, doc, overrides=None) -> str:
+    path = write(tmp_path, doc)
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(path, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message or (overrides and "--set" in message)
+    return message
+
+
+def edited(**stage_changes) -> dict:
+    doc = yaml.safe_load(yaml.safe_dump(CAPTION))
+    for index, changes in stage_changes.items():
+        doc["stages"][int(index[1:])].update(changes)
+    return doc
+
+
+def test_a_valid_file_loads_in_topological_order(tmp_path):
+    doc = edited()
+    doc["stages"].reverse()
+    spec = load_pipeline(write(tmp_path, doc))
+    assert [s.id for s in spec.stages] == ["decode", "frames", "enc", "feat"]
+    assert spec.stage("frames").params.size == (16, 16)
+    assert "enc [encode_frames, batch] <- frames -> features" in describe(spec)
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    assert re.search(r"not valid YAML at line \d", error(tmp_path, "version: 1\nstages: [\n"))
+
+
+def test_python_tags_cannot_run(tmp_path):
+    msg = error(tmp_path, "version: 1\nstages: !!python/object/apply:os.system ['echo hi']\n")
+    assert "not valid YAML" in msg
+
+
+def test_unknown_top_level_key_lists_allowed(tmp_path):
+    msg = error(tmp_path, {**CAPTION, "batchsize": 4})
+    assert "batchsize: unknown key; allowed: version, device, batch_size" in msg
+
+
+def test_bad_top_level_value_names_value(tmp_path):
+    msg = error(tmp_path, {**CAPTION, "batch_size": 0})
+    assert "batch_size: Input should be greater than 0 (got 0)" in msg
+    assert "executor: Input should be 'local' or 'ray' (got 'spark')" in error(
+        tmp_path, {**CAPTION, "executor": "spark"}
+    )
+
+
+def test_unknown_stage_type_lists_known(tmp_path):
+    msg = error(tmp_path, edited(s2={"type": "encode"}))
+    assert "stages[2].type: unknown stage type 'encode'; known: caption, decode_audio, decode_video" in msg
+
+
+def test_bad_param_value_names_key_path_value_and_choices(tmp_path):
+    doc = {
+        **CAPTION,
+        "stages": [
+            *CAPTION["stages"][:3],
+            {"id": "c", "type": "caption", "input": "enc", "params": {"bundle": "x", "search": "sample"}},
+        ],
+    }
+    msg = error(tmp_path, doc)
+    assert "stages[3].params.search: Input should be 'greedy' or 'beam' (got 'sample')" in msg
+    doc["stages"][3]["params"] = {"bundle": "x", "beam_size": 0}
+    assert "stages[3].params.beam_size: Input should be greater than or equal to 1 (got 0)" in error(
+        tmp_path, doc
+    )
+
+
+def test_unknown_param_lists_allowed(tmp_path):
+    msg = error(tmp_path, edited(s0={"params": {"fsp": 4}}))
+    assert "stages[0].params.fsp: unknown key; allowed: fps, num_frames, size, window, mode" in msg
+
+
+def test_missing_input_names_existing_ids(tmp_path):
+    msg = error(tmp_path, edited(s2={"input": "frame"}))
+    assert (
+        "stages[2].input: stage 'enc' reads unknown stage 'frame'; stages: decode, frames, enc, feat" in msg
+    )
+
+
+def test_duplicate_ids(tmp_path):
+    msg = error(tmp_path, edited(s3={"id": "enc"}))
+    assert "stages[3].id: duplicate stage id 'enc' (also stages[2])" in msg
+
+
+def test_cycles_are_reported(tmp_path):
+    doc = edited(s1={"input": ["decode"]}, s2={"input": "frames"})
+    doc["stages"].append({"id": "frames2", "type": "frames", "input": "frames3"})
+    doc["stages"].append({"id": "frames3", "type": "frames", "input": "frames2"})
+    msg = error(tmp_path, doc)
+    assert (
+        "stages form a cycle: frames3 -> frames2 -> frames3" in msg or "frames2 -> frames3 -> frames2" in msg
+    )
+
+
+def test_wrong_value_kind_says_what_is_accepted(tmp_path):
+    msg = error(tmp_path, edited(s3={"input": "decode"}))
+    assert "cannot read 'decode', which produces video; write_features accepts: features" in msg
+
+
+def test_source_with_input_and_sink_as_input(tmp_path):
+    doc = edited()
+    doc["stages"].append({"id": "decode2", "type": "decode_audio", "input": "decode"})
+    assert "stage 'decode2' (decode_audio) takes no input (it reads the input file)" in error(tmp_path, doc)
+    doc = edited()
+    doc["stages"].append({"id": "more", "type": "write_features", "input": "feat"})
+    assert "'feat' (write_features) is a sink and produces nothing" in error(tmp_path, doc)
+
+
+def test_sampling_is_fps_or_num_frames(tmp_path):
+    msg = error(tmp_path, edited(s0={"params": {"fps": 4, "num_frames": 8}}))
+    assert "give fps or num_frames, not both" in msg
+
+
+def test_unknown_limit(tmp_path):
+    msg = error(tmp_path, {**CAPTION, "limits": {"max_size": 3}})
+    assert "unknown limit 'max_size'; allowed: max_duration" in msg
+
+
+def test_overrides_address_stages_by_id(tmp_path):
+    spec = load_pipeline(write(tmp_path, CAPTION), ["stages.decode.params.fps=2.5", "batch_size=3"])
+    assert spec.stage("decode").params.fps == 2.5 and spec.batch_size == 3
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("stages.decoder.params.fps=2", "has no stage 'decoder'; stages: decode, frames, enc, feat"),
+        ("stages.decode.parms.fps=2", "unknown stage key 'parms'; allowed: type, params, input, device"),
+        ("batchsize=2", "unknown key 'batchsize'; allowed: version, device"),
+        ("batch_size", "expected KEY=VALUE"),
+        ("stages.decode.params.fps=fast", "stages[0].params.fps: Input should be a valid number"),
+    ],
+)
+def test_bad_override_is_a_config_error(tmp_path, override, expected):
+    assert expected in error(tmp_path, CAPTION, [override])
+
+
+def test_bundle_contradiction_names_both_values(tmp_path, bundles):
+    overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.decode.params.fps=10"]
+    with pytest.raises(ConfigError) as info:
+        load_pipeline(PIPELINES / "caption.yaml", overrides)
+    msg = str(info.value)
+    assert "stages[0].params (decode) sets fps=10.0 but the bundle was trained with fps=4.0" in msg
+    assert "used by stage 'caption'" in msg
+
+
+def test_bundle_fills_what_the_file_leaves_out(bundles):
+    spec = load_pipeline(
+        PIPELINES / "caption_and_sound.yaml", bundle_overrides(bundles, "caption_and_sound.yaml")
+    )
+    assert spec.stage("decode").params.fps == 4.0
+    assert spec.stage("sound_frames").params.size == (16, 16)
+    assert spec.stage("decode").params.window == 30
+
+
+def test_missing_bundle_names_the_stage(tmp_path):
+    with pytest.raises(ConfigError, match=r"stages\[2\]\.params\.bundle: No bundle 'nope'"):
+        load_pipeline(PIPELINES / "caption.yaml", ["stages.caption.params.bundle=nope"])
+
+
+def test_features_from_another_bundle_are_refused(tmp_path, bundles):
+    doc = yaml.safe_load((PIPELINES / "extract_features.yaml").read_text())
+    doc["stages"][1]["params"] = {}
+    doc["stages"][2]["params"] = {"bundle": str(bundles["caption"])}
+    doc["stages"].append(
+        {"id": "snd", "type": "sound", "input": "encode", "params": {"bundle": str(bundles["sound"])}}
+    )
+    msg = error(tmp_path, doc)
+    assert "features must come from the same bundle" in msg
+
+
+@pytest.mark.parametrize(
+    "name", ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml"]
+)
+def test_shipped_pipelines_validate(bundles, name):
+    spec = load_pipeline(PIPELINES / name, bundle_overrides(bundles, name))
+    assert spec.executor == "local" and spec.version == 1
