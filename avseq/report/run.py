@@ -51,11 +51,22 @@ def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any]) -> s
     rows = [("output folder", esc(outdir.resolve())), ("inputs", esc(_counts(clips, summary)))]
     keys = [k for k in SUMMARY_LABELS if k in summary]
     keys += [k for k in summary if k not in SUMMARY_LABELS and k not in _SKIP_KEYS]
-    rows += [(SUMMARY_LABELS.get(k, k.replace("_", " ")), fmt(summary[k])) for k in keys]
+    rows += [(SUMMARY_LABELS.get(k, k.replace("_", " ")), _value(k, summary[k])) for k in keys]
     return (
         f"<header><h1>avseq report</h1>{kv_table(rows)}{_failures(clips)}"
         f"{_pipeline_text(outdir, summary.get('pipeline'))}</header>"
     )
+
+
+def _value(key: str, value: Any) -> str:
+    """A summary value as HTML; bundle records read as "name version" (their path on hover)."""
+    if key == "bundles" and isinstance(value, list) and all(isinstance(b, dict) for b in value):
+        return ", ".join(
+            f"<span title='{esc(b.get('path', ''))}'>{esc(b.get('name', '?'))} {esc(b.get('version', ''))}"
+            "</span>"
+            for b in value
+        )
+    return fmt(value)
 
 
 def _counts(clips: list[ClipResult], summary: dict[str, Any]) -> str:

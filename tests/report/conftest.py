@@ -102,7 +102,9 @@ def fake_run(tmp_path: Path) -> Path:
         "counts": {"ok": 2, "failed": 1, "skipped": 0, "total": 3, "not_run": 0},
         "wall_seconds": 3.5, "files_per_second": 0.857, "media_seconds_per_second": 0.714,
         "device": "cpu", "batch_size": 8, "workers": 2, "pipeline": "pipelines/caption_and_sound.yaml",
-        "bundles": {"synth-caption": "1.0", "synth-sound": "1.0"}, "stage_seconds": {"decode": 0.02},
+        "bundles": [{"name": "synth-caption", "version": "1.0", "path": "/b/c"},
+                    {"name": "synth-sound", "version": "1.0", "path": "/b/s"}],
+        "stage_seconds": {"decode": 0.02},
     }  # fmt: skip
     (outdir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return outdir

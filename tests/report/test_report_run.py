@@ -41,7 +41,10 @@ def test_header_has_counts_failures_and_summary(fake_run):
     assert "<h3>Failures (1)</h3>" in header and "TruncatedMediaError" in header
     for label, value in [
         ("pipeline file", "pipelines/caption_and_sound.yaml"),
-        ("bundle versions", "synth-caption: 1.0, synth-sound: 1.0"),
+        (
+            "bundle versions",
+            "<span title='/b/c'>synth-caption 1.0</span>, <span title='/b/s'>synth-sound 1.0</span>",
+        ),
         ("throughput (files/s)", "0.857"),
         ("device", "cpu"),
         ("stage seconds", "decode: 0.02"),
