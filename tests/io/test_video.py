@@ -1,0 +1,170 @@
+import warnings
+
+import pytest
+import torch
+from conftest import FPS, N_FRAMES, frame_ids
+
+from avseq.errors import NoStreamError, TruncatedMediaError
+from avseq.io import decode_video, iter_video
+from avseq.io import source as source_module
+from avseq.io.scan import scan_stream
+from avseq.io.source import make_plan, open_video
+
+
+def test_all_frames_shapes_and_timestamps(media):
+    frames = decode_video(media["gop"])
+    assert frames.data.shape == (N_FRAMES, 3, 24, 32) and frames.data.dtype == torch.uint8
+    assert frame_ids(frames.data) == list(range(N_FRAMES))
+    assert torch.allclose(frames.pts, torch.arange(N_FRAMES, dtype=torch.float64) / FPS)
+
+
+def test_odd_size_keeps_height_and_width(media):
+    frames = decode_video(media["odd"])
+    assert frames.data.shape == (5, 3, 11, 17)
+    assert decode_video(media["odd"], size=(7, 9)).data.shape == (5, 3, 7, 9)
+    assert decode_video(media["odd"], size=22).data.shape == (5, 3, 22, 34)  # short side 22
+
+
+def test_rotation_is_applied(media):
+    frames = decode_video(media["rot"])  # stored 17 wide x 11 high, rotated 90 degrees counter-clockwise
+    assert frames.data.shape == (3, 3, 17, 11)
+    img = frames.data[0, 0].float()
+    corners = [img[:4, :4].mean(), img[:4, -4:].mean(), img[-4:, :4].mean(), img[-4:, -4:].mean()]
+    assert [bool(c > 200) for c in corners] == [False, False, True, False]  # top-left -> bottom-left
+    assert decode_video(media["rot"], size=(20, 10)).data.shape == (3, 3, 20, 10)
+
+
+def test_fps_on_vfr_picks_the_frame_shown_at_each_time(media):
+    # pts 0, .1, .15, .4, .45, .5, .9, 1.0, 1.05, 1.5 (ends 1.6); sample every 0.1 s
+    frames = decode_video(media["vfr"], fps=10)
+    assert frame_ids(frames.data) == [0, 1, 2, 2, 3, 5, 5, 5, 5, 6, 7, 8, 8, 8, 8, 9]
+    shown = decode_video(media["vfr"], fps=10, start=0.42, end=1.0)  # t = .42 .52 .62 .72 .82 .92
+    assert frame_ids(shown.data) == [3, 5, 5, 5, 5, 6]
+
+
+def test_uniform_sampling_takes_segment_centres(media):
+    frames = decode_video(media["gop"], num_frames=4)  # centres .75, 2.25, 3.75, 5.25 s
+    assert frame_ids(frames.data) == [15, 45, 75, 105]
+    part = decode_video(media["gop"], num_frames=2, start=1.0, end=2.0)  # 1.25, 1.75
+    assert frame_ids(part.data) == [25, 35]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"fps": 2},
+        {"fps": 7, "start": 0.33},
+        {"fps": 45},
+        {"num_frames": 3},
+        {"num_frames": 5, "start": 1.0, "end": 4.9},
+        {"start": 2.0, "end": 3.0},
+    ],
+)
+@pytest.mark.parametrize("name", ["gop", "vfr", "mkv"])
+def test_fast_and_exact_choose_the_same_frames(media, name, kwargs):
+    fast = decode_video(media[name], mode="fast", **kwargs)
+    exact = decode_video(media[name], mode="exact", **kwargs)
+    assert fast.pts.tolist() == exact.pts.tolist()
+    assert torch.equal(fast.data, exact.data)
+
+
+def test_fast_decodes_only_what_it_needs(media, monkeypatch):
+    with open_video(media["gop"], 0) as (container, vs):
+        table = scan_stream(container, vs)
+        plan = make_plan(table, torch.tensor([15, 105]).numpy())  # two frames in GOPs 1 and 10 of 12
+        decoded = list(source_module.planned_frames(container, vs, plan))
+    assert [s[0] for s in plan.segments] == [10, 100]
+    assert len(decoded) < 25
+    seeks = []
+    monkeypatch.setattr(source_module, "_seek_to", lambda *a: seeks.append(a[-1]) or _real_seek(*a))
+    decode_video(media["gop"], num_frames=2)
+    assert seeks  # sparse samples seek over the skipped GOPs
+
+
+_real_seek = source_module._seek_to
+
+
+def test_plan_mismatch_falls_back_to_exact(media, monkeypatch):
+    def broken(*args, **kwargs):
+        raise source_module.PlanMismatch("test")
+        yield
+
+    monkeypatch.setattr("avseq.io.video.planned_frames", broken)
+    frames = decode_video(media["gop"], num_frames=4)
+    assert frame_ids(frames.data) == [15, 45, 75, 105]
+
+
+def test_iter_video_windows_match_one_decode(media):
+    whole = decode_video(media["gop"], fps=5)
+    windows = list(iter_video(media["gop"], window=2.0, fps=5))
+    assert [len(w) for w in windows] == [10, 10, 10]
+    assert torch.equal(torch.cat([w.data for w in windows]), whole.data)
+    assert all(float(w.pts[0]) == pytest.approx(2.0 * i) for i, w in enumerate(windows))
+    per_window = list(iter_video(media["gop"], window=2.5, num_frames=1))
+    assert [frame_ids(w.data) for w in per_window] == [[25], [75], [110]]
+
+
+def test_iter_video_is_lazy(media):
+    gen = iter_video(media["gop"], window=1.0)
+    first = next(gen)
+    assert len(first) == FPS
+    gen.close()
+
+
+def test_truncated_file_raises_or_warns(media):
+    for mode in ("fast", "exact"):
+        with pytest.raises(TruncatedMediaError, match=r"ends at 2\.\d\d s but the header declares 6\.00 s"):
+            decode_video(media["truncated"], mode=mode)
+    with pytest.warns(UserWarning, match="truncated"):
+        frames = decode_video(media["truncated"], on_truncated="warn")
+    assert 0 < len(frames) < N_FRAMES * 0.6
+    assert frame_ids(frames.data) == list(range(len(frames)))
+
+
+def test_no_video_stream(media):
+    with pytest.raises(NoStreamError, match="no video stream"):
+        decode_video(media["m4a"])
+    with pytest.raises(NoStreamError, match="no video stream 1 \\(the file has 1 video streams\\)"):
+        decode_video(media["gop"], stream=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"mode": "quick"}, "Invalid mode 'quick'. Supported: 'fast', 'exact'"),
+        ({"fps": 0}, "Invalid fps 0"),
+        ({"fps": 2, "num_frames": 2}, "not both"),
+        ({"num_frames": 0}, "Invalid num_frames 0"),
+        ({"start": 2.0, "end": 1.0}, "Invalid end 1.0"),
+        ({"size": (0, 4)}, "Invalid size"),
+        ({"hwaccel": "vaapi"}, "Invalid hwaccel 'vaapi'. Supported: None, 'cuda'"),
+        ({"on_truncated": "ignore"}, "Invalid on_truncated 'ignore'"),
+    ],
+)
+def test_bad_arguments_name_the_value_and_choices(media, kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        decode_video(media["odd"], **kwargs)
+
+
+def test_cuda_request_falls_back_to_cpu_with_a_warning(media, monkeypatch):
+    monkeypatch.setattr("avseq.io.hwaccel.cuda_decode_available", lambda: False)
+    with pytest.warns(UserWarning, match="hwaccel='cuda' unavailable .* decoding on the CPU"):
+        frames = decode_video(media["odd"], hwaccel="cuda")
+    assert frames.data.shape == (5, 3, 11, 17)
+
+
+def test_cuda_device_error_falls_back_to_cpu(media, monkeypatch):
+    monkeypatch.setattr("avseq.io.hwaccel.cuda_decode_available", lambda: True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frames = decode_video(media["odd"], hwaccel="cuda")
+    assert frames.data.shape == (5, 3, 11, 17)
+    if not torch.cuda.is_available():
+        assert any("decoding on the CPU" in str(w.message) for w in caught)
+
+
+@pytest.mark.gpu
+def test_cuda_decode_matches_cpu(media):
+    gpu = decode_video(media["gop"], hwaccel="cuda", num_frames=4)
+    assert frame_ids(gpu.data) == [15, 45, 75, 105]
