@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
 
 import torch
+import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
@@ -239,24 +240,38 @@ def stft_window(recipe: MelRecipe, device: torch.device | str = "cpu") -> torch.
     return torch.hann_window(recipe.window_length, device=device)
 
 
-def pad_reflect(wave: torch.Tensor, lengths: torch.Tensor | None, pad: int) -> torch.Tensor:
-    """Reflect-pad each item by ``pad`` samples at both ends of its own valid part.
+def reflect_index(lengths: torch.Tensor, n: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather indices and keep-mask that reflect-pad each item at its own ends.
 
-    wave: (B, N) zero-padded batch; lengths: (B,) valid samples (None = all N).
-    Returns (B, N + 2 * pad); samples past each item's reflected end are zero. Items
-    shorter than ``pad + 1`` samples repeat their edge sample where a reflection
-    would run off the item.
+    lengths: (B,) valid samples of a (B, n) batch. Returns index (B, n + 2 * pad) int64 and
+    keep (B, n + 2 * pad) bool; see :func:`pad_reflect`. Compute once, reuse per call.
     """
-    b, n = wave.shape
-    if lengths is None:
-        lengths = torch.full((b,), n, dtype=torch.int64, device=wave.device)
-    lengths = lengths.to(wave.device).view(b, 1)
-    pos = torch.arange(-pad, n + pad, device=wave.device).view(1, -1)
+    lengths = lengths.view(-1, 1)
+    pos = torch.arange(-pad, n + pad, device=lengths.device).view(1, -1)
     src = pos.abs()
     src = torch.where(src >= lengths, 2 * (lengths - 1) - src, src)
     src = torch.minimum(src.clamp(min=0), (lengths - 1).clamp(min=0))
-    out = torch.gather(wave, 1, src.expand(b, -1))
-    return out * (pos < lengths + pad).to(wave.dtype)
+    return src, pos < lengths + pad
+
+
+def pad_reflect(
+    wave: torch.Tensor, lengths: torch.Tensor | None, pad: int, index: tuple | None = None
+) -> torch.Tensor:
+    """Reflect-pad each item by ``pad`` samples at both ends of its own valid part.
+
+    wave: (B, N) zero-padded batch; lengths: (B,) valid samples (None = all N); index:
+    optional precomputed :func:`reflect_index`. Returns (B, N + 2 * pad); samples past
+    each item's reflected end are zero. Items shorter than ``pad + 1`` samples repeat
+    their edge sample where a reflection would run off the item.
+    """
+    b, n = wave.shape
+    full = lengths is None or bool((lengths == n).all())
+    if full and n > pad and index is None:
+        return F.pad(wave.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+    if lengths is None:
+        lengths = torch.full((b,), n, dtype=torch.int64)
+    src, keep = index if index is not None else reflect_index(lengths.to(wave.device), n, pad)
+    return torch.gather(wave, 1, src.expand(b, -1)) * keep
 
 
 def _check_wave(wave: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,7 @@ from avseq.transforms.mel import (
     mel_filterbank,
     num_samples,
     pad_reflect,
+    reflect_index,
     stft_window,
 )
 from avseq.vocoders.base import VOCODERS
@@ -61,30 +62,49 @@ def mel_to_linear(
 
 
 def _stft(
-    wave: torch.Tensor, lengths: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor
+    wave: torch.Tensor, index: tuple | None, n_fft: int, hop: int, window: torch.Tensor
 ) -> torch.Tensor:
-    """Centred STFT with per-item reflect padding: (B, N) -> (B, n_fft//2+1, N//hop+1) complex."""
-    padded = pad_reflect(wave, lengths, n_fft // 2)
+    """Centred STFT with per-item reflect padding: (B, N) -> (B, n_fft//2+1, N//hop+1) complex.
+
+    ``index`` comes from :func:`reflect_index`, or is None when every item fills the batch.
+    """
+    padded = pad_reflect(wave, None, n_fft // 2, index)
     return torch.stft(padded, n_fft, hop, window.shape[0], window, center=False, return_complex=True)
 
 
-def _istft(
-    spec: torch.Tensor, mask: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor, length: int
-) -> torch.Tensor:
-    """Inverse of :func:`_stft` with a per-item window envelope.
+def _padded_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """The analysis window centred in ``n_fft`` samples, as torch.stft applies it."""
+    left = (n_fft - window.shape[0]) // 2
+    return F.pad(window, (left, n_fft - window.shape[0] - left))
 
-    spec: (B, F, T) complex; mask: (B, 1, T) valid frames. Returns (B, length).
+
+def _inverse_envelope(win: torch.Tensor, mask: torch.Tensor, hop: int) -> torch.Tensor:
+    """1 / (overlap-added squared window) per item, 0 where no valid frame covers a sample.
+
+    win: (n_fft,); mask: (B, 1, T) valid frames. Returns (B, n_fft + hop * (T - 1)).
     """
-    b, _, t = spec.shape
-    win = F.pad(window, ((n_fft - window.shape[0]) // 2, (n_fft - window.shape[0] + 1) // 2))
-    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * win.view(1, -1, 1) * mask
+    b, _, t = mask.shape
+    n_fft = win.shape[0]
     total = n_fft + hop * (t - 1)
-    ola = F.fold(frames, (1, total), (1, n_fft), stride=(1, hop)).view(b, total)
     env = F.fold(
         (win.pow(2).view(1, -1, 1) * mask).expand(b, -1, -1), (1, total), (1, n_fft), stride=(1, hop)
     )
     env = env.view(b, total)
-    wave = torch.where(env > 1e-11, ola / env.clamp(min=1e-11), torch.zeros_like(ola))
+    return torch.where(env > 1e-11, 1.0 / env.clamp(min=1e-11), torch.zeros_like(env))
+
+
+def _istft(
+    spec: torch.Tensor, win: torch.Tensor, inv_env: torch.Tensor, hop: int, length: int
+) -> torch.Tensor:
+    """Inverse of :func:`_stft` normalised by each item's own envelope (``_inverse_envelope``).
+
+    spec: (B, F, T) complex with zeros in padded frames. Returns (B, length).
+    """
+    b, _, t = spec.shape
+    n_fft = win.shape[0]
+    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * win.view(1, -1, 1)
+    total = inv_env.shape[1]
+    wave = F.fold(frames, (1, total), (1, n_fft), stride=(1, hop)).view(b, total) * inv_env
     start = n_fft // 2
     return F.pad(wave[:, start : start + length], (0, max(0, length - (total - start))))
 
@@ -127,16 +147,19 @@ def griffin_lim(
     magnitude = magnitude * mask
     wave_lengths = (frame_lengths - 1).clamp(min=0) * hop_length
     length = (t - 1) * hop_length
+    full = bool((wave_lengths == length).all()) and length > n_fft // 2
+    index = None if full else reflect_index(wave_lengths, length, n_fft // 2)
+    win = _padded_window(window, n_fft)
+    inv_env = _inverse_envelope(win, mask, hop_length)
     angles = _initial_phase(tuple(magnitude.shape), init, seed, magnitude.device)
     prev = torch.zeros((), dtype=angles.dtype, device=magnitude.device)
     coef = momentum / (1 + momentum)
     for _ in range(n_iter):
-        wave = _istft(magnitude * angles, mask, n_fft, hop_length, window, length)
-        rebuilt = _stft(wave, wave_lengths, n_fft, hop_length, window)
-        angles = rebuilt - prev * coef
-        angles = angles / (angles.abs() + 1e-16)
+        wave = _istft(magnitude * angles, win, inv_env, hop_length, length)
+        rebuilt = _stft(wave, index, n_fft, hop_length, window)
+        angles = torch.sgn(torch.sub(rebuilt, prev, alpha=coef) if momentum else rebuilt)
         prev = rebuilt
-    wave = _istft(magnitude * angles, mask, n_fft, hop_length, window, length)
+    wave = _istft(magnitude * angles, win, inv_env, hop_length, length)
     keep = torch.arange(length, device=wave.device).view(1, -1) < wave_lengths.view(-1, 1)
     return wave * keep
 
