@@ -22,7 +22,6 @@ Clip ``i`` of a split uses seed ``start + seed_offset + i``. Files::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -185,7 +184,7 @@ def _load_done(out_dir: Path, split: str, seed: int) -> ManifestEntry | None:
 
 def _check_config(out_dir: Path, split: str, config: SynthConfig) -> None:
     stored = out_dir / f"{split}.config.json"
-    text = json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1)
+    text = json.dumps(config.to_dict(), sort_keys=True, indent=1)
     if stored.is_file() and json.loads(stored.read_text()) != json.loads(text):
         raise ConfigError(
             f"{out_dir}: the {split} split there was made with a different SynthConfig "

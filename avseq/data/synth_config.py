@@ -43,6 +43,11 @@ class SynthConfig:
     crf: int = 18
 
     def __post_init__(self) -> None:
+        for name in ("shapes", "colours", "materials", "actions"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ConfigError(f"SynthConfig.{name} must be a list of names, got the string {value!r}")
+            object.__setattr__(self, name, tuple(value))
         for name, value in (("width", self.width), ("height", self.height)):
             if value < 16 or value % 2:
                 raise ConfigError(f"SynthConfig.{name} must be an even number >= 16, got {value}")
@@ -67,6 +72,21 @@ class SynthConfig:
             ("actions", ACTIONS),
         ):
             _check_subset(name, getattr(self, name), allowed)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SynthConfig:
+        """Build from a mapping (e.g. a YAML section); unknown keys raise ConfigError listing the fields."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"SynthConfig needs a mapping, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"Unknown SynthConfig keys {unknown}. Supported: {', '.join(names)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (tuples as lists); :meth:`from_dict` restores an equal config."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     def with_overrides(self, pairs: list[str]) -> SynthConfig:
         """A copy with ``key=value`` strings applied; unknown keys or bad values raise ConfigError."""

@@ -33,13 +33,20 @@ def test_clip_shapes_follow_config(tiny_config):
 
 
 def test_written_files_are_deterministic(tmp_path, tiny_config, decode_rgb, decode_mono):
-    a = read_manifest(generate_split(tmp_path / "a", "val", 2, tiny_config, progress=False))
-    b = read_manifest(generate_split(tmp_path / "b", "val", 2, tiny_config, progress=False))
+    """Same seeds give the same decoded media, in one process or two, and match the rendered clip."""
+    a = read_manifest(generate_split(tmp_path / "a", "val", 3, tiny_config, progress=False))
+    b = read_manifest(generate_split(tmp_path / "b", "val", 3, tiny_config, progress=False, workers=2))
     for x, y in zip(a, b, strict=True):
         assert x.id == y.id and x.captions == y.captions and x.events == y.events
         assert np.array_equal(decode_rgb(x.path), decode_rgb(y.path))
         assert np.array_equal(decode_mono(x.path)[0], decode_mono(y.path)[0])
     assert not np.array_equal(decode_rgb(a[0].path)[:5], decode_rgb(a[1].path)[:5])
+    rendered = render_clip(SPLIT_SEEDS["val"][0], tiny_config).frames.astype(float)
+    written = decode_rgb(a[0].path).astype(float)
+    assert written.shape == rendered.shape
+    err = lambda i, j: np.abs(written[i] - rendered[j]).mean()  # noqa: E731
+    moving = [i for i in range(1, len(rendered)) if np.abs(rendered[i] - rendered[i - 1]).mean() > 0.5]
+    assert len(moving) > 5 and all(err(i, i) < err(i, i - 1) for i in moving)  # frame i is drawn at i / fps
 
 
 def test_split_seed_ranges_are_disjoint_and_enforced(tmp_path, tiny_config):
@@ -177,6 +184,12 @@ def test_config_errors_name_value_and_choices(overrides, message):
 def test_config_overrides_parse_tuples_and_numbers():
     cfg = SynthConfig().with_overrides(["materials=metal, wood", "fps=10", "max_count=2"])
     assert cfg.materials == ("metal", "wood") and cfg.fps == 10.0 and cfg.max_count == 2
+    assert SynthConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert SynthConfig.from_dict({"shapes": ["ball"]}).shapes == ("ball",)
+    with pytest.raises(ConfigError, match=r"Unknown SynthConfig keys \['shape'\]\. Supported: width"):
+        SynthConfig.from_dict({"shape": ["ball"]})
+    with pytest.raises(ConfigError, match="must be a list of names, got the string 'ball'"):
+        SynthConfig(shapes="ball")
 
 
 def test_cli_synth_writes_manifest(tmp_path):
