@@ -14,7 +14,7 @@ from torch import nn
 
 from avseq.models.attention import AdditiveAttention
 from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode
-from avseq.models.rnn import Cell, length_mask, make_rnn, masked_mean, run_rnn
+from avseq.models.rnn import Cell, MaskedRNN, length_mask, make_rnn, masked_mean
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -82,7 +82,7 @@ class Captioner(nn.Module):
         self.vocab_size = vocab_size
         mem_dim = hidden_size * (2 if bidirectional else 1)
         self.input_proj = nn.Linear(in_dim, hidden_size)
-        self.encoder = make_rnn(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
+        self.encoder = MaskedRNN(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
         self.attention = AdditiveAttention(hidden_size, mem_dim, attn_dim or hidden_size)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.decoder = make_rnn(cell, embed_dim + mem_dim, hidden_size, num_layers, dropout)
@@ -94,7 +94,7 @@ class Captioner(nn.Module):
         """features (B, T, D), lengths (B,) -> decoder state: memory (B, T, M), keys (B, T, A),
         mask (B, T) bool, and the initial h (and c), each (B, layers, H)."""
         x = self.dropout(torch.relu(self.input_proj(features)))
-        memory, _ = run_rnn(self.encoder, x, lengths)
+        memory = self.encoder(x, lengths)
         mask = length_mask(lengths.to(features.device), features.shape[1])
         state = self.init_state(masked_mean(memory, lengths))
         return {"memory": memory, "keys": self.attention.keys(memory), "mask": mask, **state}

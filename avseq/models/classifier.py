@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from avseq.models.rnn import Cell, last_valid, make_rnn, masked_max, masked_mean, run_rnn
+from avseq.models.rnn import Cell, MaskedRNN, last_valid, masked_max, masked_mean
 
 Pooling = Literal["mean", "max", "last"]
 POOLINGS = ("mean", "max", "last")
@@ -38,12 +38,12 @@ class ClipClassifier(nn.Module):
             raise ValueError(f"Invalid pooling {pooling!r}. Supported: {', '.join(POOLINGS)}")
         self.pooling = pooling
         self.input_proj = nn.Linear(in_dim, hidden_size)
-        self.rnn = make_rnn(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
+        self.rnn = MaskedRNN(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+        self.head = nn.Linear(self.rnn.out_dim, num_classes)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (B, T, D), lengths (B,) -> logits (B, num_classes)."""
-        states, _ = run_rnn(self.rnn, self.dropout(torch.relu(self.input_proj(features))), lengths)
+        states = self.rnn(self.dropout(torch.relu(self.input_proj(features))), lengths)
         pool = {"mean": masked_mean, "max": masked_max, "last": last_valid}[self.pooling]
         return self.head(self.dropout(pool(states, lengths)))

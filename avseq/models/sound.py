@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from avseq.models.rnn import Cell, check_lengths, length_mask, make_rnn, run_rnn
+from avseq.models.rnn import Cell, MaskedRNN, check_lengths, length_mask
 
 Upsample = Literal["input", "output"]
 UPSAMPLE_CHOICES = ("input", "output")
@@ -84,8 +84,8 @@ class SoundModel(nn.Module):
         self.upsample = upsample
         self.input_proj = nn.Linear(in_dim, hidden_size)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = make_rnn(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_mels)
+        self.rnn = MaskedRNN(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
+        self.head = nn.Linear(self.rnn.out_dim, n_mels)
 
     def out_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """(B,) video frames -> (B,) mel frames from each clip's duration."""
@@ -104,9 +104,9 @@ class SoundModel(nn.Module):
         x = self.dropout(torch.relu(self.input_proj(features)))
         resample = lambda t, n: resample_time(t, n, out_lengths, self.video_fps, self.mel_frame_rate)  # noqa: E731
         if self.upsample == "input":
-            y, _ = run_rnn(self.rnn, resample(x, lengths), out_lengths)
+            y = self.rnn(resample(x, lengths), out_lengths)
         else:
-            y, _ = run_rnn(self.rnn, x, lengths)
+            y = self.rnn(x, lengths)
             y = resample(y, lengths)
         mel = self.head(self.dropout(y))
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)

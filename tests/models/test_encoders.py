@@ -1,0 +1,138 @@
+"""Frame encoders: shapes, padding, batch consistency, chunking, freezing, weights and errors."""
+
+import urllib.error
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from avseq.errors import BundleError, ConfigError
+from avseq.models import ENCODERS, build_encoder
+
+
+def frames_batch(lengths, h=11, w=17, seed=0):
+    """Random frames (B, T, 3, h, w) in [0, 1]; padded positions hold garbage, not zeros."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(len(lengths), max(lengths), 3, h, w, generator=g), torch.tensor(lengths)
+
+
+def test_compact_shapes_and_zero_padding():
+    enc = build_encoder("compact", out_dim=24, width=8).eval()
+    frames, lengths = frames_batch([4, 2])
+    out = enc(frames, lengths)
+    assert out.shape == (2, 4, 24) and enc.out_dim == 24
+    assert torch.all(out[1, 2:] == 0) and torch.all(out[1, :2].abs().sum(-1) > 0)
+
+
+@pytest.mark.parametrize("name", ["compact", "resnet18"])
+def test_padded_batch_matches_each_clip_alone(name):
+    enc = build_encoder(name, chunk_size=3).eval()
+    frames, lengths = frames_batch([3, 1, 2], h=32, w=24)
+    with torch.no_grad():
+        together = enc(frames, lengths)
+        for b, n in enumerate(lengths.tolist()):
+            alone = enc(frames[b : b + 1, :n], lengths[b : b + 1])
+            torch.testing.assert_close(together[b, :n], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_chunk_size_does_not_change_features():
+    frames, lengths = frames_batch([7, 5])
+    torch.manual_seed(0)
+    a = build_encoder("compact", chunk_size=2).eval()
+    b = build_encoder("compact", chunk_size=64).eval()
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(a(frames, lengths), b(frames, lengths))
+
+
+@pytest.mark.parametrize(
+    "name, dim",
+    [("resnet18", 512), ("resnet50", 2048), ("mobilenet_v3_small", 576), ("efficientnet_b0", 1280)],
+)
+def test_torchvision_backbones_drop_the_classifier(name, dim):
+    enc = build_encoder(name).eval()
+    frames, lengths = frames_batch([1], h=32, w=32)
+    with torch.no_grad():
+        assert enc(frames, lengths).shape == (1, 1, dim)
+    assert enc.out_dim == dim
+
+
+def test_frozen_encoder_has_no_grads_and_fixed_batchnorm():
+    enc = build_encoder("compact", frozen=True).train()
+    bn = next(m for m in enc.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    before = bn.running_mean.clone()
+    frames, lengths = frames_batch([3])
+    out = enc(frames, lengths)
+    assert not out.requires_grad
+    assert all(not p.requires_grad for p in enc.parameters())
+    assert not bn.training and torch.equal(bn.running_mean, before)
+
+
+def test_normalization_travels_with_the_weights(tmp_path):
+    enc = build_encoder("compact", out_dim=16).eval()
+    enc.mean.fill_(0.3)
+    path = tmp_path / "enc.safetensors"
+    save_file(enc.state_dict(), str(path))
+    again = build_encoder("compact", out_dim=16, weights=str(path)).eval()
+    assert torch.equal(again.mean, enc.mean)
+    frames, lengths = frames_batch([2])
+    with torch.no_grad():
+        torch.testing.assert_close(again(frames, lengths), enc(frames, lengths))
+
+
+def test_backbone_state_dict_loads_without_its_classifier(tmp_path):
+    from torchvision.models import resnet18
+
+    net = resnet18()
+    path = tmp_path / "resnet18.pth"
+    torch.save(net.state_dict(), path)  # includes fc.weight / fc.bias, which are dropped
+    enc = build_encoder("resnet18", weights=str(path))
+    torch.testing.assert_close(enc.backbone.conv1.weight, net.conv1.weight)
+
+
+def test_bad_weights_files_raise_bundle_errors(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a tensor file")
+    with pytest.raises(BundleError, match="cannot read weights file"):
+        build_encoder("compact", weights=str(bad))
+    with pytest.raises(BundleError, match="does not exist"):
+        build_encoder("compact", weights=str(tmp_path / "missing.pt"))
+    small = tmp_path / "small.safetensors"
+    save_file(build_encoder("compact", out_dim=8).state_dict(), str(small))
+    with pytest.raises(BundleError, match="do not fit FrameEncoder"):
+        build_encoder("compact", out_dim=16, weights=str(small))
+
+
+def test_unknown_encoder_option_and_weights_list_the_choices():
+    with pytest.raises(
+        ConfigError, match=r"Unknown frame encoder 'resnet7'\. Supported: compact, efficientnet_b0"
+    ):
+        build_encoder("resnet7")
+    with pytest.raises(ConfigError, match=r"Unknown option 'widht' .* Supported: out_dim, width, depth"):
+        build_encoder("compact", widht=8)
+    with pytest.raises(
+        BundleError, match=r"Unknown weights 'IMAGENET' for resnet18\. Supported: DEFAULT, IMAGENET1K_V1"
+    ):
+        build_encoder("resnet18", weights="IMAGENET")
+    with pytest.raises(ConfigError, match="has no named weights"):
+        build_encoder("compact", weights="DEFAULT")
+    assert set(ENCODERS.list()) >= {
+        "compact",
+        "resnet18",
+        "resnet50",
+        "mobilenet_v3_small",
+        "efficientnet_b0",
+    }
+
+
+def test_default_weights_without_network_say_where_to_put_the_file(tmp_path, monkeypatch):
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    with pytest.raises(BundleError, match="network is unreachable") as info:
+        build_encoder("resnet18", weights="DEFAULT")
+    assert str(expected) in str(info.value) and "\n" not in str(info.value)

@@ -1,0 +1,122 @@
+"""SoundModel: duration-based mel lengths, interpolation, batch consistency, loss, overfitting."""
+
+import pytest
+import torch
+
+from avseq.models import SoundModel, mel_lengths, onset_strength, sound_loss
+from avseq.models.sound import resample_time
+
+
+def features_batch(lengths, dim=12, seed=0):
+    """Random features (B, T, dim); padded positions hold garbage so masking is tested."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(len(lengths), max(lengths), dim, generator=g), torch.tensor(lengths)
+
+
+def test_mel_lengths_follow_duration_with_non_integer_ratio():
+    # 15 fps video, 16 kHz / hop 256 = 62.5 mel frames per second: ratio 4.1666...
+    assert mel_lengths(torch.tensor([15, 10, 1]), 15.0, 62.5).tolist() == [63, 42, 4]
+    assert mel_lengths(torch.tensor([24]), 24.0, 86.1328125).tolist() == [86]
+
+
+def test_output_shape_lengths_and_zero_padding():
+    model = SoundModel(12, n_mels=10, video_fps=15.0, mel_frame_rate=62.5, hidden_size=16).eval()
+    feats, lengths = features_batch([15, 10])
+    mel, out_len = model(feats, lengths)
+    assert out_len.tolist() == [63, 42] and mel.shape == (2, 10, 63)
+    assert torch.all(mel[1, :, 42:] == 0)
+    mel, out_len = model(feats, lengths, out_lengths=torch.tensor([60, 45]))
+    assert out_len.tolist() == [60, 45] and mel.shape == (2, 10, 60)
+
+
+def test_resample_time_interpolates_between_frame_centres():
+    x = torch.arange(4, dtype=torch.float32).view(1, 4, 1)  # value k at frame k, centre (k + 0.5) / fps
+    out = resample_time(x, torch.tensor([4]), torch.tensor([9]), video_fps=2.0, mel_frame_rate=4.0)
+    # mel frame j at j / 4 s -> frame position j / 2 - 0.5, clamped to [0, 3]
+    expected = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0])
+    torch.testing.assert_close(out[0, :, 0], expected)
+
+
+@pytest.mark.parametrize("upsample", ["input", "output"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padded_batch_matches_each_clip_alone(bidirectional, upsample):
+    torch.manual_seed(0)
+    model = SoundModel(
+        12, n_mels=6, video_fps=8.0, mel_frame_rate=21.5, hidden_size=10, num_layers=2,
+        bidirectional=bidirectional, upsample=upsample,
+    ).eval()  # fmt: skip
+    feats, lengths = features_batch([9, 4, 6])
+    with torch.no_grad():
+        mel, out_len = model(feats, lengths)
+        for b in range(3):
+            n = int(lengths[b])
+            alone, alone_len = model(feats[b : b + 1, :n], lengths[b : b + 1])
+            assert int(alone_len) == int(out_len[b])
+            torch.testing.assert_close(mel[b, :, : int(out_len[b])], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_loss_ignores_padding_and_weights_onsets():
+    target = torch.zeros(1, 4, 10)
+    target[..., 5:] = 3.0  # the sound starts at frame 5
+    lengths = torch.tensor([8])
+    pred = target.clone()
+    pred[..., 9] = 100.0  # beyond the length: ignored
+    assert float(sound_loss(pred, target, lengths)) == 0.0
+    assert onset_strength(target)[0].nonzero().flatten().tolist() == [5]
+    at_onset, elsewhere = target.clone(), target.clone()
+    at_onset[..., 5] += 1.0
+    elsewhere[..., 2] += 1.0
+    assert float(sound_loss(at_onset, target, lengths)) == pytest.approx(
+        float(sound_loss(elsewhere, target, lengths))
+    )
+    weighted = float(sound_loss(at_onset, target, lengths, onset_weight=4.0))
+    assert weighted > float(sound_loss(elsewhere, target, lengths, onset_weight=4.0))
+    assert weighted == pytest.approx(5.0 / (8 + 4.0))  # weight 5 on the error, total weight 8 + 4
+    with pytest.raises(ValueError, match="Invalid loss kind 'l3'. Supported: l1, mse"):
+        sound_loss(pred, target, lengths, kind="l3")
+
+
+def test_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    feats, lengths = features_batch([6, 4], dim=8)
+    model = SoundModel(8, n_mels=8, video_fps=6.0, mel_frame_rate=15.0, hidden_size=48, num_layers=1)
+    out_len = model.out_lengths(lengths)
+    target = torch.randn(2, 8, int(out_len.max()), generator=torch.Generator().manual_seed(1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(200):
+        mel, _ = model(feats, lengths, out_len)
+        loss = sound_loss(mel, target, out_len, kind="mse")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if losses[-1] < 0.05 * losses[0]:
+            break
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+
+
+def test_no_nans_on_a_long_sequence_with_clipping():
+    torch.manual_seed(0)
+    model = SoundModel(8, n_mels=4, video_fps=30.0, mel_frame_rate=30.0, hidden_size=16, num_layers=2)
+    feats, lengths = features_batch([2000, 1500], dim=8)
+    feats = feats * 50  # badly scaled inputs
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(2):
+        mel, out_len = model(feats, lengths)
+        loss = sound_loss(mel, torch.randn_like(mel) * 10, out_len)
+        opt.zero_grad()
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        assert torch.isfinite(norm)
+        opt.step()
+    assert torch.isfinite(mel).all() and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_bad_options_name_the_value_and_choices():
+    with pytest.raises(ValueError, match="Invalid upsample 'middle'. Supported: input, output"):
+        SoundModel(8, upsample="middle")
+    from avseq.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Unknown cell 'rnn'. Supported: gru, lstm"):
+        SoundModel(8, cell="rnn")
