@@ -17,6 +17,7 @@ from avseq.io.resample import as_wave, frames_from_wave, layout_for, resample_fr
 from avseq.io.truncation import OnTruncated, check_truncation, is_truncated, validate_on_truncated
 from avseq.types import Audio
 
+SEEK_PREROLL = 0.5  # seconds decoded before ``start`` after a seek, then dropped
 WRITE_CODECS = {".wav": ("wav", "pcm_s16le", "s16"), ".flac": ("flac", "flac", "s16")}
 
 
@@ -42,8 +43,9 @@ def _validate(sample_rate, channels, start, end) -> None:
 
 def _decoded_frames(container, astream, start: float, end: float | None, errors: list):
     """Decoded frames of ``astream`` from about ``start`` until past ``end``; a decode error ends it."""
-    if start > 0:
-        container.seek(int(start / astream.time_base), stream=astream, backward=True)
+    if start > SEEK_PREROLL:
+        # Decoders need the frames before ``start`` (MDCT overlap), so seek a little earlier.
+        container.seek(int((start - SEEK_PREROLL) / astream.time_base), stream=astream, backward=True)
     try:
         for frame in container.decode(astream):
             if frame.time_base is None:

@@ -188,7 +188,8 @@ def probe(path: str | Path, *, scan: bool = False) -> MediaInfo:
 def _scanned(stream: StreamInfo, table: PacketTable) -> StreamInfo:
     end = table.end_seconds()
     start = float(int(table.pts.min()) * table.time_base) if table.has_pts else None
-    duration = end - start if end is not None and start is not None else stream.duration
+    # Negative timestamps are decoder pre-roll (e.g. AAC priming), not shown time.
+    duration = end - max(start, 0.0) if end is not None and start is not None else stream.duration
     changes: dict = {"duration": duration}
     if stream.type == "video":
         changes.update(frames=len(table), is_vfr=is_vfr(table))
