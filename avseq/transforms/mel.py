@@ -352,11 +352,6 @@ def from_log(log_mel: torch.Tensor, recipe: MelRecipe) -> torch.Tensor:
     return torch.exp(x)
 
 
-def log_floor(recipe: MelRecipe) -> float:
-    """The log-mel value of silence (``to_log`` of ``floor``)."""
-    return float(to_log(torch.tensor(recipe.floor, dtype=torch.float64), recipe))
-
-
 class LogMel(nn.Module):
     """Wave -> log-mel per a recipe; torchaudio's ``MelSpectrogram`` inside.
 

@@ -147,6 +147,8 @@ def griffin_lim(
     magnitude = magnitude * mask
     wave_lengths = (frame_lengths - 1).clamp(min=0) * hop_length
     length = (t - 1) * hop_length
+    if length == 0:
+        return magnitude.new_zeros((b, 0))
     full = bool((wave_lengths == length).all()) and length > n_fft // 2
     index = None if full else reflect_index(wave_lengths, length, n_fft // 2)
     win = _padded_window(window, n_fft)

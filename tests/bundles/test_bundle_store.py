@@ -114,3 +114,17 @@ def test_save_is_atomic_and_refuses_to_clobber(tmp_path, toy):
     save_bundle(folder, toy, pre, overwrite=True)
     assert torch.equal(load(folder, builder=TiedToy).system.embed.weight, toy.embed.weight)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+
+
+def test_mismatch_names_missing_and_unexpected_tensors(toy):
+    from avseq.bundles.weights import mismatch
+
+    state = dict(toy.state_dict())
+    assert mismatch(state, toy) is None
+    state.pop("embed.weight")  # its tied alias out.weight is still there: fine
+    assert mismatch(state, toy) is None
+    state.pop("out.weight")
+    state["head.bias"] = torch.zeros(3)
+    assert mismatch(state, toy) == (
+        "missing 2 tensors: embed.weight, out.weight; unexpected 1 tensors: head.bias"
+    )

@@ -99,3 +99,12 @@ def test_batch_with_lengths_gives_each_item_its_own_answer(device):
     n = int(wave_lengths[1])
     assert torch.allclose(waves[1, :n], alone[0, :n], atol=1e-4)
     assert torch.count_nonzero(waves[1, n:]) == 0
+
+
+def test_single_frame_and_empty_items_give_empty_waves():
+    vocoder = GriffinLim("default", n_iter=2)
+    wave, lengths = vocoder(torch.zeros(2, 64, 1))
+    assert wave.shape == (2, 0) and lengths.tolist() == [0, 0]
+    wave, lengths = vocoder(torch.zeros(2, 64, 5), torch.tensor([5, 0]))
+    assert wave.shape == (2, 640) and lengths.tolist() == [640, 0]
+    assert torch.count_nonzero(wave[1]) == 0
