@@ -119,7 +119,7 @@ class FeatureCache:
         device: torch.device | str = "cpu",
     ) -> None:
         self.store = TensorStore(Path(root))
-        self.encoder = encoder.to(device).eval()
+        self.encoder = encoder.to(device)
         self.device = torch.device(device)
         self.preprocessing = preprocessing
         self.identity = {
@@ -140,9 +140,15 @@ class FeatureCache:
 
     @torch.no_grad()
     def _encode(self, frames: Frames) -> torch.Tensor:
+        """Features of one clip in eval mode (the encoder's own mode is restored after)."""
         data = frames.data[None].to(self.device)
         lengths = torch.tensor([len(frames)], dtype=torch.int64, device=self.device)
-        return self.encoder(data, lengths)[0].float()
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.encoder(data, lengths)[0].float()
+        finally:
+            self.encoder.train(was_training)
 
     def target(
         self, path: str | Path, duration: float, compute: Callable[[], tuple[torch.Tensor, float]]

@@ -129,3 +129,22 @@ def test_cached_captions_and_weights_hash(tmp_path, tiny_entries):
         CachedFeatureDataset(
             base, FeatureCache(tmp_path, _encoder(), "x", dataclasses.replace(PREP, fps=5.0))
         )
+
+
+class DropoutColour(MeanColour):
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.drop(super().forward(frames, lengths))
+
+
+def test_features_are_computed_in_eval_mode_and_mode_is_restored(tmp_path, tiny_entries):
+    encoder = DropoutColour().train()
+    cache = FeatureCache(tmp_path / "a", encoder, "drop", PREP)
+    other = FeatureCache(tmp_path / "b", encoder, "drop", PREP)
+    ds = SoundDataset(tiny_entries[:1], PREP)
+    a = cache.features(ds.entry(0).path, lambda: ds.load_video(0))
+    b = other.features(ds.entry(0).path, lambda: ds.load_video(0))
+    assert torch.equal(a, b) and encoder.training
