@@ -12,7 +12,7 @@ import click
 @click.option(
     "--pipeline",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Pipeline file to show when the run's summary.json names none.",
+    help="Pipeline file to show [default: the one summary.json names].",
 )
 def report(outdir: Path, pipeline: Path | None) -> None:
     """Write OUTDIR/report.html and print its path.

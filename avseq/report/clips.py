@@ -32,13 +32,13 @@ def find_output(clip: ClipResult, key: str) -> str | None:
     return next((p for p in clip.outputs.values() if PurePosixPath(p).name == name), None)
 
 
-def render_clip(outdir: Path, clip: ClipResult) -> str:
+def render_clip(outdir: Path, clip: ClipResult, anchor: str) -> str:
     """One clip's <section>: heading and status, error, player, caption, metrics, files, spectrograms."""
     player = _player(outdir, clip)
     player_html = f"<div>{player}</div>" if player else ""
     body = f"<div class='clip-body'>{player_html}<div>{_details(outdir, clip)}</div></div>"
     return (
-        f"<section class='clip' id='clip-{esc(clip.id)}'>{_heading(clip)}{_error(clip)}"
+        f"<section class='clip' id='{esc(anchor)}'>{_heading(clip)}{_error(clip)}"
         f"{body}{_spectrograms(outdir, clip)}</section>"
     )
 

@@ -9,10 +9,11 @@ from typing import Any
 from avseq.errors import ReportError
 from avseq.io.atomic import write_text_atomic
 from avseq.report.clips import render_clip
-from avseq.report.html import esc, fmt, kv_table, page
+from avseq.report.html import esc, fmt, grid_table, kv_table, page
 from avseq.report.records import STATUSES, ClipResult, read_results, read_summary
 
 REPORT_NAME = "report.html"
+MAX_SECTIONS = 200  # clips beyond this get an index row only (keeps the page and the run of plots bounded)
 # summary.json keys shown first, with their labels; any other key follows under its own name
 SUMMARY_LABELS = {
     "pipeline": "pipeline file",
@@ -26,34 +27,56 @@ SUMMARY_LABELS = {
 _SKIP_KEYS = {"counts"}  # recomputed from results.jsonl, which is the source of truth
 
 
-def write_report(outdir: str | Path, *, pipeline: str | Path | None = None) -> Path:
+def write_report(
+    outdir: str | Path, *, pipeline: str | Path | None = None, max_sections: int = MAX_SECTIONS
+) -> Path:
     """Write ``outdir/report.html`` (atomically) for the run in ``outdir`` and return its path.
 
     Reads ``results.jsonl`` and ``summary.json``; draws log-mel PNGs into each clip
-    folder that has a ``sound.wav``. ``pipeline`` names the pipeline file to show
-    when the summary does not name one. Raises ReportError when ``outdir`` holds no
-    results.
+    folder that has a ``sound.wav``. ``pipeline``: the pipeline file to show
+    (default: the one summary.json names). Every clip is listed in the index; the
+    first ``max_sections`` get a full section (player, spectrograms, ...). Raises
+    ReportError when ``outdir`` holds no results.
     """
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise ReportError(f"{outdir}: not a folder")
+    if max_sections < 0:
+        raise ValueError(f"max_sections must be >= 0, got {max_sections}")
     clips = read_results(outdir)
     summary = read_summary(outdir)
     if pipeline is not None:
         summary = {**summary, "pipeline": str(pipeline)}
-    body = _header(outdir, clips, summary) + "".join(render_clip(outdir, c) for c in clips)
+    shown = clips[:max_sections]
+    sections = "".join(render_clip(outdir, c, f"clip-{n}") for n, c in enumerate(shown))
+    if len(clips) > len(shown):
+        sections += f"<p class='muted'>{len(clips) - len(shown)} more clips are listed in the index only.</p>"
+    body = _header(outdir, clips, summary, len(shown)) + _index(clips, len(shown)) + sections
     path = outdir / REPORT_NAME
     write_text_atomic(path, page(f"avseq report: {outdir.name}", body))
     return path
 
 
-def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any]) -> str:
+def _index(clips: list[ClipResult], linked: int) -> str:
+    """One row per clip: id (a link to its section), status, caption or error, duration."""
+    rows = []
+    for n, c in enumerate(clips):
+        name = _link(c.id, n, linked)
+        what = esc(c.captions[0]) if c.captions else ""
+        if c.error is not None:
+            what = f"<span class='error'>{esc(c.error.type)}</span>"
+        duration = esc(f"{c.duration:.2f}") if c.duration is not None else "-"
+        rows.append([name, f"<span class='badge {esc(c.status)}'>{esc(c.status)}</span>", what, duration])
+    return f"<nav class='index'>{grid_table(['clip', 'status', 'caption', 'seconds'], rows)}</nav>"
+
+
+def _header(outdir: Path, clips: list[ClipResult], summary: dict[str, Any], linked: int) -> str:
     rows = [("output folder", esc(outdir.resolve())), ("inputs", esc(_counts(clips, summary)))]
     keys = [k for k in SUMMARY_LABELS if k in summary]
     keys += [k for k in summary if k not in SUMMARY_LABELS and k not in _SKIP_KEYS]
     rows += [(SUMMARY_LABELS.get(k, k.replace("_", " ")), _value(k, summary[k])) for k in keys]
     return (
-        f"<header><h1>avseq report</h1>{kv_table(rows)}{_failures(clips)}"
+        f"<header><h1>avseq report</h1>{kv_table(rows)}{_failures(clips, linked)}"
         f"{_pipeline_text(outdir, summary.get('pipeline'))}</header>"
     )
 
@@ -81,16 +104,21 @@ def _counts(clips: list[ClipResult], summary: dict[str, Any]) -> str:
     return f"{total} ({', '.join(parts)})" if parts else "0"
 
 
-def _failures(clips: list[ClipResult]) -> str:
-    failed = [c for c in clips if c.status == "failed"]
+def _failures(clips: list[ClipResult], linked: int) -> str:
+    failed = [(n, c) for n, c in enumerate(clips) if c.status == "failed"]
     if not failed:
         return ""
     items = "".join(
-        f"<li><a href='#clip-{esc(c.id)}'>{esc(c.id)}</a>: <span class='error'>"
+        f"<li>{_link(c.id, n, linked)}: <span class='error'>"
         f"{esc(c.error.type if c.error else 'Error')}: {esc(c.error.message if c.error else '')}</span></li>"
-        for c in failed
+        for n, c in failed
     )
     return f"<h3>Failures ({len(failed)})</h3><ul class='failures'>{items}</ul>"
+
+
+def _link(clip_id: str, n: int, linked: int) -> str:
+    """The clip id, linking to its section when it has one."""
+    return f"<a href='#clip-{n}'>{esc(clip_id)}</a>" if n < linked else esc(clip_id)
 
 
 def _pipeline_text(outdir: Path, pipeline: Any) -> str:

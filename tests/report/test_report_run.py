@@ -132,3 +132,14 @@ def test_log_mel_backends_agree_on_axes():
     assert fallback.db.shape[0] == 64 and abs(fallback.frame_rate - 100) < 0.5
     # the 440 Hz tone is the loudest mel bin in both (same 0-8 kHz slaney scale)
     assert abs(int(ours.db.mean(1).argmax()) - int(fallback.db.mean(1).argmax())) <= 1
+
+
+def test_index_lists_every_clip_and_sections_are_capped(fake_run):
+    html = write_report(fake_run, max_sections=1).read_text(encoding="utf-8")
+    index = html[html.index("<nav class='index'>") : html.index("</nav>")]
+    assert "<a href='#clip-0'>street/red ball</a>" in index
+    assert "<td>silent</td>" in index and "TruncatedMediaError" in index
+    assert html.count("<section class='clip'") == 1 and "2 more clips are listed in the index only" in html
+    assert not (fake_run / "silent/sound_mel.png").exists()  # no section, no picture
+    with pytest.raises(ValueError, match="max_sections must be >= 0, got -1"):
+        write_report(fake_run, max_sections=-1)
