@@ -7,7 +7,8 @@ exact recipe it was trained on. The math lives in pure functions
 :class:`LogMel` is the thin ``nn.Module`` around them.
 
 Framing is always a centred STFT with a periodic Hann window and reflect padding
-(librosa's ``center=True, pad_mode="reflect"``; torch's ``center=True``): frame
+(librosa's ``center=True, pad_mode="reflect"``, the default of the librosa 0.8 that
+SpecVQGAN and Diff-Foley pinned; librosa >= 0.10 defaults to "constant"): frame
 ``t`` is centred on sample ``t * hop_length`` and a wave of ``N`` samples has
 ``N // hop_length + 1`` frames. Items of a padded batch are reflect-padded at
 their own end, so each item gets exactly the frames it would get alone.
@@ -356,7 +357,7 @@ class LogMel(nn.Module):
     """Wave -> log-mel per a recipe; torchaudio's ``MelSpectrogram`` inside.
 
     ``forward(wave (B, N), lengths (B,) | None) -> (log_mel (B, n_mels, T'), frame_lengths (B,))``.
-    Padded frames hold zeros. Runs on the device the module was moved to.
+    Padded frames hold zeros. Runs (in float32) on the device the module was moved to.
     """
 
     def __init__(self, recipe: MelRecipe | str | dict[str, Any]) -> None:
@@ -385,7 +386,7 @@ class LogMel(nn.Module):
     def forward(
         self, wave: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        wave = _check_wave(wave)
+        wave = _check_wave(wave).float()
         if lengths is None:
             lengths = torch.full((wave.shape[0],), wave.shape[1], dtype=torch.int64)
         lengths = lengths.to(wave.device)
