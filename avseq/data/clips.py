@@ -67,7 +67,7 @@ def load_target(path: str | Path, prep: Preprocessing, duration: float) -> torch
 
     T' follows from ``duration`` (seconds): centred frames, ``round(duration * sr) // hop + 1``.
     """
-    from avseq.io.audio import decode_audio
+    from avseq.io import decode_audio
 
     if prep.recipe is None:
         raise ConfigError("a sound target needs preprocessing.mel (a mel recipe); got none")

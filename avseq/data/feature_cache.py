@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from avseq.bundles.preprocessing import Preprocessing
+from avseq.data.clips import clip_duration
 from avseq.data.datasets import ClipDataset, SoundDataset, SoundExample
 from avseq.io.atomic import atomic_path
 from avseq.types import Frames
@@ -191,7 +192,7 @@ class CachedFeatureDataset(Dataset):
         feats = self.cache.features(entry.path, lambda: self.dataset.load_video(index))
         if not (self.cache_targets and isinstance(self.dataset, SoundDataset)):
             return self.dataset.make_example(index, feats)
-        duration = entry.duration if entry.duration is not None else self.dataset.target(index)[1]
+        duration = clip_duration(entry.path, entry.duration)
         target, duration = self.cache.target(entry.path, duration, lambda: self.dataset.target(index))
         rate = self.dataset.preprocessing.recipe.frame_rate
         return SoundExample(entry.id, feats, target, rate, duration)

@@ -49,8 +49,10 @@ class CountingSound(SoundDataset):
         return super().target(index)
 
 
-def test_second_epoch_hits_the_cache_and_decodes_nothing(tmp_path, tiny_entries):
-    ds = CountingSound(tiny_entries[:3], PREP)
+@pytest.mark.parametrize("known_duration", [True, False])
+def test_second_epoch_hits_the_cache_and_decodes_nothing(tmp_path, tiny_entries, known_duration):
+    entries = [e if known_duration else dataclasses.replace(e, duration=None) for e in tiny_entries[:3]]
+    ds = CountingSound(entries, PREP)
     cache = FeatureCache(tmp_path / "cache", _encoder(), "mean-colour", PREP)
     cached = CachedFeatureDataset(ds, cache)
     first = [cached[i] for i in range(3)]
