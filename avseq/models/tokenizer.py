@@ -5,16 +5,18 @@ drops the punctuation tokens ``'' ' `` ` -LRB- -RRB- -LCB- -RCB- . ? ! , : - -- 
 :func:`split_words` reproduces that in pure Python, so training targets, decoded
 captions and metric references agree:
 
-- lowercase; brackets ``( ) [ ] { }`` and quotes are dropped like PTB's -LRB-/``/'' tokens;
+- lowercase; quotes and the tokens above are dropped;
 - clitics are split as PTB does: ``don't -> do n't``, ``man's -> man 's``, ``we're -> we 're``
-  (also ``'ll 've 'm 'd``), ``cannot -> can not``;
-- a word keeps inner hyphens, periods, slashes and ampersands (``t-shirt``, ``3.5``, ``a/c``);
-  any other punctuation character is its own token and is kept unless it is in the
-  removed list above (so ``#``, ``$``, ``%`` survive, as in PTB).
+  (also ``'ll 've 'm 'd``), ``cannot -> can not``, ``gonna -> gon na`` (``wanna``, ``gotta``);
+- a word keeps inner hyphens, periods, colons, slashes and ampersands (``t-shirt``, ``3.50``,
+  ``5:30``, ``a/c``), and initialisms keep their final period (``u.s.``, ``p.m.``); any other
+  punctuation character is its own token and is kept unless removed above (so ``#``, ``$``,
+  ``%``, ``&`` survive, as in PTB).
 
-Known differences from Java PTB: abbreviations keep no final period (PTB keeps ``u.s.``
-as one token, here ``u.s``), and PTB's rarer rules (``gonna -> gon na``, fractions,
-smileys) are not reproduced.
+Known differences from pycocoevalcap (checked by a parity test against the Java tokenizer):
+brackets ``( ) [ ] { }`` are dropped here, while pycocoevalcap lowercases PTB's ``-LRB-``
+before filtering and so leaves ``-lrb-``/``-rrb-``/``-lsb-``... tokens in references;
+PTB's rarer rules (``'n'``, ``y'all``, fractions, smileys) are not reproduced.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ REMOVED = frozenset(
     + [".", "?", "!", ",", ":", "-", "--", "...", ";"]
 )
 _CLITIC = re.compile(r"(?<=\w)(n't|'s|'re|'ll|'ve|'m|'d)\b")
-_TOKEN = re.compile(r"n't|'(?:s|re|ll|ve|m|d)\b|\w+(?:[-./&']\w+)*|\.\.\.|--|\S")
+_TOKEN = re.compile(r"n't|'(?:s|re|ll|ve|m|d)\b|(?:[a-z]\.){2,}|\w+(?:[-./&':]\w+)*|\.\.\.|--|\S")
+_SPLIT_WORDS = {"cannot": "can not", "gonna": "gon na", "wanna": "wan na", "gotta": "got ta"}
+_SPLIT_RE = re.compile(r"\b(" + "|".join(_SPLIT_WORDS) + r")\b")
 
 
 def split_words(text: str) -> list[str]:
     """Lowercased PTB-style words of ``text`` with punctuation tokens removed."""
-    text = text.lower().replace("cannot", "can not")
+    text = _SPLIT_RE.sub(lambda m: _SPLIT_WORDS[m.group(1)], text.lower())
     text = _CLITIC.sub(r" \1", text)
     return [w for w in _TOKEN.findall(text) if w not in REMOVED]
 

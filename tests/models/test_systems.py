@@ -1,0 +1,109 @@
+"""Systems built from plain configs: every kind runs, features split cleanly, errors name keys."""
+
+import json
+import urllib.error
+
+import pytest
+import torch
+
+from avseq.errors import ConfigError
+from avseq.models import SYSTEMS, CaptionSystem, SoundSystem, build_system
+
+ENCODER = {"name": "compact", "out_dim": 16, "width": 4, "depth": 2}
+CONFIGS = {
+    "sound": {"n_mels": 6, "video_fps": 8.0, "mel_frame_rate": 20.0, "hidden_size": 8, "num_layers": 1},
+    "caption": {"vocab_size": 9, "hidden_size": 8, "embed_dim": 4},
+    "classify": {"num_classes": 3, "hidden_size": 8},
+    "frame_caption": {"vocab_size": 9, "hidden_size": 8, "embed_dim": 4},
+}
+
+
+def make(kind, **encoder):
+    return build_system({"kind": kind, "encoder": {**ENCODER, **encoder}, "model": CONFIGS[kind]}).eval()
+
+
+def clips():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(2, 5, 3, 11, 17, generator=g), torch.tensor([5, 3])
+
+
+def test_every_kind_builds_and_runs():
+    frames, lengths = clips()
+    tokens = torch.tensor([[1, 5, 6], [1, 7, 2]])
+    with torch.no_grad():
+        mel, mel_len = make("sound")(frames, lengths)
+        assert mel.shape == (2, 6, 13) and mel_len.tolist() == [13, 8]
+        assert make("caption")(frames, lengths, tokens).shape == (2, 3, 9)
+        assert make("classify")(frames, lengths).shape == (2, 3)
+        assert make("frame_caption")(frames, lengths, tokens).shape == (2, 3, 9)
+    for kind in ("caption", "frame_caption"):
+        out = make(kind).generate(frames, lengths, beam_size=3, max_len=4, n_best=2)
+        assert len(out) == 2 and all(len(h) == 2 and len(h[0].tokens) <= 4 for h in out)
+    assert sorted(SYSTEMS) == ["caption", "classify", "frame_caption", "sound"]
+
+
+def test_features_then_from_features_equals_forward():
+    frames, lengths = clips()
+    sound = make("sound")
+    assert isinstance(sound, SoundSystem)
+    with torch.no_grad():
+        feats = sound.features(frames, lengths)
+        torch.testing.assert_close(sound.from_features(feats, lengths)[0], sound(frames, lengths)[0])
+    caption = make("caption")
+    assert isinstance(caption, CaptionSystem)
+    feats = caption.features(frames, lengths)
+    assert [h[0].tokens for h in caption.generate_from_features(feats, lengths)] == [
+        h[0].tokens for h in caption.generate(frames, lengths)
+    ]
+
+
+def test_config_round_trips_through_json():
+    system = make("caption")
+    again = build_system(json.loads(json.dumps(system.config))).eval()
+    again.load_state_dict(system.state_dict())
+    frames, lengths = clips()
+    tokens = torch.tensor([[1, 5], [1, 6]])
+    with torch.no_grad():
+        torch.testing.assert_close(again(frames, lengths, tokens), system(frames, lengths, tokens))
+
+
+def test_bundles_can_skip_named_encoder_weights(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    config = {
+        "kind": "classify",
+        "encoder": {"name": "resnet18", "weights": "DEFAULT"},
+        "model": {"num_classes": 2},
+    }
+    system = build_system(config, load_weights=False)
+    assert system.config["encoder"]["weights"] == "DEFAULT"
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"kind": "speech", "encoder": ENCODER}, r"Invalid system kind 'speech'\. Supported: sound, caption"),
+        (
+            {"kind": "sound", "encoder": ENCODER, "extra": 1},
+            r"Unknown system config key 'extra'\. Supported: kind",
+        ),
+        ({"kind": "sound", "encoder": {"out_dim": 4}}, r"'encoder' must be a dict with a 'name'"),
+        ({"kind": "sound", "encoder": {"name": "vgg"}}, r"Unknown frame encoder 'vgg'\. Supported: compact"),
+        (
+            {"kind": "sound", "encoder": ENCODER, "model": {"n_mel": 4}},
+            r"Unknown model option 'n_mel' .* n_mels",
+        ),
+        ({"kind": "caption", "encoder": ENCODER, "model": {}}, r"model option 'vocab_size' is required"),
+        ({"kind": "sound", "encoder": ENCODER, "model": {"in_dim": 3}}, r"in_dim 3 differs .* out_dim 16"),
+        (
+            {"kind": "sound", "encoder": ENCODER, "model": {"cell": "rnn"}},
+            r"Unknown cell 'rnn'\. Supported: gru, lstm",
+        ),
+        ({"kind": "sound", "encoder": ENCODER, "model": {"upsample": "x"}}, r"model: Invalid upsample 'x'"),
+    ],
+)
+def test_bad_configs_name_the_key_and_the_choices(config, message):
+    with pytest.raises(ConfigError, match=message):
+        build_system(config)
