@@ -115,3 +115,52 @@ def test_a_failing_model_stage_fails_only_its_file(tmp_path, bundles, clips, mon
     assert by_id["clip1"].status == by_id["clip2"].status == "ok"
     assert not (out / "clip0").exists()
     assert np.isfinite(result.wall_seconds)
+
+
+def test_mux_copies_the_video_and_adds_sound_and_captions(tmp_path, bundles, clips):
+    from avseq.io import probe
+
+    out = tmp_path / "out"
+    result = run(full_pipeline(tmp_path, bundles, mux=True), [clips[1]], out)
+    assert result.counts["ok"] == 1, result.results[0].error
+    info, source = probe(out / "clip1/with_sound.mp4"), probe(clips[1])
+    assert [s.codec for s in info.video] == [s.codec for s in source.video]
+    assert info.video[0].frames == source.video[0].frames
+    assert len(info.audio) == 1 and len(info.subtitles) == 1
+
+
+def test_decode_audio_follows_the_video_windows(tmp_path):
+    import torch
+    import yaml
+
+    from avseq.io import decode_audio, write_video
+
+    wave = torch.sin(torch.arange(16000 * 3) / 16000 * 2 * torch.pi * 440)[None] * 0.5
+    frames = torch.zeros(24, 3, 16, 16, dtype=torch.uint8)
+    clip = write_video(tmp_path / "tone.mp4", frames, fps=8, audio=wave, sample_rate=16000)
+    stages = [
+        {"id": "decode", "type": "decode_video", "params": {"fps": 2, "window": 1.0}},
+        {"id": "audio", "type": "decode_audio", "params": {"sample_rate": 8000}},
+        {"id": "wav", "type": "write_audio", "input": "audio", "params": {"format": "flac"}},
+    ]
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(yaml.safe_dump({"version": 1, "device": "cpu", "stages": stages}))
+    result = run(pipeline, [clip], tmp_path / "out")
+    assert result.counts["ok"] == 1, result.results[0].error
+    audio = decode_audio(tmp_path / "out/tone/sound.flac")
+    assert audio.sample_rate == 8000 and abs(audio.duration - 3.0) < 0.1
+
+
+@pytest.mark.gpu
+def test_model_stages_run_on_cuda_like_on_cpu(tmp_path, bundles, clips):
+    from safetensors.torch import load_file
+
+    pipeline = full_pipeline(tmp_path, bundles, mux=True)
+    cpu = run(pipeline, [clips[0].parent], tmp_path / "cpu")
+    gpu = run(pipeline, [clips[0].parent], tmp_path / "gpu", ["device=cuda", "stages.caption.device=cuda:0"])
+    assert gpu.summary["device"] == "cuda" and gpu.counts["ok"] == 3
+    for i in range(3):
+        a = load_file(tmp_path / f"cpu/clip{i}/features.safetensors")["features"]
+        b = load_file(tmp_path / f"gpu/clip{i}/features.safetensors")["features"]
+        assert float((a - b).abs().max()) < 1e-3
+    assert [r.captions for r in cpu.results] == [r.captions for r in gpu.results]

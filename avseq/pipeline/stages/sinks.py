@@ -85,7 +85,7 @@ class Mux:
         cues = None
         if self.params.captions and "text" in self.kinds:
             cues = window_cues(inputs[self.kinds.index("text")], info)
-        mux_audio(info.path, folder / self.name, audio, keep_audio=self.params.audio == "keep", captions=cues)
+        mux_audio(info.path, folder / self.name, audio, mode=self.params.audio, captions=cues)
         return {_key(self.name): self.name}
 
 
