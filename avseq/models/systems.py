@@ -131,7 +131,13 @@ class ClassifySystem(nn.Module):
 
 
 class FrameCaptionSystem(nn.Module, _CaptionGeneration):
-    """Captions one frame per clip (the middle valid frame) through a :class:`FrameToCaption`."""
+    """Captions one frame per clip, the middle valid one, through a :class:`FrameToCaption`.
+
+    Its methods take the same arguments as :class:`CaptionSystem`'s, so pipelines and
+    feature caches treat both alike: per-frame features (B, T, D) plus lengths, from
+    which the middle valid frame (index ``(length - 1) // 2``) is used. The frame-level
+    paths encode that one frame only.
+    """
 
     kind = "frame_caption"
 
@@ -140,36 +146,52 @@ class FrameCaptionSystem(nn.Module, _CaptionGeneration):
         self.encoder, self.model, self.config = encoder, model, config or {}
 
     def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W), lengths (B,) -> the middle valid frame's feature (B, D)."""
-        middle = frames[
-            torch.arange(frames.shape[0], device=frames.device), (lengths.to(frames.device) - 1) // 2
-        ]
-        return self.encoder(middle[:, None], torch.ones_like(lengths))[:, 0]
+        """frames (B, T, 3, H, W), lengths (B,) -> features of every valid frame (B, T, D)."""
+        return self.encoder(frames, lengths)
 
-    def from_features(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """features (B, D), tokens (B, L) -> logits (B, L, V)."""
-        return self.model(features, tokens)
+    def _frame_feature(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The middle valid frame's feature (B, D), running the CNN on that frame only."""
+        middle = middle_step(frames, lengths)[:, None]
+        return self.encoder(middle, torch.ones_like(lengths))[:, 0]
+
+    def from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
+    ) -> torch.Tensor:
+        """features (B, T, D), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
+        return self.model(middle_step(features, lengths), tokens)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
-        return self.from_features(self.features(frames, lengths), tokens)
+        return self.model(self._frame_feature(frames, lengths), tokens)
 
     @torch.no_grad()
     def generate_from_features(
         self,
         features: torch.Tensor,
+        lengths: torch.Tensor,
         beam_size: int = 1,
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,
     ) -> list[list[Hypothesis]]:
-        """features (B, D) -> per clip ``n_best`` hypotheses sorted by score."""
-        return self._decode((features,), beam_size, max_len, length_penalty, n_best)
+        """features (B, T, D), lengths (B,) -> per clip ``n_best`` hypotheses sorted by score."""
+        return self._decode((middle_step(features, lengths),), beam_size, max_len, length_penalty, n_best)
 
     @torch.no_grad()
     def generate(self, frames: torch.Tensor, lengths: torch.Tensor, **options) -> list[list[Hypothesis]]:
         """frames (B, T, 3, H, W), lengths (B,) -> per clip the best hypotheses."""
-        return self.generate_from_features(self.features(frames, lengths), **options)
+        return self._decode((self._frame_feature(frames, lengths),), **_decode_options(**options))
+
+
+def middle_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The middle valid step of each clip: x (B, T, ...) -> (B, ...), index ``(length - 1) // 2``."""
+    return x[torch.arange(x.shape[0], device=x.device), (lengths.to(x.device) - 1) // 2]
+
+
+def _decode_options(
+    beam_size: int = 1, max_len: int = 20, length_penalty: float = 0.0, n_best: int = 1
+) -> dict[str, float]:
+    return {"beam_size": beam_size, "max_len": max_len, "length_penalty": length_penalty, "n_best": n_best}
 
 
 SYSTEMS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {

@@ -55,6 +55,18 @@ def test_features_then_from_features_equals_forward():
     assert [h[0].tokens for h in caption.generate_from_features(feats, lengths)] == [
         h[0].tokens for h in caption.generate(frames, lengths)
     ]
+    single = make("frame_caption")
+    feats = single.features(frames, lengths)
+    assert feats.shape == (2, 5, 16)
+    tokens = torch.tensor([[1, 5], [1, 6]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            single.from_features(feats, lengths, tokens), single(frames, lengths, tokens)
+        )
+    opts = {"beam_size": 2, "max_len": 4}
+    assert [h[0].tokens for h in single.generate_from_features(feats, lengths, **opts)] == [
+        h[0].tokens for h in single.generate(frames, lengths, **opts)
+    ]
 
 
 def test_config_round_trips_through_json():
