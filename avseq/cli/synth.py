@@ -36,7 +36,10 @@ import click
     "settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a SynthConfig field, e.g. --set width=64 --set materials=metal,wood.",
+    help="Override a SynthConfig field (lists comma-separated), e.g. --set width=64 "
+    "--set materials=metal,wood. Keys: width, height, fps, min_duration, max_duration, "
+    "sample_rate, shapes, colours, materials, actions, max_count, distractor_prob, "
+    "noise_prob, noise_level, captions_per_clip, crf.",
 )
 @click.option("--silent-copy", is_flag=True, help="Also write each clip without audio (demo inputs).")
 @click.option(

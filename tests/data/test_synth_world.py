@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -205,3 +206,5 @@ def test_cli_synth_writes_manifest(tmp_path):
     assert [e.split for e in entries] == ["val", "val"] and all(e.path.is_file() for e in entries)
     bad = CliRunner().invoke(main, ["synth", "-o", str(tmp_path), "--set", "colours=red,pink"])
     assert bad.exit_code == 2 and "Invalid colour 'pink'" in bad.output
+    help_text = " ".join(CliRunner().invoke(main, ["synth", "--help"]).output.split())
+    assert all(f.name in help_text for f in dataclasses.fields(SynthConfig))
