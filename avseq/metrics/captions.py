@@ -10,9 +10,12 @@ which tokenizer it used in its result so a report can state it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from avseq.errors import AvseqError
 
@@ -53,7 +56,22 @@ def tokenize_captions(captions: Mapping[str, Sequence[str]], tokenizer: str = "p
         raise ValueError(f"Invalid tokenizer {tokenizer!r}. Supported: 'ptb', 'simple'")
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    return PTBTokenizer().tokenize({k: [{"caption": c} for c in caps] for k, caps in captions.items()})
+    with _quiet_stderr():  # the Java tokenizer prints a speed line per call
+        return PTBTokenizer().tokenize({k: [{"caption": c} for c in caps] for k, caps in captions.items()})
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 (inherited by subprocesses) to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _scorers(names: Iterable[str]):

@@ -39,7 +39,8 @@ class DataConfig(_Strict):
 
     manifests: split name -> JSONL manifest path (relative paths are relative to the config file).
     synth: :class:`avseq.data.SynthConfig` fields for generated splits; splits: name -> clips + seed.
-    root: folder for generated splits and the feature cache (default ``<output_dir>/data``).
+    root: folder for generated splits and the feature cache (default ``<output_dir>/data``);
+    relative to the working directory, like ``output_dir``, so configs can share generated data.
     """
 
     manifests: dict[str, Path] = {}
@@ -181,7 +182,7 @@ def _describe(err: ValidationError, source: str) -> str:
 
 
 def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> TrainConfig:
-    """Validate a raw mapping; relative manifest and root paths resolve against ``base_dir``."""
+    """Validate a raw mapping; relative manifest paths resolve against ``base_dir``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a training config must be a mapping, got {type(raw).__name__}")
     try:
@@ -190,12 +191,7 @@ def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None 
         raise ConfigError(_describe(err, source)) from None
     if base_dir is None:
         return cfg
-    data = cfg.data.model_copy(
-        update={
-            "manifests": {k: base_dir / p for k, p in cfg.data.manifests.items()},
-            "root": None if cfg.data.root is None else base_dir / cfg.data.root,
-        }
-    )
+    data = cfg.data.model_copy(update={"manifests": {k: base_dir / p for k, p in cfg.data.manifests.items()}})
     return cfg.model_copy(update={"data": data})
 
 

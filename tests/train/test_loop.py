@@ -1,0 +1,135 @@
+import csv
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from avseq.bundles import load
+from avseq.cli import main
+from avseq.data.collate import SoundBatch, collate_sound
+from avseq.errors import ConfigError
+from avseq.train import checkpoints as ckpt
+from avseq.train import loop
+from avseq.train.loop import setup, train
+from avseq.train.steps import LossOptions, train_step
+from avseq.types import Spectrogram
+
+
+def _rows(run_dir):
+    with (run_dir / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(run_dir):
+    tensors = {}
+    from safetensors.torch import load_file
+
+    for key, value in load_file(str(ckpt.resolve(run_dir) / "state.safetensors")).items():
+        if key.startswith("model."):
+            tensors[key] = value
+    return tensors
+
+
+@pytest.mark.parametrize("kind", ["caption", "sound"])
+def test_tiny_config_trains_logs_and_saves_loadable_bundles(tiny_config, kind):
+    cfg = tiny_config(kind)
+    result = train(cfg)
+    run = result.run_dir
+    rows = _rows(run)
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    metric = "CIDEr" if kind == "caption" else "onset_f1"
+    assert rows[1][metric] != "" and rows[0][metric] == ""
+    assert all(float(r["grad_norm"]) > 0 for r in rows)
+    assert result.step == 4 and result.best_step in (2, 4)
+    bundle = load(run / "best" / "bundle")
+    assert bundle.kind == kind and bundle.meta["step"] == result.best_step
+    assert bundle.meta["train_config"]["train"]["seed"] == 0
+    assert (run / "curves.png").stat().st_size > 1000 and (run / "config.yaml").is_file()
+    assert (bundle.tokenizer is not None) == (kind == "caption")
+
+
+def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tiny_config, tmp_path):
+    straight = train(tiny_config("sound"), tmp_path / "straight")
+    stopped = train(tiny_config("sound"), tmp_path / "resumed", stop_at=3)
+    assert stopped.step == 3 and ckpt.resolve(stopped.run_dir).name == "step-00000003"
+    with pytest.raises(ConfigError, match="already holds a run; pass --resume"):
+        train(tiny_config("sound"), tmp_path / "resumed")
+    resumed = train(tiny_config("sound"), tmp_path / "resumed", resume=True)
+    assert resumed.step == 4
+    a, b = _weights(straight.run_dir), _weights(resumed.run_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in _rows(straight.run_dir)] == [r["loss"] for r in _rows(resumed.run_dir)]
+
+
+def test_kill_while_writing_a_checkpoint_keeps_the_last_complete_one(tiny_config, monkeypatch):
+    real_save = loop.save_training_state
+    calls = []
+
+    def dies_second_time(folder, *args, **kwargs):
+        calls.append(folder)
+        real_save(folder, *args, **kwargs)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(loop, "save_training_state", dies_second_time)
+    cfg = tiny_config("sound")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    run = cfg.output_dir
+    assert ckpt.resolve(run).name == "step-00000002"
+    assert load(run / "last" / "bundle").meta["step"] == 2
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(loop, "save_training_state", real_save)
+    assert train(cfg, resume=True).step == 4
+
+
+def test_clipping_engages_on_exploding_gradients(tiny_config):
+    cfg = tiny_config("sound")
+    run = setup(cfg, cfg.output_dir)
+    batch = collate_sound([run.train_set[0], run.train_set[1]])
+    big = Spectrogram(batch.target.data * 1e6, batch.target.lengths, batch.target.frame_rate)
+    batch = SoundBatch(batch.ids, batch.video, big, batch.durations)  # squared error of 1e6-sized targets
+    stats = train_step(
+        run.system, batch, run.optimizer, run.scheduler, options=LossOptions(kind="mse"), grad_clip=0.5
+    )
+    assert stats.clipped and stats.grad_norm > 1e3 and not stats.skipped
+    clipped = torch.nn.utils.get_total_norm([p.grad for p in run.system.parameters() if p.grad is not None])
+    assert float(clipped) <= 0.5 + 1e-4
+    assert all(torch.isfinite(p).all() for p in run.system.parameters())
+
+
+def test_feature_cache_is_hit_from_the_second_epoch(tiny_config):
+    frozen = {**tiny_config("sound").system["encoder"], "frozen": True}
+    cfg = tiny_config("sound", system={"encoder": frozen}, train={"steps": 6, "val_every": 6})
+    result = train(cfg)
+    stats = json.loads((result.run_dir / "summary.json").read_text())["feature_cache"]
+    assert stats["misses"] == 4 + 2  # each train and val clip encoded once
+    assert stats["hits"] >= 2 * 4  # epochs 2 and 3 read every train clip from the cache
+
+
+def test_cli_train_then_eval_side_by_side(tiny_config, tmp_path):
+    cfg = tiny_config("sound")
+    path = tmp_path / "tiny.yaml"
+    from avseq.train.config import config_to_yaml
+
+    path.write_text(config_to_yaml(cfg))
+    runner = CliRunner()
+    out = runner.invoke(main, ["train", str(path), "--set", "train.steps=2", "-o", str(tmp_path / "cli_run")])
+    assert out.exit_code == 0, out.output
+    assert '"steps": 2' in out.output
+    bad = runner.invoke(main, ["train", str(path), "--set", "optim.lr=0"])
+    assert bad.exit_code == 2 and "optim.lr: Input should be greater than 0 (got 0)" in bad.output
+    data = cfg.data.root
+    report = tmp_path / "rep" / "report.json"
+    out = runner.invoke(
+        main, ["eval", str(tmp_path / "cli_run" / "last" / "bundle"), "--data", str(data), "--split", "val",
+               "-o", str(report), "--quiet"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "retrieval" in out.output and "onset_f1_frame" in out.output
+    assert sorted(p.suffix for p in (tmp_path / "rep" / "report_clips").iterdir()) == [
+        ".jsonl",
+        ".wav",
+        ".wav",
+    ]
