@@ -42,22 +42,22 @@ PhaseInit = Literal["random", "zeros"]
 
 
 def mel_to_linear(
-    mel: torch.Tensor, fb: torch.Tensor, fb_pinv: torch.Tensor, nnls_iter: int = 8
+    mel: torch.Tensor, fb: torch.Tensor, fb_pinv: torch.Tensor, nnls_iter: int = 16
 ) -> torch.Tensor:
     """Non-negative STFT bins whose mel projection best matches ``mel``.
 
     mel: (B, n_mels, T) linear mel; fb: (n_freqs, n_mels) filterbank; fb_pinv: its
-    pseudo-inverse, (n_mels, n_freqs). Returns (B, n_freqs, T) >= 0.
+    pseudo-inverse, (n_mels, n_freqs). Starts from ``relu(pinv @ mel)`` and takes
+    ``nnls_iter`` projected-gradient steps on ||fb.T @ spec - mel||^2 with step
+    1 / sigma_max(fb)^2. Returns (B, n_freqs, T) >= 0.
     """
     basis = fb.t()  # (n_mels, n_freqs): mel = basis @ spec
     spec = torch.matmul(fb_pinv.t(), mel).clamp(min=0)
     if nnls_iter <= 0:
         return spec
-    gram = basis.t() @ basis  # (n_freqs, n_freqs)
-    step = 1.0 / torch.linalg.matrix_norm(gram, ord=2).clamp(min=1e-12)
-    target = basis.t() @ mel  # (B, n_freqs, T)
+    step = 1.0 / torch.linalg.matrix_norm(basis, ord=2).pow(2).clamp(min=1e-12)
     for _ in range(nnls_iter):
-        spec = (spec - step * (gram @ spec - target)).clamp(min=0)
+        spec = (spec - step * (basis.t() @ (basis @ spec - mel))).clamp(min=0)
     return spec
 
 
