@@ -10,6 +10,8 @@ import av
 import numpy as np
 import torch
 
+from avseq.types import Frames
+
 SizeArg = int | tuple[int, int] | None
 
 
@@ -41,17 +43,86 @@ def display_size(width: int, height: int, size: SizeArg) -> tuple[int, int]:
     return max(1, round(height * size / width)), size
 
 
-def frame_to_tensor(frame: av.VideoFrame, size: SizeArg = None) -> torch.Tensor:
-    """``uint8 (3, H, W)`` RGB of ``frame`` as displayed (rotation applied), resized to ``size``."""
+def _upright_geometry(frame: av.VideoFrame, size: SizeArg) -> tuple[int, int, int]:
+    """(quarter turns counter-clockwise, coded width, coded height) to reformat ``frame`` to."""
     rotation = int(frame.rotation or 0) % 360
     quarter = rotation // 90 if rotation % 90 == 0 else 0
     disp_w, disp_h = (frame.height, frame.width) if quarter % 2 else (frame.width, frame.height)
     out_h, out_w = display_size(disp_w, disp_h, size)
     coded_w, coded_h = (out_h, out_w) if quarter % 2 else (out_w, out_h)
-    if (coded_w, coded_h) == (frame.width, frame.height):
-        rgb = frame.to_ndarray(format="rgb24")
-    else:
-        rgb = frame.reformat(width=coded_w, height=coded_h, format="rgb24").to_ndarray()
+    return quarter, coded_w, coded_h
+
+
+def output_shape(frame: av.VideoFrame, size: SizeArg) -> tuple[int, int]:
+    """(H, W) of ``frame`` once turned upright and resized to ``size``."""
+    quarter, w, h = _upright_geometry(frame, size)
+    return (w, h) if quarter % 2 else (h, w)
+
+
+def write_frame(dst: np.ndarray, frame: av.VideoFrame, size: SizeArg = None) -> None:
+    """Write ``frame`` as ``uint8 (3, H, W)`` RGB into ``dst``: upright, resized to ``size``.
+
+    libswscale converts straight to planar RGB (``gbrp``) at the output size, and
+    the planes are copied into ``dst`` without an HWC -> CHW transposition.
+    """
+    quarter, w, h = _upright_geometry(frame, size)
+    planar = frame.reformat(width=w, height=h, format="gbrp")
+    chw = np.empty((3, h, w), np.uint8) if quarter else dst
+    for channel, plane_index in enumerate(_GBRP_TO_RGB):
+        plane = planar.planes[plane_index]
+        rows = np.frombuffer(plane, np.uint8).reshape(h, plane.line_size)[:, :w]
+        np.copyto(chw[channel], rows)
     if quarter:
-        rgb = np.rot90(rgb, k=quarter, axes=(0, 1))
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+        np.copyto(dst, np.rot90(chw, k=quarter, axes=(1, 2)))
+
+
+_GBRP_TO_RGB = (2, 0, 1)  # gbrp stores planes G, B, R
+
+
+def frame_to_tensor(frame: av.VideoFrame, size: SizeArg = None) -> torch.Tensor:
+    """``uint8 (3, H, W)`` RGB of ``frame`` as displayed (rotation applied), resized to ``size``."""
+    out = torch.empty((3, *output_shape(frame, size)), dtype=torch.uint8)
+    write_frame(out.numpy(), frame, size)
+    return out
+
+
+class FrameStack:
+    """Builds ``Frames`` from decoded frames, writing each straight into one preallocated tensor.
+
+    capacity: expected frame count (the buffer grows when it is exceeded). A
+    frame chosen twice in a row (sampling faster than the file) is copied, not converted again.
+    """
+
+    def __init__(self, size: SizeArg, capacity: int = 16):
+        self.size = size
+        self.capacity = max(1, capacity)
+        self._buf: torch.Tensor | None = None
+        self._pts: list[float] = []
+        self._last: av.VideoFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self._pts)
+
+    def add(self, frame: av.VideoFrame, pts: float) -> None:
+        """Append ``frame`` (shown from ``pts`` seconds)."""
+        n = len(self._pts)
+        if self._buf is None:
+            self._buf = torch.empty((self.capacity, 3, *output_shape(frame, self.size)), dtype=torch.uint8)
+        elif n == self._buf.shape[0]:
+            self._buf = torch.cat([self._buf, torch.empty_like(self._buf)])
+        if frame is self._last:
+            self._buf[n] = self._buf[n - 1]
+        else:
+            write_frame(self._buf[n].numpy(), frame, self.size)
+            self._last = frame
+        self._pts.append(pts)
+
+    def frames(self) -> Frames:
+        """The frames so far: data ``uint8 (T, 3, H, W)``, pts ``(T,)`` seconds."""
+        n = len(self._pts)
+        pts = torch.tensor(self._pts, dtype=torch.float64)
+        if self._buf is None:
+            h, w = self.size if isinstance(self.size, tuple) else (0, 0)
+            return Frames(torch.zeros((0, 3, h, w), dtype=torch.uint8), pts)
+        data = self._buf[:n]
+        return Frames(data.clone() if n < self._buf.shape[0] // 2 else data, pts)

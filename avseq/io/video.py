@@ -18,10 +18,9 @@ from typing import Literal
 
 import av
 import numpy as np
-import torch
 
 from avseq.errors import CorruptMediaError, NoStreamError
-from avseq.io.convert import SizeArg, frame_to_tensor, validate_size
+from avseq.io.convert import FrameStack, SizeArg, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import MediaInfo, StreamInfo, probe
@@ -110,6 +109,14 @@ def _expected_frames(req: VideoRequest, vinfo: StreamInfo, span: float) -> float
         return req.num_frames
     rate = req.fps or vinfo.avg_fps or vinfo.real_fps or 0.0
     return math.ceil(span * rate)
+
+
+def _capacity(req: VideoRequest, info: MediaInfo) -> int:
+    """Expected frames per Frames record (a buffer size hint), from the probe."""
+    vinfo = _video_stream(Path(info.path), info, req.stream)
+    end = req.end if req.end is not None else _declared_end(info, vinfo) or 0.0
+    span = min(max(end - req.start, 0.0), req.window or math.inf)
+    return int(_expected_frames(req, vinfo, span)) + 1
 
 
 def _check_limits(path: Path, req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> None:
@@ -213,26 +220,6 @@ def _pairs(
                 yield t, frame
 
 
-class _Converter:
-    """Frame -> tensor, reusing the last tensor when the same frame is chosen again."""
-
-    def __init__(self, size: SizeArg):
-        self.size = size
-        self._last: tuple[av.VideoFrame, torch.Tensor] | None = None
-
-    def __call__(self, frame: av.VideoFrame) -> torch.Tensor:
-        if self._last is None or self._last[0] is not frame:
-            self._last = (frame, frame_to_tensor(frame, self.size))
-        return self._last[1]
-
-
-def _frames(tensors: list[torch.Tensor], pts: list[float], size: SizeArg) -> Frames:
-    if not tensors:
-        h, w = size if isinstance(size, tuple) else (0, 0)
-        return Frames(torch.zeros((0, 3, h, w), dtype=torch.uint8), torch.zeros(0, dtype=torch.float64))
-    return Frames(torch.stack(tensors), torch.tensor(pts, dtype=torch.float64))
-
-
 def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo]:
     path = Path(path)
     info = probe(path)
@@ -240,13 +227,11 @@ def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo]:
     return path, info
 
 
-def _collect(pairs: Iterator[tuple[float, av.VideoFrame]], size: SizeArg) -> Frames:
-    convert = _Converter(size)
-    tensors, pts = [], []
+def _collect(pairs: Iterator[tuple[float, av.VideoFrame]], size: SizeArg, capacity: int) -> Frames:
+    stack = FrameStack(size, capacity)
     for _, frame in pairs:
-        tensors.append(convert(frame))
-        pts.append(_frame_seconds(frame))
-    return _frames(tensors, pts, size)
+        stack.add(frame, _frame_seconds(frame))
+    return stack.frames()
 
 
 def decode_video(
@@ -282,29 +267,28 @@ def decode_video(
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS)  # fmt: skip
     path, info = _prepare(path, req)
+    capacity = _capacity(req, info)
     try:
-        return _collect(_pairs(path, req, info), req.size)
+        return _collect(_pairs(path, req, info), req.size, capacity)
     except PlanMismatch as why:
         log.info("%s: fast decode plan did not hold (%s); decoding every frame", path, why)
-        return _collect(_pairs(path, replace(req, mode="exact"), info), req.size)
+        return _collect(_pairs(path, replace(req, mode="exact"), info), req.size, capacity)
 
 
 def _windows(
-    pairs: Iterator[tuple[float, av.VideoFrame]], req: VideoRequest
+    pairs: Iterator[tuple[float, av.VideoFrame]], req: VideoRequest, capacity: int
 ) -> Iterator[tuple[float, Frames]]:
     """Group pairs into consecutive windows of ``req.window`` seconds; yields (last t, Frames)."""
-    convert = _Converter(req.size)
-    current, tensors, pts, last_t = None, [], [], -math.inf
+    current, stack, last_t = None, FrameStack(req.size, capacity), -math.inf
     for t, frame in pairs:
         index = math.floor((t - req.start) / req.window + EPS)
-        if current is not None and index != current and tensors:
-            yield last_t, _frames(tensors, pts, req.size)
-            tensors, pts = [], []
+        if current is not None and index != current and len(stack):
+            yield last_t, stack.frames()
+            stack = FrameStack(req.size, capacity)
         current, last_t = index, t
-        tensors.append(convert(frame))
-        pts.append(_frame_seconds(frame))
-    if tensors:
-        yield last_t, _frames(tensors, pts, req.size)
+        stack.add(frame, _frame_seconds(frame))
+    if len(stack):
+        yield last_t, stack.frames()
 
 
 def iter_video(
@@ -333,11 +317,12 @@ def iter_video(
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS, window)  # fmt: skip
     path, info = _prepare(path, req)
-    last_t = -math.inf
+    capacity, last_t = _capacity(req, info), -math.inf
     try:
-        for last_t, frames in _windows(_pairs(path, req, info), req):  # noqa: B007
+        for last_t, frames in _windows(_pairs(path, req, info), req, capacity):  # noqa: B007
             yield frames
     except PlanMismatch as why:
         log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
-        for _, frames in _windows(_pairs(path, replace(req, mode="exact"), info, after=last_t), req):
+        exact = _pairs(path, replace(req, mode="exact"), info, after=last_t)
+        for _, frames in _windows(exact, req, capacity):
             yield frames
