@@ -77,6 +77,10 @@ class FrameEncoder(nn.Module):
         """frames (B, T, 3, H, W) float in [0, 1], lengths (B,) -> features (B, T, D), zero when padded."""
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
+        if not frames.dtype.is_floating_point:
+            raise ValueError(
+                f"frames must be float in [0, 1], got {frames.dtype} (convert with to_float first)"
+            )
         check_lengths(lengths, frames.shape[1])
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
         feats = self.encode_images(frames[mask])

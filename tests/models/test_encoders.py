@@ -22,6 +22,10 @@ def test_compact_shapes_and_zero_padding():
     out = enc(frames, lengths)
     assert out.shape == (2, 4, 24) and enc.out_dim == 24
     assert torch.all(out[1, 2:] == 0) and torch.all(out[1, :2].abs().sum(-1) > 0)
+    with pytest.raises(ValueError, match=r"frames must be float in \[0, 1\], got torch.uint8"):
+        enc((frames * 255).to(torch.uint8), lengths)
+    with pytest.raises(ValueError, match=r"frames must be \(B, T, 3, H, W\), got \(4, 3, 11, 17\)"):
+        enc(frames[0], lengths)
 
 
 @pytest.mark.parametrize("name", ["compact", "resnet18"])
