@@ -29,7 +29,7 @@ table.kv td:first-child { color: var(--muted); white-space: nowrap; }
 table.grid { border-collapse: collapse; } table.grid td, table.grid th {
   border: 1px solid var(--line); padding: 3px 10px; text-align: right; }
 table.grid th { background: var(--bg); font-weight: 600; }
-nav.index { margin-bottom: 16px; overflow-x: auto; } nav.index td { text-align: left; }
+nav.index { margin-bottom: 16px; overflow-x: auto; } nav.index td, nav.index th { text-align: left; }
 nav.index table { background: var(--card); width: 100%; }
 .clip-head { display: flex; gap: 12px; align-items: baseline; flex-wrap: wrap; }
 .badge { font-size: 12px; font-weight: 700; padding: 2px 8px; border-radius: 10px; color: #fff; }

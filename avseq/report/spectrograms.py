@@ -86,26 +86,28 @@ def _librosa_log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
 
 
 def save_mel_pngs(items: list[tuple[LogMel, str, Path]]) -> None:
-    """Draw each (log-mel, title, png path) on one shared colour scale; each PNG is written atomically."""
-    import matplotlib
+    """Draw each (log-mel, title, png path) on one shared colour scale; each PNG is written atomically.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Uses a plain Agg Figure with a fixed layout (no pyplot state, no layout solver: cheap per clip).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     vmax = max(float(m.db.max()) for m, _, _ in items)
     vmin = vmax - DYNAMIC_RANGE_DB
     for mel, title, path in items:
-        fig, ax = plt.subplots(figsize=(5.2, 2.4), dpi=100, layout="constrained")
+        fig = Figure(figsize=(5.2, 2.4), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.11, 0.19, 0.74, 0.7))
         seconds = mel.db.shape[1] / mel.frame_rate
         image = ax.imshow(
             mel.db, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
-            extent=(0.0, seconds, 0.0, mel.db.shape[0]),
+            extent=(0.0, seconds, 0.0, mel.db.shape[0]), interpolation="nearest",
         )  # fmt: skip
         ax.set(title=title, xlabel="time (s)", ylabel="mel bin")
-        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
+        fig.colorbar(image, cax=fig.add_axes((0.87, 0.19, 0.02, 0.7)), label="dB")
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
-        plt.close(fig)
 
 
 def is_fresh(outputs: list[Path], sources: list[Path]) -> bool:
