@@ -191,26 +191,30 @@ class _Run:
         order = [i.id for i in self.inputs]
         self.log.compact(order, self.results)
         results = [self.results[i] for i in order if i in self.results]
-        counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
-        counts["total"] = len(self.inputs)
-        counts["not_run"] = len(self.inputs) - len(results)
-        done = [r for r in results if r.status != "skipped"]
-        media = sum(r.duration or 0.0 for r in done if r.status == "ok")
-        stage_totals: dict[str, float] = {}
-        for r in done:
-            for k, v in r.timings.items():
-                stage_totals[k] = round(stage_totals.get(k, 0.0) + v, 4)
-        summary = {
-            "counts": counts,
-            "wall_seconds": round(wall, 4),
-            "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
-            "media_seconds_per_second": round(media / wall, 4) if wall > 0 else None,
-            "device": str(resolve_device(spec.device)),
-            "batch_size": spec.batch_size,
-            "workers": spec.workers,
-            "pipeline": spec.path,
-            "bundles": self.plan.bundle_versions(),
-            "stage_seconds": stage_totals,
-        }
+        summary = build_summary(results, len(self.inputs), wall, spec, self.plan)
         write_summary(self.outdir, summary)
-        return RunSummary(counts, wall, results, summary)
+        return RunSummary(summary["counts"], wall, results, summary)
+
+
+def build_summary(results: list[Result], total: int, wall: float, spec: PipelineSpec, plan: Plan) -> dict:
+    """The content of summary.json: counts, throughput, device, pipeline, bundles, seconds per stage."""
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
+    counts["total"], counts["not_run"] = total, total - len(results)
+    done = [r for r in results if r.status != "skipped"]
+    media = sum(r.duration or 0.0 for r in done if r.status == "ok")
+    stage_totals: dict[str, float] = {}
+    for r in done:
+        for k, v in r.timings.items():
+            stage_totals[k] = round(stage_totals.get(k, 0.0) + v, 4)
+    return {
+        "counts": counts,
+        "wall_seconds": round(wall, 4),
+        "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
+        "media_seconds_per_second": round(media / wall, 4) if wall > 0 else None,
+        "device": str(resolve_device(spec.device)),
+        "batch_size": spec.batch_size,
+        "workers": spec.workers,
+        "pipeline": spec.path,
+        "bundles": plan.bundle_versions(),
+        "stage_seconds": stage_totals,
+    }

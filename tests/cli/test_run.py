@@ -202,3 +202,32 @@ def _lines(out: Path) -> list[dict]:
         with contextlib.suppress(json.JSONDecodeError):
             rows.append(json.loads(line))
     return rows
+
+
+def test_hostile_names_stay_inside_outdir(tmp_path, bundles, clips):  # noqa: F811
+    folder = tmp_path / "in"
+    names = ["ünï cødé.mp4", "x" * 200 + ".mp4", "semi;colon&$(rm).mp4", ".hidden.mp4", "results.mp4"]
+    ids = ["../../evil", "/etc/passwd", "nul\x00id", "ünï cødé"]
+    for name in names + [f"m{i}.mp4" for i in range(len(ids))]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(clips[0].read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"path": f"in/m{i}.mp4", "id": x}) + "\n" for i, x in enumerate(ids))
+    )
+    out = tmp_path / "deep" / "out"
+    args = ["-i", folder / names[0], "-i", folder / names[1], "-i", str(folder / "[!m]*.mp4")]
+    args += ["-i", folder / ".hidden.mp4", "-i", manifest]  # globs skip dot files
+    result = invoke("run", full_pipeline(tmp_path, bundles), *args, "-o", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = read_results(out)
+    assert len(lines) == len(names) + len(ids)
+    for r in lines:
+        assert r["status"] == "ok"
+        for p in r["outputs"].values():
+            assert (out / p).resolve().is_relative_to(out.resolve()) and (out / p).is_file()
+    got = [r["id"] for r in lines]
+    assert got[0] == "ünï_cødé" and len(got[1]) <= 80 and got[1].startswith("x" * 60)
+    assert got[-4:-1] == ["__/__/evil", "etc/passwd", "nul_id"] and got[-1].startswith("ünï_cødé-")
+    assert "_hidden" in got and len(set(got)) == len(got)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "full.yaml", "in", "m.jsonl"]
