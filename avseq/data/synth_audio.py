@@ -20,6 +20,7 @@ import numpy as np
 from avseq.data.synth_world import Scene
 
 ATTACK_S = 0.001
+FADE_OUT_S = 0.03
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,16 @@ class Timbre:
     burst: float
     gain: float
     glide: float = 0.0
+    burst_smooth: int = 1  # moving-average length (samples) that darkens the noise burst
 
 
 TIMBRES: dict[str, Timbre] = {
     "metal": Timbre((600.0, 900.0), (1.0, 2.76, 5.40, 8.93), (1.0, 0.6, 0.4, 0.25), (0.45, 0.7), 0.15, 0.45),
-    "wood": Timbre((220.0, 360.0), (1.0, 2.3, 3.9), (1.0, 0.5, 0.3), (0.025, 0.045), 0.5, 0.9),
+    "wood": Timbre(
+        (220.0, 360.0), (1.0, 2.3, 3.9), (1.0, 0.5, 0.3), (0.025, 0.045), 0.5, 0.9, burst_smooth=6
+    ),
     "glass": Timbre((1800.0, 2600.0), (1.0, 2.32, 4.25), (1.0, 0.45, 0.2), (0.1, 0.16), 0.2, 0.55),
-    "rubber": Timbre((70.0, 110.0), (1.0, 1.9), (1.0, 0.3), (0.05, 0.08), 0.35, 1.0, glide=0.35),
+    "rubber": Timbre((70.0, 110.0), (1.0, 1.9), (1.0, 0.3), (0.05, 0.08), 0.35, 1.0, 0.35, burst_smooth=12),
 }
 
 
@@ -76,8 +80,9 @@ def impact_sound(
         wave += amp * np.sin(phase + rng.uniform(0, 2 * np.pi)) * env ** (1 + 0.3 * (ratio - 1))
     wave /= sum(timbre.amps)
     burst = rng.standard_normal(length) * np.exp(-t / 0.004)
-    if voice.material == "rubber":
-        burst = np.convolve(burst, np.ones(8) / 8, mode="same")
+    if timbre.burst_smooth > 1:
+        k = timbre.burst_smooth
+        burst = np.convolve(burst, np.ones(k) / np.sqrt(k), mode="same")
     return timbre.gain * strength * (wave + timbre.burst * burst)
 
 
@@ -94,6 +99,8 @@ def render_audio(scene: Scene, sample_rate: int, rng: np.random.Generator) -> np
         wave[start : start + length] += impact_sound(voice, impact.strength, sample_rate, length, rng)
     if scene.noise_level > 0:
         wave += scene.noise_level * rng.standard_normal(n)
+    fade = min(n, int(FADE_OUT_S * sample_rate))
+    wave[n - fade :] *= np.cos(np.linspace(0, np.pi / 2, fade)) ** 2  # no click where a ring is cut
     peak = float(np.abs(wave).max()) if n else 0.0
     if peak > 0.95:
         wave *= 0.95 / peak
