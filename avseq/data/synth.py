@@ -172,14 +172,18 @@ def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent
     return entry
 
 
-def _load_done(out_dir: Path, split: str, seed: int) -> ManifestEntry | None:
+def _load_done(out_dir: Path, split: str, seed: int, silent_copy: bool) -> ManifestEntry | None:
+    """The finished clip's entry, or None when its record or a file it needs is missing."""
     sidecar = out_dir / split / f"{split}_{seed:07d}.json"
     if not sidecar.is_file():
         return None
     try:
-        return entry_from_json(json.loads(sidecar.read_text()), out_dir.resolve(), where=str(sidecar))
+        entry = entry_from_json(json.loads(sidecar.read_text()), out_dir.resolve(), where=str(sidecar))
     except (json.JSONDecodeError, ConfigError):
         return None
+    if not entry.path.is_file() or (silent_copy and not (entry.silent_path and entry.silent_path.is_file())):
+        return None
+    return entry
 
 
 def _check_config(out_dir: Path, split: str, config: SynthConfig) -> None:
@@ -219,7 +223,7 @@ def generate_split(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_config(out_dir, split, config)
-    entries = {s: e for s in seeds if (e := _load_done(out_dir, split, s)) is not None}
+    entries = {s: e for s in seeds if (e := _load_done(out_dir, split, s, silent_copy)) is not None}
     todo = [s for s in seeds if s not in entries]
     bar = tqdm(total=n, initial=n - len(todo), desc=f"synth {split}", disable=not progress, file=sys.stderr)
     args = [(out_dir, split, s, config, silent_copy) for s in todo]

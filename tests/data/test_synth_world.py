@@ -150,6 +150,10 @@ def test_generate_split_resumes_and_rejects_other_config(tmp_path, tiny_config):
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     assert [x["id"] for x in lines] == ["train_0000000", "train_0000001", "train_0000002"]
     assert lines[0]["path"] == "train/train_0000000.mp4"
+    clip0.unlink()
+    generate_split(tmp_path, "train", 3, tiny_config, silent_copy=True, progress=False)
+    entries = read_manifest(manifest)
+    assert clip0.is_file() and all(e.silent_path.is_file() for e in entries)  # missing files are redone
     with pytest.raises(ConfigError, match="different SynthConfig"):
         generate_split(tmp_path, "train", 3, SynthConfig(width=48, height=48), progress=False)
 
