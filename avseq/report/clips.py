@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path, PurePosixPath
 
-import av
-
+from avseq.errors import MediaError
+from avseq.io.probe import probe
 from avseq.report import spectrograms as spec
 from avseq.report.html import esc, fmt, grid_table, href, kv_table
 from avseq.report.records import ClipResult
@@ -143,7 +143,7 @@ def _draw(sound: Path, original: Path | None, clip_dir: Path) -> tuple[list[tupl
     if original is not None:
         try:
             has_audio = _has_audio(original)
-        except (av.error.FFmpegError, OSError) as err:
+        except MediaError as err:
             has_audio, note = False, f"original sound unreadable: {err}"
         if has_audio:
             items.append(("original sound", original, clip_dir / ORIGINAL_PNG))
@@ -153,7 +153,7 @@ def _draw(sound: Path, original: Path | None, clip_dir: Path) -> tuple[list[tupl
     if not spec.is_fresh(pngs, [src for _, src, _ in items]):
         try:
             spec.save_mel_pngs([(spec.log_mel(*_audio(src)), title, png) for title, src, png in items])
-        except (av.error.FFmpegError, OSError, ValueError) as err:
+        except (MediaError, ValueError) as err:
             return [], f"spectrograms unavailable: {err}"
     return [(title, png) for title, _, png in items], note
 
@@ -166,5 +166,4 @@ def _audio(path: Path) -> tuple:
 
 
 def _has_audio(path: Path) -> bool:
-    with av.open(str(path)) as container:
-        return bool(container.streams.audio)
+    return bool(probe(path).audio)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import numpy as np
 
+from avseq.errors import NoStreamError
 from avseq.io.atomic import atomic_path
+from avseq.io.audio import decode_audio
 
 MAX_PLOT_SECONDS = 120.0
 DYNAMIC_RANGE_DB = 80.0
@@ -31,22 +32,13 @@ class LogMel:
 def load_mono(path: str | Path, max_seconds: float = MAX_PLOT_SECONDS) -> tuple[np.ndarray, int] | None:
     """The first audio stream of ``path`` as ((N,) float32 mono, sample rate), or None without one.
 
-    Decodes at most ``max_seconds``. Raises av's errors for unreadable files.
+    Decodes at most the first ``max_seconds``. Raises MediaError for unreadable files.
     """
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate)
-        pieces: list[np.ndarray] = []
-        limit = int(max_seconds * stream.rate)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                pieces.append(out.to_ndarray().reshape(-1))
-            if sum(p.size for p in pieces) >= limit:
-                break
-    wave = np.concatenate(pieces)[:limit] if pieces else np.zeros(0, np.float32)
-    return wave.astype(np.float32), int(stream.rate)
+    try:
+        audio = decode_audio(path, channels=1, end=max_seconds, on_truncated="warn")
+    except NoStreamError:
+        return None
+    return audio.wave[0].numpy(), audio.sample_rate
 
 
 def log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:

@@ -9,13 +9,14 @@ import select
 import shutil
 import subprocess
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from avseq.io.encode import write_video
+from avseq.io import Cue, mux_audio, write_audio, write_caption_json, write_video, write_vtt
+from avseq.types import Audio
 
 SR = 16000
 SCRIPT_NAME = "<script>alert(1)</script>"  # contains "/", so on disk: a folder and a file
@@ -45,32 +46,27 @@ def tone(seconds: float, freq: float, clicks: int = 0) -> np.ndarray:
     return np.clip(wave_, -1, 1).astype(np.float32)
 
 
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(SR)
-        f.writeframes((samples * 32767).astype(np.int16).tobytes())
-
-
-def vtt(caption: str, seconds: float) -> str:
-    text = caption.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"WEBVTT\n\n00:00:00.000 --> 00:00:{seconds:06.3f}\n{text}\n"
-
-
 def ok_clip(outdir: Path, clip_id: str, source: Path, caption: str, *, seconds: float = 1.5) -> dict:
-    """Write a clip folder as `avseq run` does and return its results line."""
+    """Write a clip folder as `avseq run` does (avseq.io writers, muxed caption track); return its line."""
     clip_dir = outdir / clip_id
     clip_dir.mkdir(parents=True)
     sound = tone(seconds, 330.0, clicks=3)
-    write_wav(clip_dir / "sound.wav", sound)
-    write_video(clip_dir / "with_sound.mp4", frames(seconds), fps=10, audio=sound, sample_rate=SR)
-    (clip_dir / "caption.vtt").write_text(vtt(caption, seconds), encoding="utf-8")
-    (clip_dir / "caption.json").write_text(json.dumps({"captions": [caption]}), encoding="utf-8")
-    names = {"with_sound_mp4": "with_sound.mp4", "sound_wav": "sound.wav", "caption_vtt": "caption.vtt"}
-    outputs = {k: f"{clip_id}/{v}" for k, v in names.items()} | {"caption_json": f"{clip_id}/caption.json"}
+    cues = [Cue(0.0, seconds, caption)]
+    write_audio(clip_dir / "sound.wav", sound, SR)
+    write_video(clip_dir / "video.mp4", frames(seconds), fps=10)
+    mux_audio(
+        clip_dir / "video.mp4",
+        clip_dir / "with_sound.mp4",
+        Audio(torch.from_numpy(sound)[None], SR),
+        captions=cues,
+    )
+    (clip_dir / "video.mp4").unlink()
+    write_vtt(clip_dir / "caption.vtt", cues)
+    write_caption_json(clip_dir / "caption.json", [caption], cues)
+    names = ("with_sound.mp4", "sound.wav", "caption.vtt", "caption.json")
     return {
-        "id": clip_id, "input": str(source), "status": "ok", "error": None, "outputs": outputs,
+        "id": clip_id, "input": str(source), "status": "ok", "error": None,
+        "outputs": {n.replace(".", "_"): f"{clip_id}/{n}" for n in names},
         "captions": [caption], "duration": seconds, "timings": {"decode": 0.01, "sound": 0.02},
         "finished_at": "2026-11-29T01:00:00+00:00",
     }  # fmt: skip
