@@ -83,6 +83,7 @@ class SynthClip:
 
     @property
     def duration(self) -> float:
+        """Seconds of video (num_frames / fps), which the audio matches exactly."""
         return self.scene.num_frames / self.scene.fps
 
     def __repr__(self) -> str:

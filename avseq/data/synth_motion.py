@@ -25,21 +25,26 @@ class Layout:
 
     @property
     def floor_y(self) -> float:
+        """Row (pixels) of the floor line that objects rest on."""
         return 0.84 * self.height
 
     @property
     def wall_width(self) -> float:
+        """Thickness (pixels) of each side wall."""
         return max(2.0, 0.07 * self.width)
 
     @property
     def left_wall(self) -> float:
+        """x (pixels) of the left wall's inner face."""
         return self.wall_width
 
     @property
     def right_wall(self) -> float:
+        """x (pixels) of the right wall's inner face."""
         return self.width - self.wall_width
 
     def radius(self) -> float:
+        """Half-size (pixels) of the sounding object."""
         return max(2.5, 0.1 * min(self.width, self.height))
 
 
@@ -54,6 +59,7 @@ class Track:
 
     @classmethod
     def still(cls, x: np.ndarray, y: np.ndarray) -> Track:
+        """A track without squash."""
         return cls(x, y, np.ones_like(x), np.ones_like(y))
 
 
