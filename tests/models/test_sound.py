@@ -82,7 +82,7 @@ def test_overfits_a_tiny_batch():
     model = SoundModel(8, n_mels=8, video_fps=6.0, mel_frame_rate=15.0, hidden_size=48, num_layers=1)
     out_len = model.out_lengths(lengths)
     target = torch.randn(2, 8, int(out_len.max()), generator=torch.Generator().manual_seed(1))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
     losses = []
     for _ in range(200):
         mel, _ = model(feats, lengths, out_len)
