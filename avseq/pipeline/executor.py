@@ -81,13 +81,8 @@ class _Run:
     def __init__(
         self, plan: Plan, outdir: Path, inputs: list[InputItem], fail_fast: bool, progress: Progress
     ):
-        self.plan, self.outdir, self.inputs, self.fail_fast, self.progress = (
-            plan,
-            outdir,
-            inputs,
-            fail_fast,
-            progress,
-        )
+        self.plan, self.outdir, self.inputs = plan, outdir, inputs
+        self.fail_fast, self.progress = fail_fast, progress
         clear_staging(outdir)
         self.log = ResultLog(outdir)
         self.results: dict[str, Result] = {}
@@ -136,15 +131,10 @@ class _Run:
             state.add_timings({"decode": msg.seconds})
             self._maybe_finalize(state)
         else:
+            error = {"type": msg.error_type, "message": msg.message}
+            item = state.item
             self._fail(
-                state,
-                Result(
-                    state.item.id,
-                    str(state.item.path),
-                    "failed",
-                    {"type": msg.error_type, "message": msg.message},
-                    timings={"decode": msg.seconds},
-                ),
+                state, Result(item.id, str(item.path), "failed", error, timings={"decode": msg.seconds})
             )
 
     def _flush(self) -> None:

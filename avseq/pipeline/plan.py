@@ -42,9 +42,10 @@ class BuildContext:
 
     def limits(self) -> Any:
         """The pipeline's media caps as :class:`avseq.io.MediaLimits`."""
-        from avseq.io.limits import MediaLimits
+        from avseq.io.limits import DEFAULT_LIMITS, MediaLimits
 
-        return MediaLimits(**self.spec.limits)
+        # keep each cap's type (pixels and frames are ints) whatever YAML gave
+        return MediaLimits(**{k: type(getattr(DEFAULT_LIMITS, k))(v) for k, v in self.spec.limits.items()})
 
 
 @dataclass

@@ -164,3 +164,15 @@ def test_model_stages_run_on_cuda_like_on_cpu(tmp_path, bundles, clips):
         b = load_file(tmp_path / f"gpu/clip{i}/features.safetensors")["features"]
         assert float((a - b).abs().max()) < 1e-3
     assert [r.captions for r in cpu.results] == [r.captions for r in gpu.results]
+
+
+def test_limits_fail_files_over_a_cap(tmp_path, bundles, clips):
+    result = run(
+        full_pipeline(tmp_path, bundles), [clips[0].parent], tmp_path / "out", ["limits.max_duration=1"]
+    )
+    by_id = {r.id: r for r in result.results}
+    assert by_id["clip0"].status == "ok"
+    assert (
+        by_id["clip2"].error["type"] == "ResourceLimitError"
+        and "max_duration=1" in by_id["clip2"].error["message"]
+    )
