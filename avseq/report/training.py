@@ -10,11 +10,12 @@ from pathlib import Path
 from avseq.errors import ReportError
 from avseq.io.atomic import atomic_path, write_text_atomic
 from avseq.report.html import esc, fmt, grid_table, kv_table, page
+from avseq.report.records import read_summary
 
 LOG_NAMES = ("log.csv", "train_log.csv", "metrics.csv", "history.csv")
 CONFIG_NAMES = ("config.yaml", "config.yml", "config.json")
 CURVES_PNG = "report_curves.png"
-NOT_CURVES = {"step", "epoch"}
+NOT_CURVES = {"step", "epoch", "clipped"}  # the x axis, a counter, a 0/1 flag
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ def read_log(path: Path) -> TrainingLog:
 def write_training_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` with the run's loss and metric curves; return its path.
 
-    The curves are drawn into ``run_dir/report_curves.png``. Raises ReportError
-    when the folder has no readable CSV log.
+    The curves are drawn into ``run_dir/report_curves.png``; the header shows
+    the run's ``summary.json`` when there is one. Raises ReportError when the
+    folder has no readable CSV log.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -70,6 +72,7 @@ def write_training_report(run_dir: str | Path) -> Path:
         ("log", esc(log.path.name)),
         ("rows", fmt(len(log.steps))),
     ]
+    rows += [(k.replace("_", " "), fmt(v)) for k, v in read_summary(run_dir).items()]
     body = (
         f"<header><h1>avseq training report</h1>{kv_table(rows)}</header>"
         f"<section class='clip'><img class='plot' src='{CURVES_PNG}' alt='training curves'>"

@@ -3,17 +3,18 @@ import pytest
 from avseq.errors import ReportError
 from avseq.report import write_training_report
 
-LOG = """step,epoch,loss,val_loss,bleu4,lr
-10,0,2.5,,,0.001
-20,0,1.9,2.1,0.12,0.001
-30,1,1.4,,,0.0005
-40,1,1.1,1.6,0.21,0.0005
+LOG = """step,epoch,loss,lr,clipped,val_loss,bleu4
+10,0,2.5,0.001,1,,
+20,0,1.9,0.001,0,2.1,0.12
+30,1,1.4,0.0005,0,,
+40,1,1.1,0.0005,0,1.6,0.21
 """
 
 
 def test_training_report_draws_curves_and_tabulates_values(tmp_path):
     (tmp_path / "log.csv").write_text(LOG)
     (tmp_path / "config.yaml").write_text("model: <captioner>\n")
+    (tmp_path / "summary.json").write_text('{"task": "caption", "best_step": 40, "device": "cpu"}')
     path = write_training_report(tmp_path)
     html = path.read_text(encoding="utf-8")
     assert path == tmp_path / "report.html"
@@ -22,7 +23,8 @@ def test_training_report_draws_curves_and_tabulates_values(tmp_path):
     # last value, its step, min, max; blank cells are skipped, not read as zero
     assert "<tr><td>val_loss</td><td>1.6</td><td>40</td><td>1.6</td><td>2.1</td></tr>" in html
     assert "<tr><td>bleu4</td><td>0.21</td><td>40</td><td>0.12</td><td>0.21</td></tr>" in html
-    assert "<td>epoch</td>" not in html
+    assert "<td>epoch</td>" not in html and "<td>clipped</td>" not in html
+    assert "<tr><td>best step</td><td>40</td></tr>" in html
     assert "model: &lt;captioner&gt;" in html
 
 
