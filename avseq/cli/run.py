@@ -80,7 +80,7 @@ def run(
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
     extra = [f"{k}={v}" for k, v in options.items() if v is not None]
     spec = _spec(pipeline, (*overrides, *extra))
-    items = expand_inputs(list(inputs), limit=limit)
+    items = expand_inputs(list(inputs), limit=limit, exclude=outdir)
     result = run_pipeline(
         spec, items, Path(outdir), overwrite=overwrite, fail_fast=fail_fast, progress=not quiet
     )

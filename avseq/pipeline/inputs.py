@@ -45,15 +45,22 @@ class InputItem:
     path: Path
 
 
-def expand_inputs(args: list[str | Path], limit: int | None = None) -> list[InputItem]:
+def expand_inputs(
+    args: list[str | Path], limit: int | None = None, exclude: str | Path | None = None
+) -> list[InputItem]:
     """Expand ``-i`` arguments in order into uniquely-identified inputs (first ``limit`` kept).
 
-    Raises ConfigError when an argument matches nothing or a manifest line is malformed.
-    A file listed twice is kept once.
+    exclude: a folder (the output folder) whose files are never inputs, so a run writing
+    inside its input folder does not pick up its own outputs when rerun. Raises
+    ConfigError when an argument matches nothing or a manifest line is malformed. A file
+    listed twice is kept once.
     """
     found: list[tuple[str, Path]] = []
     for arg in args:
         found.extend(_expand_one(str(arg)))
+    if exclude is not None:
+        skip = Path(exclude).resolve()
+        found = [(r, p) for r, p in found if not p.is_relative_to(skip)]
     seen: set[Path] = set()
     unique = [(r, p) for r, p in found if not (p in seen or seen.add(p))]
     if limit is not None:

@@ -75,6 +75,7 @@ def test_folder_glob_file_and_dedup(tmp_path):
     items = expand_inputs([str(tmp_path / "in/**/*.MKV"), tmp_path / "in/sub/b.MKV"])
     assert [i.id for i in items] == ["sub/b"]
     assert [i.id for i in expand_inputs([tmp_path / "in"], limit=1)] == ["a"]
+    assert [i.id for i in expand_inputs([tmp_path / "in"], exclude=tmp_path / "in/sub")] == ["a"]
 
 
 def test_manifest_resolves_relative_paths_and_ids(tmp_path):
