@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from avseq.errors import BundleError
+from avseq.errors import BundleError, ConfigError
 
 
 def is_local_path(weights: str) -> bool:
@@ -44,7 +44,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def torchvision_state_dict(arch: str, name: str) -> tuple[dict[str, torch.Tensor], list[float], list[float]]:
-    """State dict, mean and std of torchvision weights ``name`` ("DEFAULT" or e.g. "IMAGENET1K_V1").
+    """State dict, mean and std of torchvision weights ``name``.
+
+    ``name``: "DEFAULT", a member such as "IMAGENET1K_V1", or the full "ResNet18_Weights.IMAGENET1K_V1".
 
     Uses torchvision's loader and therefore the torch hub cache; when the file is not
     cached and cannot be downloaded, raises BundleError saying where to put it.
@@ -53,10 +55,10 @@ def torchvision_state_dict(arch: str, name: str) -> tuple[dict[str, torch.Tensor
 
     enum = get_model_weights(arch)
     try:
-        weights = enum[name]
+        weights = enum[name.removeprefix(f"{enum.__name__}.")]
     except KeyError:
         choices = ", ".join(["DEFAULT", *enum.__members__])
-        raise BundleError(
+        raise ConfigError(
             f"Unknown weights {name!r} for {arch}. Supported: {choices}, or a file path"
         ) from None
     cache_dir = Path(torch.hub.get_dir()) / "checkpoints"

@@ -115,7 +115,7 @@ def test_unknown_encoder_option_and_weights_list_the_choices():
     with pytest.raises(ConfigError, match=r"Unknown option 'widht' .* Supported: out_dim, width, depth"):
         build_encoder("compact", widht=8)
     with pytest.raises(
-        BundleError, match=r"Unknown weights 'IMAGENET' for resnet18\. Supported: DEFAULT, IMAGENET1K_V1"
+        ConfigError, match=r"Unknown weights 'IMAGENET' for resnet18\. Supported: DEFAULT, IMAGENET1K_V1"
     ):
         build_encoder("resnet18", weights="IMAGENET")
     with pytest.raises(ConfigError, match="has no named weights"):
@@ -137,6 +137,7 @@ def test_default_weights_without_network_say_where_to_put_the_file(tmp_path, mon
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-    with pytest.raises(BundleError, match="network is unreachable") as info:
-        build_encoder("resnet18", weights="DEFAULT")
-    assert str(expected) in str(info.value) and "\n" not in str(info.value)
+    for name in ("DEFAULT", "IMAGENET1K_V1", "ResNet18_Weights.IMAGENET1K_V1"):
+        with pytest.raises(BundleError, match="network is unreachable") as info:
+            build_encoder("resnet18", weights=name)
+        assert str(expected) in str(info.value) and "\n" not in str(info.value)
