@@ -5,6 +5,7 @@ seconds at 30 fps with a keyframe every 2 s, then times (best of ``--repeats``):
 
 - ``pyav_decode``: every frame decoded with PyAV, nothing else (the baseline);
 - ``pyav_decode_rgb``: the same plus conversion of every frame to an RGB array;
+- ``pyav_decode_rgb_keep``: the same, keeping 2 s of arrays at a time (like avseq_all's windows);
 - ``avseq_all``: every frame as RGB tensors through ``iter_video`` (2 s windows, constant memory);
 - ``avseq_8fps_224``: ``decode_video(fps=8, size=(224, 224))`` (skips non-reference frames it does not need);
 - ``avseq_16_uniform``: ``decode_video(num_frames=16)`` (decodes only the GOPs that hold them, seeking);
@@ -85,14 +86,18 @@ def _interleaved(cases: dict[str, Callable[[], int]], repeats: int) -> tuple[dic
     return times, frames
 
 
-def _pyav(path: Path, threads: int, rgb: bool) -> int:
+def _pyav(path: Path, threads: int, rgb: bool, keep: int = 0) -> int:
+    """Plain PyAV decode; ``rgb`` converts each frame, ``keep`` holds that many arrays at a time."""
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
         vs.thread_type, vs.codec_context.thread_count = "AUTO", threads
-        n = 0
+        n, kept = 0, []
         for frame in c.decode(vs):
             if rgb:
-                frame.to_ndarray(format="rgb24")
+                array = frame.to_ndarray(format="rgb24")
+                if keep:
+                    kept = kept if len(kept) < keep else []
+                    kept.append(array)
             n += 1
         return n
 
@@ -111,6 +116,7 @@ def run(seconds: float, repeats: int, threads: int) -> dict:
     cases = {
         "pyav_decode": lambda: _pyav(path, threads, rgb=False),
         "pyav_decode_rgb": lambda: _pyav(path, threads, rgb=True),
+        "pyav_decode_rgb_keep": lambda: _pyav(path, threads, rgb=True, keep=2 * FPS),
         "avseq_all": lambda: sum(len(w) for w in iter_video(path, window=2.0, threads=threads)),
         "avseq_8fps_224": lambda: len(decode_video(path, fps=8, size=(224, 224), threads=threads)),
         "avseq_16_uniform": lambda: len(decode_video(path, num_frames=16, threads=threads)),

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import torch
 
-from avseq.errors import NoStreamError
+from avseq.errors import MediaError, NoStreamError
 from avseq.io.atomic import atomic_path
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.opener import map_error, open_media
@@ -120,8 +120,16 @@ def write_audio(path: str | Path, wave: torch.Tensor | np.ndarray, sample_rate: 
         raise ValueError(f"Invalid audio file extension {path.suffix!r} for {path}. Supported: .wav, .flac")
     if not isinstance(sample_rate, int) or sample_rate <= 0:
         raise ValueError(f"Invalid sample_rate {sample_rate!r}: must be an int > 0 (Hz)")
-    fmt, codec, sample_fmt = WRITE_CODECS[path.suffix.lower()]
     arr = np.clip(as_wave(wave), -1.0, 1.0)
+    try:
+        _write_wave(path, arr, sample_rate)
+    except (av.error.FFmpegError, OSError) as err:
+        raise MediaError(path, f"cannot write audio ({' '.join(str(err).split())})") from err
+    return path
+
+
+def _write_wave(path: Path, arr: np.ndarray, sample_rate: int) -> None:
+    fmt, codec, sample_fmt = WRITE_CODECS[path.suffix.lower()]
     with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=fmt) as out:
         stream = out.add_stream(codec, rate=sample_rate, layout=layout_for(arr.shape[0]))
         stream.format = sample_fmt
@@ -129,4 +137,3 @@ def write_audio(path: str | Path, wave: torch.Tensor | np.ndarray, sample_rate: 
         for frame in frames:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    return path

@@ -64,6 +64,9 @@ def in_pts_order(frames: Iterator[av.VideoFrame], depth: int = REORDER_DEPTH) ->
     Some files (AVI with packed B-frames) emit timestamps like 1, 2, 4, 3, 5;
     a buffer of ``depth`` frames restores presentation order. Frames without pts are dropped.
     """
+    if depth == 0:
+        yield from (f for f in frames if f.pts is not None)
+        return
     heap: list = []
     counter = itertools.count()
     for frame in frames:
@@ -82,9 +85,14 @@ def supports_planning(container: av.container.InputContainer) -> bool:
 
 
 def exact_frames(container: av.container.InputContainer, vs) -> Iterator[av.VideoFrame]:
-    """Every frame of ``vs`` from the start, in presentation order."""
+    """Every frame of ``vs`` from the start, in presentation order.
+
+    Containers with real timestamps come out of the decoder in order; others
+    (AVI) go through a small reorder buffer.
+    """
     container.seek(0)
-    yield from in_pts_order(_with_time_base(f, vs) for f in container.decode(vs))
+    depth = 0 if supports_planning(container) else REORDER_DEPTH
+    yield from in_pts_order((_with_time_base(f, vs) for f in container.decode(vs)), depth)
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,7 @@ def _advance(packets, table: PacketTable, idx: int | None, first: int):
 
 def planned_frames(container, vs, plan: Plan) -> Iterator[av.VideoFrame]:
     """Decode only the plan's segments; yields frames in presentation order."""
-    return in_pts_order(_planned(container, vs, plan))
+    return in_pts_order(_planned(container, vs, plan), depth=0)
 
 
 def _planned(container, vs, plan: Plan) -> Iterator[av.VideoFrame]:

@@ -206,6 +206,12 @@ def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float,
     yield from selector.finish(stream_end)
 
 
+def _plan_pays(req: VideoRequest, container) -> bool:
+    """True when fast mode can skip work: not when every frame from the start is wanted."""
+    every_frame = req.fps is None and req.num_frames is None and req.start == 0 and req.end is None
+    return req.mode == "fast" and not every_frame and supports_planning(container)
+
+
 def _pairs(
     path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf
 ) -> Iterator[tuple[float, av.VideoFrame]]:
@@ -213,8 +219,7 @@ def _pairs(
     vinfo = _video_stream(path, info, req.stream)
     declared_end = _declared_end(info, vinfo)
     with open_video(path, req.stream, threads=req.threads, hwaccel=req.hwaccel) as (container, vs):
-        fast = req.mode == "fast" and supports_planning(container)
-        pairs = _fast_pairs if fast else _exact_pairs
+        pairs = _fast_pairs if _plan_pays(req, container) else _exact_pairs
         for t, frame in pairs(path, container, vs, req, declared_end):
             if t > after:
                 yield t, frame
