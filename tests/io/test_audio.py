@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SR, sine
+from tests.io.conftest import SR, sine
 
 from avseq.errors import NoStreamError, TruncatedMediaError
 from avseq.io import decode_audio, write_audio

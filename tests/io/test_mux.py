@@ -1,7 +1,7 @@
 import av
 import pytest
 import torch
-from conftest import SR, sine
+from tests.io.conftest import SR, sine
 
 from avseq.errors import UnsupportedCodecError
 from avseq.io import Cue, decode_audio, mux_audio, probe

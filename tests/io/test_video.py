@@ -2,7 +2,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import FPS, N_FRAMES, frame_ids
+from tests.io.conftest import FPS, N_FRAMES, frame_ids
 
 from avseq.errors import NoStreamError, TruncatedMediaError
 from avseq.io import decode_video, iter_video
