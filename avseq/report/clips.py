@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from avseq.errors import MediaError
 from avseq.io.probe import probe
 from avseq.report import spectrograms as spec
-from avseq.report.html import esc, fmt, grid_table, href, kv_table
+from avseq.report.html import esc, fmt, grid_table, href
 from avseq.report.records import ClipResult
 
 # output key in results.jsonl -> the fixed file name `avseq run` gives it (docs/architecture.md)
@@ -22,6 +22,7 @@ OUTPUT_FILES = {
     "features": "features.safetensors",
 }
 GENERATED_PNG, ORIGINAL_PNG = "sound_mel.png", "input_mel.png"
+EMPTY_CAPTION = "<p class='caption muted'>(empty caption)</p>"
 
 
 def find_output(clip: ClipResult, key: str) -> str | None:
@@ -89,7 +90,8 @@ def _track(outdir: Path, clip: ClipResult) -> str:
 def _details(outdir: Path, clip: ClipResult) -> str:
     parts = []
     if clip.captions:
-        parts.append("<h3>Caption</h3>" + "".join(f"<p class='caption'>{esc(c)}</p>" for c in clip.captions))
+        texts = (f"<p class='caption'>{esc(c)}</p>" if c.strip() else EMPTY_CAPTION for c in clip.captions)
+        parts.append("<h3>Caption</h3>" + "".join(texts))
     if clip.references:
         items = "".join(f"<li>{esc(r)}</li>" for r in clip.references)
         parts.append(f"<h3>References</h3><ul>{items}</ul>")
@@ -98,12 +100,17 @@ def _details(outdir: Path, clip: ClipResult) -> str:
             "<h3>Metrics</h3>" + grid_table(list(clip.metrics), [[fmt(v) for v in clip.metrics.values()]])
         )
     parts.append(_files(outdir, clip))
-    rows = [(k, esc(f"{v:.3f} s")) for k, v in clip.timings.items()]
-    if clip.finished_at:
-        rows.append(("finished", esc(clip.finished_at)))
-    if rows:
-        parts.append("<h3>Timings</h3>" + kv_table(rows))
+    if clip.timings or clip.finished_at:
+        parts.append(f"<h3>Timings</h3><p class='muted'>{_timings(clip)}</p>")
     return "".join(parts)
+
+
+def _timings(clip: ClipResult) -> str:
+    """Seconds per stage on one line, then when the clip finished."""
+    text = " · ".join(f"{k} {v:.3f} s" for k, v in clip.timings.items())
+    if clip.finished_at:
+        text += f"{' · ' if text else ''}finished {clip.finished_at}"
+    return esc(text)
 
 
 def _files(outdir: Path, clip: ClipResult) -> str:

@@ -143,3 +143,13 @@ def test_index_lists_every_clip_and_sections_are_capped(fake_run):
     assert not (fake_run / "silent/sound_mel.png").exists()  # no section, no picture
     with pytest.raises(ValueError, match="max_sections must be >= 0, got -1"):
         write_report(fake_run, max_sections=-1)
+
+
+def test_empty_caption_and_timings_read_as_text(fake_run):
+    results = fake_run / "results.jsonl"
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    lines[2]["captions"] = [" "]
+    results.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    html = write_report(fake_run).read_text(encoding="utf-8")
+    assert "<p class='caption muted'>(empty caption)</p>" in html
+    assert "decode 0.010 s · sound 0.020 s · finished 2026-11-29T01:00:00+00:00" in html
