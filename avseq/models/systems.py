@@ -28,18 +28,24 @@ from avseq.models.frame_caption import FrameToCaption
 from avseq.models.sound import SoundModel
 
 
-class SoundSystem(nn.Module):
-    """frames (B, T, 3, H, W) in [0, 1] -> log-mel (B, n_mels, T') at the model's mel frame rate."""
+class _System(nn.Module):
+    """A frame encoder plus a sequence model; ``config`` is the dict it was built from."""
 
-    kind = "sound"
+    kind = ""
 
-    def __init__(self, encoder: FrameEncoder, model: SoundModel, config: dict | None = None) -> None:
+    def __init__(self, encoder: FrameEncoder, model: nn.Module, config: dict | None = None) -> None:
         super().__init__()
         self.encoder, self.model, self.config = encoder, model, config or {}
 
     def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
+        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per-frame features (B, T, D)."""
         return self.encoder(frames, lengths)
+
+
+class SoundSystem(_System):
+    """frames (B, T, 3, H, W) in [0, 1] -> log-mel (B, n_mels, T') at the model's mel frame rate."""
+
+    kind = "sound"
 
     def from_features(
         self, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
@@ -54,29 +60,61 @@ class SoundSystem(nn.Module):
         return self.from_features(self.features(frames, lengths), lengths, out_lengths)
 
 
-class _CaptionGeneration:
-    """``generate`` for captioning systems: greedy when ``beam_size == 1``, else beam search."""
+class _CaptioningSystem(_System):
+    """Decoding shared by the captioning systems: greedy when ``beam_size == 1``, else beam search.
 
-    def _decode(self, state_args: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int):
+    Subclasses say what the model decodes from: :meth:`_from_features` (cached per-frame
+    features) and :meth:`_from_frames` (frames, running the CNN as little as needed).
+    """
+
+    def _from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        raise NotImplementedError
+
+    def _from_frames(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        raise NotImplementedError
+
+    def _decode(self, inputs: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int):
         if beam_size == 1 and n_best == 1:
-            return [[h] for h in self.model.greedy(*state_args, max_len=max_len)]
+            return [[h] for h in self.model.greedy(*inputs, max_len=max_len)]
         return self.model.beam_search(
-            *state_args, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=n_best
+            *inputs, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=n_best
         )
 
+    @torch.no_grad()
+    def generate_from_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 1,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """features (B, T, D), lengths (B,) -> per clip ``n_best`` hypotheses, best first.
 
-class CaptionSystem(nn.Module, _CaptionGeneration):
+        ``length_penalty`` is the GNMT alpha of :mod:`avseq.models.beam` (0 = raw log-prob).
+        """
+        inputs = self._from_features(features, lengths)
+        return self._decode(inputs, beam_size, max_len, length_penalty, n_best)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        frames: torch.Tensor,
+        lengths: torch.Tensor,
+        beam_size: int = 1,
+        max_len: int = 20,
+        length_penalty: float = 0.0,
+        n_best: int = 1,
+    ) -> list[list[Hypothesis]]:
+        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per clip ``n_best`` hypotheses, best first."""
+        return self._decode(self._from_frames(frames, lengths), beam_size, max_len, length_penalty, n_best)
+
+
+class CaptionSystem(_CaptioningSystem):
     """frames (B, T, 3, H, W) in [0, 1] -> caption token ids through a :class:`Captioner`."""
 
     kind = "caption"
-
-    def __init__(self, encoder: FrameEncoder, model: Captioner, config: dict | None = None) -> None:
-        super().__init__()
-        self.encoder, self.model, self.config = encoder, model, config or {}
-
-    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
-        return self.encoder(frames, lengths)
 
     def from_features(
         self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
@@ -88,38 +126,17 @@ class CaptionSystem(nn.Module, _CaptionGeneration):
         """Teacher forcing: frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
         return self.from_features(self.features(frames, lengths), lengths, tokens)
 
-    @torch.no_grad()
-    def generate_from_features(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        beam_size: int = 1,
-        max_len: int = 20,
-        length_penalty: float = 0.0,
-        n_best: int = 1,
-    ) -> list[list[Hypothesis]]:
-        """Per clip, ``n_best`` hypotheses sorted by score (greedy when ``beam_size == 1``)."""
-        return self._decode((features, lengths), beam_size, max_len, length_penalty, n_best)
+    def _from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        return features, lengths
 
-    @torch.no_grad()
-    def generate(self, frames: torch.Tensor, lengths: torch.Tensor, **options) -> list[list[Hypothesis]]:
-        """frames (B, T, 3, H, W), lengths (B,) -> per clip the best hypotheses; options as
-        :meth:`generate_from_features` (beam_size, max_len, length_penalty, n_best)."""
-        return self.generate_from_features(self.features(frames, lengths), lengths, **options)
+    def _from_frames(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        return self.features(frames, lengths), lengths
 
 
-class ClassifySystem(nn.Module):
+class ClassifySystem(_System):
     """frames (B, T, 3, H, W) in [0, 1] -> class logits (B, C) through a :class:`ClipClassifier`."""
 
     kind = "classify"
-
-    def __init__(self, encoder: FrameEncoder, model: ClipClassifier, config: dict | None = None) -> None:
-        super().__init__()
-        self.encoder, self.model, self.config = encoder, model, config or {}
-
-    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W), lengths (B,) -> features (B, T, D)."""
-        return self.encoder(frames, lengths)
 
     def from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (B, T, D), lengths (B,) -> logits (B, C)."""
@@ -130,7 +147,7 @@ class ClassifySystem(nn.Module):
         return self.from_features(self.features(frames, lengths), lengths)
 
 
-class FrameCaptionSystem(nn.Module, _CaptionGeneration):
+class FrameCaptionSystem(_CaptioningSystem):
     """Captions one frame per clip, the middle valid one, through a :class:`FrameToCaption`.
 
     Its methods take the same arguments as :class:`CaptionSystem`'s, so pipelines and
@@ -141,57 +158,27 @@ class FrameCaptionSystem(nn.Module, _CaptionGeneration):
 
     kind = "frame_caption"
 
-    def __init__(self, encoder: FrameEncoder, model: FrameToCaption, config: dict | None = None) -> None:
-        super().__init__()
-        self.encoder, self.model, self.config = encoder, model, config or {}
-
-    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W), lengths (B,) -> features of every valid frame (B, T, D)."""
-        return self.encoder(frames, lengths)
-
-    def _frame_feature(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The middle valid frame's feature (B, D), running the CNN on that frame only."""
-        middle = middle_step(frames, lengths)[:, None]
-        return self.encoder(middle, torch.ones_like(lengths))[:, 0]
-
     def from_features(
         self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
     ) -> torch.Tensor:
         """features (B, T, D), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
-        return self.model(middle_step(features, lengths), tokens)
+        return self.model(*self._from_features(features, lengths), tokens)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
-        return self.model(self._frame_feature(frames, lengths), tokens)
+        return self.model(*self._from_frames(frames, lengths), tokens)
 
-    @torch.no_grad()
-    def generate_from_features(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        beam_size: int = 1,
-        max_len: int = 20,
-        length_penalty: float = 0.0,
-        n_best: int = 1,
-    ) -> list[list[Hypothesis]]:
-        """features (B, T, D), lengths (B,) -> per clip ``n_best`` hypotheses sorted by score."""
-        return self._decode((middle_step(features, lengths),), beam_size, max_len, length_penalty, n_best)
+    def _from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        return (middle_step(features, lengths),)
 
-    @torch.no_grad()
-    def generate(self, frames: torch.Tensor, lengths: torch.Tensor, **options) -> list[list[Hypothesis]]:
-        """frames (B, T, 3, H, W), lengths (B,) -> per clip the best hypotheses."""
-        return self._decode((self._frame_feature(frames, lengths),), **_decode_options(**options))
+    def _from_frames(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple:
+        middle = middle_step(frames, lengths)[:, None]
+        return (self.encoder(middle, torch.ones_like(lengths))[:, 0],)
 
 
 def middle_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The middle valid step of each clip: x (B, T, ...) -> (B, ...), index ``(length - 1) // 2``."""
     return x[torch.arange(x.shape[0], device=x.device), (lengths.to(x.device) - 1) // 2]
-
-
-def _decode_options(
-    beam_size: int = 1, max_len: int = 20, length_penalty: float = 0.0, n_best: int = 1
-) -> dict[str, float]:
-    return {"beam_size": beam_size, "max_len": max_len, "length_penalty": length_penalty, "n_best": n_best}
 
 
 SYSTEMS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
