@@ -77,6 +77,7 @@ def write_frame(dst: np.ndarray, frame: av.VideoFrame, size: SizeArg = None) -> 
 
 
 _GBRP_TO_RGB = (2, 0, 1)  # gbrp stores planes G, B, R
+INITIAL_BYTES = 1 << 29  # first buffer at most 512 MiB; it doubles when more frames come
 
 
 def frame_to_tensor(frame: av.VideoFrame, size: SizeArg = None) -> torch.Tensor:
@@ -89,7 +90,7 @@ def frame_to_tensor(frame: av.VideoFrame, size: SizeArg = None) -> torch.Tensor:
 class FrameStack:
     """Builds ``Frames`` from decoded frames, writing each straight into one preallocated tensor.
 
-    capacity: expected frame count (the buffer grows when it is exceeded). A
+    capacity: expected frame count (the buffer starts at most 512 MiB and doubles when full). A
     frame chosen twice in a row (sampling faster than the file) is copied, not converted again.
     """
 
@@ -107,7 +108,9 @@ class FrameStack:
         """Append ``frame`` (shown from ``pts`` seconds)."""
         n = len(self._pts)
         if self._buf is None:
-            self._buf = torch.empty((self.capacity, 3, *output_shape(frame, self.size)), dtype=torch.uint8)
+            h, w = output_shape(frame, self.size)
+            first = min(self.capacity, max(16, INITIAL_BYTES // (3 * h * w)))
+            self._buf = torch.empty((first, 3, h, w), dtype=torch.uint8)
         elif n == self._buf.shape[0]:
             self._buf = torch.cat([self._buf, torch.empty_like(self._buf)])
         if frame is self._last:

@@ -108,16 +108,16 @@ class Plan:
 
 
 def make_plan(table: PacketTable, wanted_packets: np.ndarray) -> Plan:
-    """Group ``wanted_packets`` (indices into ``table``) into GOP segments to decode."""
-    gop = np.maximum(np.cumsum(table.is_key) - 1, 0)
-    key_index = np.flatnonzero(table.is_key)
-    if len(key_index) == 0 or key_index[0] != 0:
-        key_index = np.concatenate([[0], key_index])
-    segments = []
-    for g in np.unique(gop[wanted_packets]):
-        last = int(wanted_packets[gop[wanted_packets] == g].max())
-        segments.append((int(key_index[min(g, len(key_index) - 1)]), last))
-    return Plan(table, frozenset(int(i) for i in wanted_packets), tuple(segments))
+    """Group ``wanted_packets`` (indices into ``table``) into GOP segments to decode.
+
+    Each segment starts at the last keyframe at or before its wanted packets
+    (packet 0 when none precedes them) and ends at the last wanted packet of that GOP.
+    """
+    wanted_packets = np.unique(wanted_packets)
+    keys = np.union1d([0], np.flatnonzero(table.is_key))
+    starts = keys[np.searchsorted(keys, wanted_packets, side="right") - 1]
+    segments = tuple((int(start), int(wanted_packets[starts == start].max())) for start in np.unique(starts))
+    return Plan(table, frozenset(int(i) for i in wanted_packets), segments)
 
 
 def _matches(packet: av.Packet, table: PacketTable, i: int) -> bool:

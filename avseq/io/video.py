@@ -111,21 +111,21 @@ def _expected_frames(req: VideoRequest, vinfo: StreamInfo, span: float) -> float
     return math.ceil(span * rate)
 
 
-def _capacity(req: VideoRequest, info: MediaInfo) -> int:
-    """Expected frames per Frames record (a buffer size hint), from the probe."""
-    vinfo = _video_stream(Path(info.path), info, req.stream)
+def _expected_count(req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> int:
+    """Frames one returned Frames record should hold (per window for iter_video), from the probe."""
     end = req.end if req.end is not None else _declared_end(info, vinfo) or 0.0
     span = min(max(end - req.start, 0.0), req.window or math.inf)
-    return int(_expected_frames(req, vinfo, span)) + 1
+    return int(_expected_frames(req, vinfo, span))
 
 
-def _check_limits(path: Path, req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> None:
+def _check_limits(path: Path, req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> int:
+    """Check ``req.limits`` against the probe; returns the expected frame count."""
     lim = req.limits
     check_value(path, lim, "max_duration", info.duration, " s")
     check_value(path, lim, "max_pixels", (vinfo.width or 0) * (vinfo.height or 0))
-    end = req.end if req.end is not None else _declared_end(info, vinfo) or 0.0
-    span = min(max(end - req.start, 0.0), req.window or math.inf)
-    check_value(path, lim, "max_frames", _expected_frames(req, vinfo, span))
+    count = _expected_count(req, info, vinfo)
+    check_value(path, lim, "max_frames", count)
+    return count
 
 
 def _sample_times(
@@ -225,11 +225,12 @@ def _pairs(
                 yield t, frame
 
 
-def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo]:
+def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
+    """Probe and check limits; returns (path, info, expected frames per record)."""
     path = Path(path)
     info = probe(path)
-    _check_limits(path, req, info, _video_stream(path, info, req.stream))
-    return path, info
+    count = _check_limits(path, req, info, _video_stream(path, info, req.stream))
+    return path, info, count + 1
 
 
 def _collect(pairs: Iterator[tuple[float, av.VideoFrame]], size: SizeArg, capacity: int) -> Frames:
@@ -271,8 +272,7 @@ def decode_video(
     """
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS)  # fmt: skip
-    path, info = _prepare(path, req)
-    capacity = _capacity(req, info)
+    path, info, capacity = _prepare(path, req)
     try:
         return _collect(_pairs(path, req, info), req.size, capacity)
     except PlanMismatch as why:
@@ -321,8 +321,8 @@ def iter_video(
     """
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS, window)  # fmt: skip
-    path, info = _prepare(path, req)
-    capacity, last_t = _capacity(req, info), -math.inf
+    path, info, capacity = _prepare(path, req)
+    last_t = -math.inf
     try:
         for last_t, frames in _windows(_pairs(path, req, info), req, capacity):  # noqa: B007
             yield frames

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from tests.io.conftest import SR, sine
 
 from avseq.errors import NoStreamError, TruncatedMediaError
 from avseq.io import decode_audio, write_audio
+from tests.io.conftest import SR, sine
 
 
 def test_decode_keeps_rate_channels_and_duration(media):

@@ -1,12 +1,12 @@
 import av
 import pytest
 import torch
-from tests.io.conftest import SR, sine
 
 from avseq.errors import UnsupportedCodecError
 from avseq.io import Cue, decode_audio, mux_audio, probe
 from avseq.io.mux import fit_to_span
 from avseq.types import Audio
+from tests.io.conftest import SR, sine
 
 
 def video_packets(path):

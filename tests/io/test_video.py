@@ -2,13 +2,13 @@ import warnings
 
 import pytest
 import torch
-from tests.io.conftest import FPS, N_FRAMES, frame_ids
 
 from avseq.errors import NoStreamError, TruncatedMediaError
 from avseq.io import decode_video, iter_video
 from avseq.io import source as source_module
 from avseq.io.scan import scan_stream
 from avseq.io.source import make_plan, open_video
+from tests.io.conftest import FPS, N_FRAMES, frame_ids
 
 
 def test_all_frames_shapes_and_timestamps(media):
@@ -168,3 +168,19 @@ def test_cuda_device_error_falls_back_to_cpu(media, monkeypatch):
 def test_cuda_decode_matches_cpu(media):
     gpu = decode_video(media["gop"], hwaccel="cuda", num_frames=4)
     assert frame_ids(gpu.data) == [15, 45, 75, 105]
+
+
+def test_frame_stack_grows_past_its_capacity_hint(media):
+    from avseq.io.convert import FrameStack
+    from avseq.io.source import exact_frames
+
+    stack = FrameStack(size=None, capacity=1)
+    with open_video(media["gop"], 0) as (container, vs):
+        for frame in exact_frames(container, vs):
+            stack.add(frame, float(frame.pts * frame.time_base))
+            stack.add(frame, float(frame.pts * frame.time_base))  # a repeat is copied, not converted
+            if len(stack) >= 40:
+                break
+    frames = stack.frames()
+    assert frames.data.shape == (40, 3, 24, 32) and frames.data.is_contiguous()
+    assert frame_ids(frames.data) == [i // 2 for i in range(40)]
