@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import avseq
-from avseq.errors import ConfigError
+from avseq.errors import BundleError, ConfigError
 from avseq.report.run import write_report
 from avseq.report.scoring import Reference, references_from_manifest, score_run
 
@@ -79,20 +79,47 @@ def run_demo(
     if inputs:
         items, references = _given_inputs(inputs)
     else:
-        items, references = _generated_inputs(outdir / "inputs", n, progress)
+        items, references = _generated_inputs(outdir / "inputs", n, trained_world(spec), progress)
     run = run_pipeline(spec, items, outdir, progress=progress)
     scores = score_run(outdir, references) if references else {}
     report = write_report(outdir, pipeline=pipeline)
     return DemoResult(report, run.counts, time.perf_counter() - start, scores)
 
 
-def _generated_inputs(folder: Path, n: int, progress: bool) -> tuple[list, dict[str, Reference]]:
-    """Render ``n`` synthetic clips; inputs are their silent copies, references the originals."""
+def trained_world(spec: Any) -> Any:
+    """The SynthConfig the pipeline's bundles were trained on, so demo clips look like their data.
+
+    Read from the first bundle whose meta records ``train_config.data.synth`` (only its
+    bundle.json is read); the default SynthConfig when none does.
+    """
+    from avseq.bundles import resolve
+    from avseq.bundles.document import read_document
+    from avseq.data.synth import SynthConfig
+
+    for stage in spec.stages:
+        name = getattr(stage.params, "bundle", None)
+        if not name:
+            continue
+        meta = read_document(resolve(name)).get("meta") or {}
+        synth = ((meta.get("train_config") or {}).get("data") or {}).get("synth")
+        if isinstance(synth, dict) and synth:
+            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in synth.items()}
+            try:
+                return SynthConfig(**fields)
+            except TypeError as err:
+                raise BundleError(
+                    f"{name}: meta train_config.data.synth does not fit SynthConfig ({err})"
+                ) from None
+    return SynthConfig()
+
+
+def _generated_inputs(folder: Path, n: int, world: Any, progress: bool) -> tuple[list, dict[str, Reference]]:
+    """Render ``n`` clips of ``world``; inputs are their silent copies, references the originals."""
     from avseq.data.manifest import read_manifest
-    from avseq.data.synth import SynthConfig, generate_split
+    from avseq.data.synth import generate_split
     from avseq.pipeline import InputItem
 
-    manifest = generate_split(folder, DEMO_SPLIT, n, SynthConfig(), silent_copy=True, progress=progress)
+    manifest = generate_split(folder, DEMO_SPLIT, n, world, silent_copy=True, progress=progress)
     entries = read_manifest(manifest)
     by_path = references_from_manifest(entries)
     items = [InputItem(e.id, Path(e.silent_path)) for e in entries]

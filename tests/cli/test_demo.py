@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from avseq.cli import main
+from avseq.io import probe
 
 FPS = 4.0
 MEL = {"name": "tiny", "sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 16}
@@ -31,7 +32,9 @@ def tiny_bundles(tmp_path_factory) -> list[str]:
         "num_layers": 1,
     }
     sound = build_system({"kind": "sound", "encoder": ENCODER, "model": sound_model})
-    save_bundle(root / "sound", sound, {**PREPROCESSING, "mel": MEL}, version="test-1")
+    world = {"width": 32, "height": 32, "fps": 8, "min_duration": 1.0, "max_duration": 2.0}
+    meta = {"train_config": {"data": {"synth": world}}}  # what avseq train records
+    save_bundle(root / "sound", sound, {**PREPROCESSING, "mel": MEL}, version="test-1", meta=meta)
     tok = Tokenizer.build(["a red ball bounces", "a blue cube slides twice"])
     caption_model = {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8}
     caption = build_system({"kind": "caption", "encoder": ENCODER, "model": caption_model})
@@ -57,6 +60,7 @@ def test_demo_generates_runs_scores_and_reports_then_resumes(tmp_path, tiny_bund
     results = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     for rec in results:
         assert Path(rec["input"]).parent == out / "inputs" / "test_silent"
+        assert probe(rec["input"]).video[0].width == 32  # the world the sound bundle was trained on
         assert len(rec["references"]) == 4 and Path(rec["reference_audio"]).is_file()
         assert {"BLEU-4", "ROUGE-L", "onset F1", "LSD (dB)"} <= set(rec["metrics"])
         clip = out / rec["id"]
