@@ -33,6 +33,7 @@ new Promise(resolve => {
 
 def open_page(browser, path: Path) -> None:
     browser.call("Page.enable")
+    browser.call("Network.enable")
     browser.call(
         "Emulation.setDeviceMetricsOverride",
         {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False},
@@ -67,3 +68,7 @@ def test_report_plays_in_chromium_from_disk(fake_run, browser):
     assert len(state["images"]) == 3 and all(i["width"] > 0 for i in state["images"])
     assert state["scripts"] == 0
     assert screenshot(browser, "report.png").stat().st_size > 10_000
+    requested = [
+        e["params"]["request"]["url"] for e in browser.events if e["method"] == "Network.requestWillBeSent"
+    ]
+    assert requested and {url.split(":", 1)[0] for url in requested} <= {"file", "data"}  # nothing remote
