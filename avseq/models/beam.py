@@ -40,6 +40,13 @@ def length_penalty_factor(length: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((5.0 + length.to(torch.float32)) / 6.0) ** alpha
 
 
+def without_tokens(logits: torch.Tensor, ids: tuple[int, ...]) -> torch.Tensor:
+    """logits (N, V) with the columns ``ids`` set to -inf (tokens a decoder must never emit)."""
+    logits = logits.clone()
+    logits[:, list(ids)] = float("-inf")
+    return logits
+
+
 def _check_args(max_len: int, beam_size: int = 1, n_best: int = 1) -> None:
     if max_len < 1:
         raise ValueError(f"max_len must be >= 1, got {max_len}")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from avseq.models.attention import AdditiveAttention
-from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode
+from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode, without_tokens
 from avseq.models.rnn import Cell, MaskedRNN, length_mask, make_rnn, masked_mean
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -108,9 +108,12 @@ class Captioner(nn.Module):
         return logits, {**state, **self.init_state.split(rnn_state)}
 
     def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state."""
+        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state.
+
+        ``<pad>`` and ``<bos>`` get probability 0, so decoded captions never contain them.
+        """
         logits, state = self._step(tokens, state)
-        return logits.log_softmax(-1), state
+        return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing. features (B, T, D), lengths (B,), tokens (B, L) starting with ``<bos>``.

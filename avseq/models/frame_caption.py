@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode
+from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode, without_tokens
 from avseq.models.captioner import RecurrentState
 from avseq.models.rnn import Cell, make_rnn
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -52,9 +52,12 @@ class FrameToCaption(nn.Module):
         return self.out(self.dropout(out[:, 0])), self.init_state.split(rnn_state)
 
     def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state."""
+        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state.
+
+        ``<pad>`` and ``<bos>`` get probability 0, so decoded captions never contain them.
+        """
         logits, state = self._step(tokens, state)
-        return logits.log_softmax(-1), state
+        return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
     def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: features (B, D), tokens (B, L) from ``<bos>`` -> logits (B, L, V)."""

@@ -80,6 +80,7 @@ def test_beam_of_one_equals_greedy_and_beams_are_sorted():
     for hyps in model.beam_search(feats, lengths, beam_size=4, max_len=3, length_penalty=0.6, n_best=4):
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
         assert all(len(h.tokens) <= 3 for h in hyps)
+        assert all(t not in (0, 1, EOS_ID) for h in hyps for t in h.tokens)  # no <pad>, <bos>, <eos>
 
 
 def test_attention_ignores_padded_frames():
