@@ -41,6 +41,8 @@ class DataConfig(_Strict):
     synth: :class:`avseq.data.SynthConfig` fields for generated splits; splits: name -> clips + seed.
     root: folder for generated splits and the feature cache (default ``<output_dir>/data``);
     relative to the working directory, like ``output_dir``, so configs can share generated data.
+    cache_features: with a frozen encoder, cache its features on disk (avseq.data.feature_cache);
+    in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
     """
 
     manifests: dict[str, Path] = {}
@@ -50,6 +52,7 @@ class DataConfig(_Strict):
     train_split: str = "train"
     val_split: str = "val"
     cache_features: bool = True
+    in_memory: bool = False
     val_clips: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
@@ -88,7 +91,11 @@ class LossConfig(_Strict):
 
 
 class TrainLoopConfig(_Strict):
-    """Steps, batching, seeding, validation cadence and device."""
+    """Steps, batching, seeding, validation cadence and device.
+
+    threads: torch intra-op CPU threads (None = torch's default); 1 is much faster than
+    the default on a CPU shared with other jobs, where spinning threads fight for cores.
+    """
 
     steps: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=16, gt=0)
@@ -98,6 +105,7 @@ class TrainLoopConfig(_Strict):
     device: str = "auto"
     bf16: bool = True
     num_workers: int = Field(default=0, ge=0)
+    threads: int | None = Field(default=None, gt=0)
     beam_size: int = Field(default=3, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None

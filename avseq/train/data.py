@@ -18,10 +18,11 @@ from torch.utils.data import DataLoader, Dataset
 from avseq.bundles import Preprocessing
 from avseq.data import ManifestEntry, SynthConfig, generate_split, read_manifest
 from avseq.data.collate import collate_caption, collate_sound
-from avseq.data.datasets import CaptionDataset, SoundDataset
+from avseq.data.datasets import CaptionDataset, SoundDataset, SoundExample
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
 from avseq.train.config import TrainConfig
+from avseq.types import Frames
 
 
 def data_root(cfg: TrainConfig, run_dir: Path) -> Path:
@@ -83,18 +84,20 @@ def make_dataset(
     seed: int,
     train: bool,
     cache=None,
+    in_memory: bool = False,
 ) -> Dataset:
     """A sound or caption dataset over ``entries``, reading cached features when ``cache`` is set.
 
     Training caption sets draw one of each clip's captions per epoch; validation uses the first.
-    cache: an :class:`avseq.data.feature_cache.FeatureCache` (frozen encoders only).
+    cache: an :class:`avseq.data.feature_cache.FeatureCache` (frozen encoders only);
+    in_memory: otherwise, keep decoded clips in memory (:class:`MemoryCache`).
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
     else:
         ds = CaptionDataset(entries, prep, tokenizer, "random" if train else "first", seed=seed)
     if cache is None:
-        return ds
+        return MemoryCache(ds) if in_memory else ds
     from avseq.data.feature_cache import CachedFeatureDataset
 
     return CachedFeatureDataset(ds, cache)
@@ -141,3 +144,44 @@ def loader(
 def eval_batches(n_items: int, batch_size: int) -> list[list[int]]:
     """Every item once, in order."""
     return [list(range(i, min(i + batch_size, n_items))) for i in range(0, n_items, batch_size)]
+
+
+class MemoryCache(Dataset):
+    """Keeps each clip's decoded frames (as uint8) and sound target in memory after first use.
+
+    For encoders that train (so features cannot be cached): epochs after the first
+    decode nothing. Frames in [0, 1] are stored as ``round(x * 255)`` uint8, which is
+    exact for frames decoded at their stored size and within 1/510 otherwise.
+    Memory: about ``T * 3 * H * W`` bytes per clip.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._frames: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._targets: dict[str, tuple[torch.Tensor, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str):
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)  # entry, set_epoch, preprocessing...
+
+    def _video(self, index: int) -> Frames:
+        key = str(self.dataset.entry(index).path)
+        if key not in self._frames:
+            frames = self.dataset.load_video(index)
+            self._frames[key] = ((frames.data * 255).round().to(torch.uint8), frames.pts)
+        data, pts = self._frames[key]
+        return Frames(data.float() / 255, pts)
+
+    def __getitem__(self, index: int):
+        video = self._video(index)
+        if not isinstance(self.dataset, SoundDataset):
+            return self.dataset.make_example(index, video)
+        entry = self.dataset.entry(index)
+        if str(entry.path) not in self._targets:
+            self._targets[str(entry.path)] = self.dataset.target(index)
+        target, duration = self._targets[str(entry.path)]
+        return SoundExample(entry.id, video, target, self.dataset.preprocessing.recipe.frame_rate, duration)

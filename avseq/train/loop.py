@@ -100,6 +100,8 @@ class Run:
 def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     """Prepare data, build the system, optimizer and schedule (seeded by ``train.seed``)."""
     seed_everything(cfg.train.seed)
+    if cfg.train.threads is not None:
+        torch.set_num_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     prep = tdata.preprocessing(cfg)
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
@@ -116,7 +118,14 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         root = tdata.data_root(cfg, run_dir) / "feature_cache"
         cache = FeatureCache(root, system.encoder, cfg.system["encoder"]["name"], prep, device)
     make = lambda entries, train: tdata.make_dataset(  # noqa: E731
-        cfg.kind, entries, prep, tokenizer, seed=cfg.train.seed, train=train, cache=cache
+        cfg.kind,
+        entries,
+        prep,
+        tokenizer,
+        seed=cfg.train.seed,
+        train=train,
+        cache=cache,
+        in_memory=cfg.data.in_memory,
     )
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)

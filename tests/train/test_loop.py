@@ -133,3 +133,20 @@ def test_cli_train_then_eval_side_by_side(tiny_config, tmp_path):
         ".wav",
         ".wav",
     ]
+
+
+def test_memory_cache_decodes_each_clip_once(tiny_config, monkeypatch):
+    from avseq.data.datasets import SoundDataset
+
+    cfg = tiny_config("sound", data={"in_memory": True})
+    run = setup(cfg, cfg.output_dir)
+    calls = []
+    real = SoundDataset.load_video
+    monkeypatch.setattr(SoundDataset, "load_video", lambda self, i: calls.append(i) or real(self, i))
+    first = [run.train_set[i] for i in range(len(run.train_set))]
+    again = [run.train_set[i] for i in range(len(run.train_set))]
+    assert sorted(calls) == list(range(len(run.train_set)))
+    for a, b in zip(first, again, strict=True):
+        assert torch.equal(a.video.data, b.video.data) and torch.equal(a.target, b.target)
+    fresh = SoundDataset(run.train_set.entries, run.prep)[0]
+    assert (fresh.video.data - first[0].video.data).abs().max() <= 1 / 255
