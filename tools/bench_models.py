@@ -8,7 +8,9 @@ to that list. Figures are best-of-``repeats`` wall time with random-init models:
   (``batch`` frames per call, inference mode);
 - ``sound_model``: SoundModel log-mel frames (LSTM steps x clips) per second, inference
   and one training step (forward + backward);
-- ``captioner``: Captioner decoding, step calls and tokens per second, greedy and beam.
+- ``captioner``: Captioner decoding, step calls and tokens per second, greedy and beam;
+- ``griffin_lim``: Griffin-Lim seconds per second of audio against librosa's in the same run
+  (``tools/bench_vocoder.py``).
 
 Run: ``.venv/bin/python tools/bench_models.py [--size 112] [--batch 8] [--threads 2] [--device cpu]``.
 """
@@ -18,13 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from avseq.models import ENCODERS, Captioner, SoundModel, build_encoder, sound_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_vocoder import bench_griffin_lim  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,12 @@ def captioner(opt: Options) -> dict:
     return {"captioner": out}
 
 
-MEASUREMENTS: list[Callable[[Options], dict]] = [encoder_fps, sound_model, captioner]
+def griffin_lim(opt: Options) -> dict:
+    """Griffin-Lim (default recipe, 2 s clip) against librosa's mel inversion, same run."""
+    return {"griffin_lim": bench_griffin_lim(repeats=opt.repeats, device=opt.device, threads=None)}
+
+
+MEASUREMENTS: list[Callable[[Options], dict]] = [encoder_fps, sound_model, captioner, griffin_lim]
 
 
 def main() -> None:
