@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from avseq.errors import MediaError
 from avseq.io.probe import probe
 from avseq.report import spectrograms as spec
-from avseq.report.html import esc, fmt, grid_table, href
+from avseq.report.html import esc, fmt_score, grid_table, href
 from avseq.report.records import ClipResult
 
 # output key in results.jsonl -> the fixed file name `avseq run` gives it (docs/architecture.md)
@@ -97,7 +97,8 @@ def _details(outdir: Path, clip: ClipResult) -> str:
         parts.append(f"<h3>References</h3><ul>{items}</ul>")
     if clip.metrics:
         parts.append(
-            "<h3>Metrics</h3>" + grid_table(list(clip.metrics), [[fmt(v) for v in clip.metrics.values()]])
+            "<h3>Metrics</h3>"
+            + grid_table(list(clip.metrics), [[fmt_score(v) for v in clip.metrics.values()]])
         )
     parts.append(_files(outdir, clip))
     if clip.timings or clip.finished_at:

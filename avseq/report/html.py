@@ -91,3 +91,11 @@ def fmt(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(fmt(v) for v in value) or "-"
     return esc(value)
+
+
+def fmt_score(value: Any) -> str:
+    """A metric value: numbers to 4 decimals without trailing zeros (so 3e-13 reads 0), else :func:`fmt`."""
+    if isinstance(value, float) and math.isfinite(value):
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return esc("0" if text in ("-0", "") else text)
+    return fmt(value)

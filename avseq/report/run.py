@@ -9,7 +9,7 @@ from typing import Any
 from avseq.errors import ReportError
 from avseq.io.atomic import write_text_atomic
 from avseq.report.clips import render_clip
-from avseq.report.html import esc, fmt, grid_table, kv_table, page
+from avseq.report.html import esc, fmt, fmt_score, grid_table, kv_table, page
 from avseq.report.records import STATUSES, ClipResult, read_results, read_summary
 
 REPORT_NAME = "report.html"
@@ -89,6 +89,8 @@ def _value(key: str, value: Any) -> str:
             "</span>"
             for b in value
         )
+    if key == "scores" and isinstance(value, dict):
+        return grid_table(list(value), [[fmt_score(v) for v in value.values()]])
     return fmt(value)
 
 

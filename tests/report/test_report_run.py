@@ -153,3 +153,11 @@ def test_empty_caption_and_timings_read_as_text(fake_run):
     html = write_report(fake_run).read_text(encoding="utf-8")
     assert "<p class='caption muted'>(empty caption)</p>" in html
     assert "decode 0.010 s · sound 0.020 s · finished 2026-11-29T01:00:00+00:00" in html
+
+
+def test_scores_read_as_plain_decimals():
+    from avseq.report.html import fmt_score
+
+    assert [fmt_score(v) for v in (0.42134, 1.25, 3e-13, -2e-7, 39.91376, 7, "ptb")] == [
+        "0.4213", "1.25", "0", "0", "39.9138", "7", "ptb",
+    ]  # fmt: skip
