@@ -25,7 +25,7 @@ h3 { font-size: 14px; margin: 12px 0 4px; color: var(--muted); text-transform: u
 header, section.clip { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
                        padding: 16px 20px; margin-bottom: 16px; }
 table.kv { border-collapse: collapse; } table.kv td { padding: 2px 16px 2px 0; vertical-align: top; }
-table.kv td:first-child { color: var(--muted); white-space: nowrap; }
+table.kv > tbody > tr > td:first-child { color: var(--muted); white-space: nowrap; }
 table.grid { border-collapse: collapse; } table.grid td, table.grid th {
   border: 1px solid var(--line); padding: 3px 10px; text-align: right; }
 table.grid th { background: var(--bg); font-weight: 600; }
