@@ -28,6 +28,7 @@ import torch
 
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
 from avseq.pipeline.batching import run_batch
+from avseq.pipeline.executor import cpu_threads
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.plan import build_plan
 from avseq.pipeline.stages import make_decoder
@@ -131,7 +132,9 @@ def main() -> None:
         run_pipeline(spec, inputs[:2], tmp / "warm-up", progress=False)
         alone, runs = {}, []
         for k in range(args.repeats):  # interleaved, minimum of each: robust to a busy machine
-            for sid, sec in stages_alone(spec, inputs, tmp / f"alone{k}").items():
+            with cpu_threads(spec):
+                alone_k = stages_alone(spec, inputs, tmp / f"alone{k}")
+            for sid, sec in alone_k.items():
                 alone[sid] = min(alone.get(sid, sec), sec)
             runs.append(run_pipeline(spec, inputs, tmp / f"out{k}", progress=False))
     result = min(runs, key=lambda r: r.wall_seconds)

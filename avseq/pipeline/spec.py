@@ -67,6 +67,7 @@ class PipelineSpec(BaseModel):
     workers: PositiveInt = 2
     executor: Literal["local", "ray"] = "local"
     timeout: PositiveFloat | None = Field(120.0, description="seconds per input file")
+    threads: PositiveInt | None = Field(None, description="torch CPU threads; None = cores left by workers")
     limits: dict[str, PositiveFloat] = Field(default_factory=dict, description="avseq.io.MediaLimits caps")
     stages: list[StageSpec] = Field(min_length=1)
     path: str | None = Field(None, exclude=True)

@@ -14,6 +14,7 @@ import pickle
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -114,16 +115,22 @@ class DecodePool:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[_Worker] = []
+        self._error: BaseException | None = None
 
     def start(self, tasks: list[tuple[int, Path]]) -> None:
         self._workers = [_Worker(self._decode) for _ in range(min(self._n, max(len(tasks), 1)))]
-        self._thread = threading.Thread(target=self._feed, args=(list(tasks),), daemon=True)
+        self._thread = threading.Thread(target=self._feed, args=(deque(tasks),), daemon=True)
         self._thread.start()
 
     def events(self) -> Iterator[Window | FileDone | FileFailed]:
-        """Messages in arrival order until every task has finished or failed."""
+        """Messages in arrival order until every task has finished or failed.
+
+        Re-raises an unexpected error of the feeder thread (e.g. a worker that cannot start).
+        """
         while (msg := self._queue.get()) is not None:
             yield msg
+        if self._error is not None:
+            raise self._error
 
     def idle(self) -> bool:
         """True when no decoded message is waiting (the models may run on a partial batch)."""
@@ -148,7 +155,7 @@ class DecodePool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _put(self, msg: Any) -> bool:
+    def _put(self, msg: Any) -> None:
         """Queue ``msg``; time spent blocked does not count against the busy workers' timeouts."""
         blocked = time.monotonic()
         while not self._stop.is_set():
@@ -160,9 +167,8 @@ class DecodePool:
         waited = time.monotonic() - blocked
         for w in self._workers:
             w.deadline += waited
-        return not self._stop.is_set()
 
-    def _feed(self, tasks: list[tuple[int, Path]]) -> None:
+    def _feed(self, tasks: deque[tuple[int, Path]]) -> None:
         try:
             while (tasks or any(w.task for w in self._workers)) and not self._stop.is_set():
                 self._assign(tasks)
@@ -170,14 +176,16 @@ class DecodePool:
                 for conn in wait(list(busy), timeout=0.1):
                     self._receive(busy[conn])
                 self._expire()
+        except BaseException as err:  # surfaced by events() in the main thread
+            self._error = err
         finally:
             if not self._stop.is_set():
                 self._put(None)
 
-    def _assign(self, tasks: list[tuple[int, Path]]) -> None:
+    def _assign(self, tasks: deque[tuple[int, Path]]) -> None:
         for w in self._workers:
             if w.task is None and tasks:
-                w.task = tasks.pop(0)
+                w.task = tasks.popleft()
                 w.deadline = time.monotonic() + (self._timeout or float("inf"))
                 w.conn.send(w.task)
 
@@ -185,13 +193,10 @@ class DecodePool:
         try:
             msg = pickle.loads(w.conn.recv_bytes())
         except (EOFError, OSError, pickle.UnpicklingError):
-            code = w.proc.exitcode
-            self._replace(
-                w,
-                FileFailed(
-                    w.task[0], "DecoderCrash", f"{w.task[1]}: the decode process died (exit code {code})"
-                ),
-            )
+            key, path = w.task
+            w.proc.join(timeout=1.0)  # reap it so its exit code is known
+            message = f"{path}: the decode process died (exit code {w.proc.exitcode})"
+            self._replace(w, FileFailed(key, "DecoderCrash", message))
             return
         if isinstance(msg, (FileDone, FileFailed)):
             w.task = None

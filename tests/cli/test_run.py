@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-from pipeline_helpers import (  # noqa: E402
+from avseq.cli import main
+from tests.pipeline.pipeline_helpers import (
     PIPELINES,
     bundle_overrides,
     bundles,  # noqa: F401  (fixture)
@@ -25,8 +25,6 @@ from pipeline_helpers import (  # noqa: E402
     output_files,
     read_results,
 )
-
-from avseq.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from pipeline_helpers import full_pipeline, make_clip, output_files, read_results
 
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+from tests.pipeline.pipeline_helpers import full_pipeline, make_clip, output_files, read_results
 
 
 def run(pipeline, inputs, outdir, overrides=(), **kwargs):
@@ -176,3 +176,25 @@ def test_limits_fail_files_over_a_cap(tmp_path, bundles, clips):
         by_id["clip2"].error["type"] == "ResourceLimitError"
         and "max_duration=1" in by_id["clip2"].error["message"]
     )
+
+
+def test_a_crashing_decoder_fails_only_its_file(tmp_path, bundles, clips, monkeypatch):
+    import os
+
+    from avseq.pipeline.stages.decode import DecodeVideo
+
+    original = DecodeVideo.windows
+
+    def crash(self, path):
+        if path.name == "clip1.mp4":
+            os._exit(3)  # as a segfault in a decoder would: the worker process dies
+        return original(self, path)
+
+    monkeypatch.setattr(DecodeVideo, "windows", crash)
+    result = run(full_pipeline(tmp_path, bundles), [clips[0].parent], tmp_path / "out")
+    by_id = {r.id: r for r in result.results}
+    assert by_id["clip1"].error == {
+        "type": "DecoderCrash",
+        "message": f"{clips[1]}: the decode process died (exit code 3)",
+    }
+    assert by_id["clip0"].status == by_id["clip2"].status == "ok"

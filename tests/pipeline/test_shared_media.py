@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pipeline_helpers import full_pipeline, read_results
 
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+from tests.pipeline.pipeline_helpers import full_pipeline, read_results
 
 
 @pytest.mark.media

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline_helpers import PIPELINES, bundle_overrides
 
 from avseq.errors import ConfigError
 from avseq.pipeline import describe, load_pipeline
+from tests.pipeline.pipeline_helpers import PIPELINES, bundle_overrides
 
 CAPTION = {
     "version": 1,
