@@ -49,17 +49,32 @@ class ClipResult:
 
 
 def read_results(outdir: str | Path) -> list[ClipResult]:
-    """The clips of ``outdir/results.jsonl``, one per id (last line wins), in first-seen order."""
+    """The clips of ``outdir/results.jsonl``, one per id (last line wins), in first-seen order.
+
+    A torn last line (a run killed mid-write: no final newline) is ignored; any other
+    malformed line raises ReportError naming the file and line.
+    """
     path = Path(outdir) / "results.jsonl"
     if not path.is_file():
         raise ReportError(f"{path}: not found; is {Path(outdir)} an `avseq run` output folder?")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    if lines and not text.endswith("\n") and not _is_json(lines[-1]):
+        lines.pop()
     clips: dict[str, ClipResult] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                clip = _parse_line(line, f"{path}:{number}")
-                clips[clip.id] = clip
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            clip = _parse_line(line, f"{path}:{number}")
+            clips[clip.id] = clip
     return list(clips.values())
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def read_summary(outdir: str | Path) -> dict[str, Any]:

@@ -161,3 +161,10 @@ def test_scores_read_as_plain_decimals():
     assert [fmt_score(v) for v in (0.42134, 1.25, 3e-13, -2e-7, 39.91376, 7, "ptb")] == [
         "0.4213", "1.25", "0", "0", "39.9138", "7", "ptb",
     ]  # fmt: skip
+
+
+def test_a_torn_last_line_is_ignored(fake_run):
+    results = fake_run / "results.jsonl"
+    results.write_text(results.read_text() + '{"id": "torn-xyz", "status": "o')
+    html = write_report(fake_run).read_text(encoding="utf-8")
+    assert html.count("<section class='clip'") == 3 and "torn-xyz" not in html
