@@ -82,6 +82,14 @@ def _expand_one(arg: str) -> list[tuple[str, Path]]:
     raise ConfigError(f"input {arg!r}: no such file, folder, glob match or manifest")
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` absolute with symlinks resolved; a symlink loop is kept as written (it fails alone later)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return Path(os.path.abspath(path))
+
+
 def _scan_folder(folder: Path) -> list[tuple[str, Path]]:
     out = []
     for root, dirs, files in os.walk(folder):
@@ -89,7 +97,7 @@ def _scan_folder(folder: Path) -> list[tuple[str, Path]]:
         for name in sorted(files):
             p = Path(root) / name
             if p.suffix.lower() in MEDIA_EXTENSIONS:
-                out.append((p.relative_to(folder).with_suffix("").as_posix(), p.resolve()))
+                out.append((p.relative_to(folder).with_suffix("").as_posix(), _absolute(p)))
     return out
 
 
@@ -97,25 +105,25 @@ def _expand_glob(pattern: str) -> list[tuple[str, Path]]:
     matches = sorted(m for m in glob.glob(pattern, recursive=True) if Path(m).is_file())
     if not matches:
         raise ConfigError(f"input {pattern!r}: the glob matches no file")
-    fixed = Path(*[p for p in _fixed_prefix(pattern)]) if _fixed_prefix(pattern) else Path(".")
+    fixed = Path(*_fixed_prefix(pattern))
     out = []
     for m in matches:
         try:
             rel = Path(m).relative_to(fixed)
         except ValueError:
             rel = Path(Path(m).name)
-        out.append((rel.with_suffix("").as_posix(), Path(m).resolve()))
+        out.append((rel.with_suffix("").as_posix(), _absolute(Path(m))))
     return out
 
 
 def _fixed_prefix(pattern: str) -> list[str]:
-    parts = Path(pattern).parts
+    """The leading folders of ``pattern`` without wildcards (ids are relative to them)."""
     fixed = []
-    for part in parts[:-1]:
+    for part in Path(pattern).parts[:-1]:
         if glob.has_magic(part):
             break
         fixed.append(part)
-    return fixed
+    return fixed or ["."]
 
 
 def read_manifest(path: Path) -> list[tuple[str, Path]]:
@@ -133,7 +141,7 @@ def read_manifest(path: Path) -> list[tuple[str, Path]]:
                 raise ConfigError(
                     f'{path}:{n}: each line needs {{"path": "...", "id": "..."}}, got {line.strip()[:80]!r}'
                 )
-            media = (path.parent / row["path"]).resolve()
+            media = _absolute(path.parent / row["path"])
             raw_id = row.get("id")
             if raw_id is not None and not isinstance(raw_id, (str, int)):
                 raise ConfigError(f"{path}:{n}: 'id' must be a string, got {raw_id!r}")
