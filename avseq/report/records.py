@@ -49,32 +49,39 @@ class ClipResult:
 
 
 def read_results(outdir: str | Path) -> list[ClipResult]:
-    """The clips of ``outdir/results.jsonl``, one per id (last line wins), in first-seen order.
-
-    A torn last line (a run killed mid-write: no final newline) is ignored; any other
-    malformed line raises ReportError naming the file and line.
-    """
+    """The clips of ``outdir/results.jsonl``, one per id (last line wins), in first-seen order."""
     path = Path(outdir) / "results.jsonl"
-    if not path.is_file():
-        raise ReportError(f"{path}: not found; is {Path(outdir)} an `avseq run` output folder?")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines()
-    if lines and not text.endswith("\n") and not _is_json(lines[-1]):
-        lines.pop()
     clips: dict[str, ClipResult] = {}
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            clip = _parse_line(line, f"{path}:{number}")
-            clips[clip.id] = clip
+    for where, raw in read_lines(path):
+        clip = _parse_record(raw, where)
+        clips[clip.id] = clip
     return list(clips.values())
 
 
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return True
+def read_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(file:line, object)`` for each line of a results file.
+
+    A torn last line (a run killed mid-write: no final newline) is ignored; any other
+    line that is not a JSON object raises ReportError naming the file and line.
+    """
+    if not path.is_file():
+        raise ReportError(f"{path}: not found; is {path.parent} an `avseq run` output folder?")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as err:
+            if number == len(lines) and not text.endswith("\n"):
+                break
+            raise ReportError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not isinstance(raw, dict):
+            raise ReportError(f"{path}:{number}: expected a JSON object, got {type(raw).__name__}")
+        out.append((f"{path}:{number}", raw))
+    return out
 
 
 def read_summary(outdir: str | Path) -> dict[str, Any]:
@@ -91,13 +98,7 @@ def read_summary(outdir: str | Path) -> dict[str, Any]:
     return summary
 
 
-def _parse_line(line: str, where: str) -> ClipResult:
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ReportError(f"{where}: not valid JSON ({err.msg})") from None
-    if not isinstance(raw, dict):
-        raise ReportError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+def _parse_record(raw: dict[str, Any], where: str) -> ClipResult:
     for key in ("id", "status"):
         if not isinstance(raw.get(key), str):
             raise ReportError(f"{where}: {key!r} must be a string, got {raw.get(key)!r}")

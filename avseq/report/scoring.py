@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from avseq.errors import ReportError
 from avseq.io.atomic import write_text_atomic
-from avseq.report.records import read_summary
+from avseq.report.records import read_lines, read_summary
 from avseq.report.spectrograms import load_mono
 
 ONSET_TOLERANCE = 0.1  # seconds: an impact heard within 100 ms of the true one counts
@@ -63,9 +62,7 @@ def score_run(outdir: str | Path, references: Mapping[str, Reference]) -> dict[s
     """
     outdir = Path(outdir)
     path = outdir / "results.jsonl"
-    if not path.is_file():
-        raise ReportError(f"{path}: not found; run the pipeline first")
-    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [raw for _, raw in read_lines(path)]
     scored = []
     for rec in lines:
         ref = references.get(rec.get("id"))

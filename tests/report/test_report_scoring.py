@@ -36,5 +36,5 @@ def test_score_run_annotates_matching_clips_and_summary(fake_run):
 
 
 def test_score_run_needs_results(tmp_path):
-    with pytest.raises(ReportError, match="results.jsonl: not found; run the pipeline first"):
+    with pytest.raises(ReportError, match=r"results.jsonl: not found; is .* an `avseq run` output folder"):
         score_run(tmp_path, {})
