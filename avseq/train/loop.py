@@ -127,6 +127,10 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         cache=cache,
         in_memory=cfg.data.in_memory,
     )
+    train_set, val_set = make(train_entries, True), make(val_entries, False)
+    if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)
+        for dataset in (train_set, val_set):
+            dataset.precompute(progress=cfg.train.progress)
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)
@@ -137,7 +141,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     }
     return Run(
         cfg, run_dir, device, prep, tokenizer, system, optimizer, scheduler,
-        make(train_entries, True), make(val_entries, False), splits, cache, loss,
+        train_set, val_set, splits, cache, loss,
     )  # fmt: skip
 
 

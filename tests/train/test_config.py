@@ -75,3 +75,19 @@ def test_manifest_paths_are_relative_to_the_config(tmp_path):
     cfg = load_config(write(tmp_path, text))
     assert cfg.data.manifests["train"] == tmp_path / "m/train.jsonl"
     assert str(cfg.data.manifests["val"]) == "/abs/val.jsonl"
+
+
+@pytest.mark.parametrize(
+    "name", ["caption_synth", "sound_synth", "caption_msvd", "caption_msrvtt", "sound_vggsound"]
+)
+def test_shipped_configs_validate_and_build(name):
+    from pathlib import Path
+
+    from avseq.models import Tokenizer, build_system
+    from avseq.train.data import preprocessing
+    from avseq.train.loop import system_config
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / f"{name}.yaml")
+    tokenizer = Tokenizer.build(["a red ball bounces"]) if cfg.kind == "caption" else None
+    system = build_system(system_config(cfg, preprocessing(cfg), tokenizer), load_weights=False)
+    assert system.kind == cfg.kind
