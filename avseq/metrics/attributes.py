@@ -74,7 +74,8 @@ def attribute_accuracy(
     predictions[i]: the i-th predicted caption. references[i]: its reference captions;
     when given, an attribute counts for a clip only if most references express it.
     Returns ``{name: accuracy}`` for each name scored on at least one clip, plus
-    ``"all"``: the fraction of clips whose every scored attribute is right.
+    ``"mean"`` (their mean) and ``"all"``: the fraction of clips whose every scored
+    attribute is right.
     """
     if len(attributes) != len(predictions):
         raise ValueError(f"got {len(attributes)} attribute records but {len(predictions)} predictions")
@@ -92,5 +93,6 @@ def attribute_accuracy(
             hits[n].append(hit)
         all_right.append(all(clip_hits))
     out = {n: sum(h) / len(h) for n, h in hits.items() if h}
+    out["mean"] = sum(out.values()) / len(out) if out else 0.0
     out["all"] = sum(all_right) / len(all_right)
     return out

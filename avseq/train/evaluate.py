@@ -102,7 +102,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 HEADLINES = {
     "caption": {
         "BLEU-1": ("BLEU-1",), "BLEU-4": ("BLEU-4",), "METEOR": ("METEOR",), "ROUGE-L": ("ROUGE-L",),
-        "CIDEr": ("CIDEr",), "attr_acc": ("attributes", "all"),
+        "CIDEr": ("CIDEr",), "attr_mean": ("attributes", "mean"), "attr_all": ("attributes", "all"),
     },
     "sound": {
         "onset_f1_frame": ("onset_frame", "f1"), "onset_f1_50ms": ("onset_50ms", "f1"),

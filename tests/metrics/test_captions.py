@@ -78,7 +78,15 @@ def test_attribute_accuracy_counts_word_forms_and_numbers():
     ]
     preds = ["a red wooden ball bounces three times", "a reddish metal cube is hit 2 times"]
     acc = attribute_accuracy(attrs, preds)
-    assert acc == {"colour": 0.5, "shape": 1.0, "material": 1.0, "action": 0.5, "count": 1.0, "all": 0.5}
+    assert acc == {
+        "colour": 0.5,
+        "shape": 1.0,
+        "material": 1.0,
+        "action": 0.5,
+        "count": 1.0,
+        "mean": 0.8,
+        "all": 0.5,
+    }
     assert attribute_hit(3, "bounces 3 times") and attribute_hit(2, "bounces twice")
     assert not attribute_hit("red", "reddish") and attribute_hit("struck", "a stick hits it")
     with pytest.raises(ValueError, match="2 attribute records but 1 predictions"):
@@ -89,6 +97,6 @@ def test_attributes_the_references_do_not_express_are_not_scored():
     attrs = [{"colour": "green", "action": "slide", "count": 1}]
     refs = [["the green ball slides left", "a green cube moves left", "it slides and hits the wall once"]]
     acc = attribute_accuracy(attrs, ["a green ball slides left"], refs)
-    assert acc == {"colour": 1.0, "action": 1.0, "all": 1.0}
+    assert acc == {"colour": 1.0, "action": 1.0, "mean": 1.0, "all": 1.0}
     acc = attribute_accuracy(attrs, ["a green ball slides left"])
     assert acc["count"] == 0.0 and acc["all"] == 0.0
