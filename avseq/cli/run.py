@@ -29,10 +29,6 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
 
     spec = _spec(pipeline, overrides)
     click.echo(describe(spec))
-    if spec.executor != "local":
-        click.echo(
-            f"note: executor {spec.executor!r} is not available yet; `avseq run` needs executor: local"
-        )
     click.echo("ok")
 
 
@@ -55,6 +51,12 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds allowed to decode one file."
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Where to run: this machine (local) or a Ray cluster (ray; pip install 'avseq[ray]').",
+)
+@click.option("--address", help="Ray cluster address for --executor ray (auto, HOST:6379, ray://HOST:10001).")
 @click.option("--limit", type=click.IntRange(min=0), help="Process only the first N inputs.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=OVERRIDE_HELP)
 @click.option("--overwrite", is_flag=True, help="Redo inputs whose outputs are already complete.")
@@ -68,6 +70,8 @@ def run(
     batch_size,
     workers,
     timeout,
+    executor,
+    address,
     limit,
     overrides,
     overwrite,
@@ -78,8 +82,15 @@ def run(
     from avseq.pipeline import expand_inputs, run_pipeline
 
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
+    options |= {"executor": executor}
     extra = [f"{k}={v}" for k, v in options.items() if v is not None]
     spec = _spec(pipeline, (*overrides, *extra))
+    if address is not None:
+        if spec.executor != "ray":
+            raise click.UsageError(
+                f"--address {address!r} is for --executor ray (the executor is {spec.executor})"
+            )
+        spec.ray.address = address
     items = expand_inputs(list(inputs), limit=limit, exclude=outdir)
     result = run_pipeline(
         spec, items, Path(outdir), overwrite=overwrite, fail_fast=fail_fast, progress=not quiet

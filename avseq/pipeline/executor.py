@@ -61,7 +61,14 @@ def run_pipeline(
     Inputs whose outputs are complete from an earlier run are skipped unless
     ``overwrite``. A failing input is recorded and the run goes on, unless
     ``fail_fast``. Raises ConfigError for an unusable spec (before writing anything).
+    ``executor: ray`` runs the same graph on Ray (:mod:`avseq.pipeline.ray_executor`).
     """
+    if spec.executor == "ray":
+        from avseq.pipeline.ray_executor import run_pipeline_ray  # Ray is imported only here
+
+        return run_pipeline_ray(
+            spec, inputs, outdir, overwrite=overwrite, fail_fast=fail_fast, progress=progress
+        )
     outdir = Path(outdir)
     plan = build_plan(spec)
     with cpu_threads(spec):
@@ -86,25 +93,14 @@ def cpu_threads(spec: PipelineSpec) -> Iterator[None]:
 def _run_plan(
     plan: Plan, inputs: list[InputItem], outdir: Path, overwrite: bool, fail_fast: bool, progress: bool
 ) -> RunSummary:
-    spec = plan.spec
     start = time.perf_counter()
     run = _Run(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
-    previous = {} if overwrite else read_results(outdir)
-    expected = set(plan.expected_outputs())
-    todo = []
-    for item in inputs:
-        rec = previous.get(item.id)
-        if rec and rec.get("input") == str(item.path) and is_complete(outdir, rec, expected):
-            run.record(Result.from_record(rec, status="skipped", finished_at=""))
-        else:
-            todo.append(item)
-    run.execute(todo)
-    wall = time.perf_counter() - start
-    return run.finish(wall, spec)
+    run.execute(run.resume(overwrite))
+    return run.finish(time.perf_counter() - start)
 
 
-class _Run:
-    """State of one run: files in flight, pending windows, writer futures, results."""
+class RunRecorder:
+    """What every executor does alike: resume skips, results.jsonl lines, progress, fail-fast, summary."""
 
     def __init__(
         self, plan: Plan, outdir: Path, inputs: list[InputItem], fail_fast: bool, progress: Progress
@@ -114,17 +110,52 @@ class _Run:
         clear_staging(outdir)
         self.log = ResultLog(outdir)
         self.results: dict[str, Result] = {}
-        self.files: dict[int, FileState] = {}
-        self.pending: list[Window] = []
-        self.writes: deque[tuple[FileState, Future]] = deque()
         self.stopped = False
 
+    def resume(self, overwrite: bool) -> list[InputItem]:
+        """Record inputs complete from an earlier run as skipped (none if ``overwrite``); return the rest."""
+        previous = {} if overwrite else read_results(self.outdir)
+        expected = set(self.plan.expected_outputs())
+        todo = []
+        for item in self.inputs:
+            rec = previous.get(item.id)
+            if rec and rec.get("input") == str(item.path) and is_complete(self.outdir, rec, expected):
+                self.record(Result.from_record(rec, status="skipped", finished_at=""))
+            else:
+                todo.append(item)
+        return todo
+
     def record(self, result: Result) -> None:
+        """Append ``result`` to results.jsonl and the progress bar; a failure stops a fail-fast run."""
         self.results[result.id] = result
         self.log.append(result)
         self.progress.update(result.status)
         if result.status == "failed" and self.fail_fast:
             self.stopped = True
+
+    def finish(self, wall: float, **summary_fields: Any) -> RunSummary:
+        """Compact results.jsonl, write summary.json (``summary_fields`` added or replaced)."""
+        self.progress.close()
+        clear_staging(self.outdir)
+        order = [i.id for i in self.inputs]
+        self.log.compact(order, self.results)
+        results = [self.results[i] for i in order if i in self.results]
+        summary = build_summary(results, len(self.inputs), wall, self.plan.spec, self.plan)
+        summary.update(summary_fields)
+        write_summary(self.outdir, summary)
+        return RunSummary(summary["counts"], wall, results, summary)
+
+
+class _Run(RunRecorder):
+    """State of one local run: files in flight, pending windows, writer futures."""
+
+    def __init__(
+        self, plan: Plan, outdir: Path, inputs: list[InputItem], fail_fast: bool, progress: Progress
+    ):
+        super().__init__(plan, outdir, inputs, fail_fast, progress)
+        self.files: dict[int, FileState] = {}
+        self.pending: list[Window] = []
+        self.writes: deque[tuple[FileState, Future]] = deque()
 
     def execute(self, todo: list[InputItem]) -> None:
         if not todo:
@@ -203,16 +234,6 @@ class _Run:
         state.pieces.clear()
         self.record(result)
 
-    def finish(self, wall: float, spec: PipelineSpec) -> RunSummary:
-        self.progress.close()
-        clear_staging(self.outdir)
-        order = [i.id for i in self.inputs]
-        self.log.compact(order, self.results)
-        results = [self.results[i] for i in order if i in self.results]
-        summary = build_summary(results, len(self.inputs), wall, spec, self.plan)
-        write_summary(self.outdir, summary)
-        return RunSummary(summary["counts"], wall, results, summary)
-
 
 def build_summary(results: list[Result], total: int, wall: float, spec: PipelineSpec, plan: Plan) -> dict:
     """The content of summary.json: counts, throughput, device, pipeline, bundles, seconds per stage."""
@@ -229,6 +250,7 @@ def build_summary(results: list[Result], total: int, wall: float, spec: Pipeline
         "wall_seconds": round(wall, 4),
         "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
         "media_seconds_per_second": round(media / wall, 4) if wall > 0 else None,
+        "executor": spec.executor,
         "device": str(resolve_device(spec.device)),
         "batch_size": spec.batch_size,
         "workers": spec.workers,

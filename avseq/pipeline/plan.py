@@ -79,12 +79,17 @@ class Plan:
         return [{"name": n, "version": v, "path": p} for n, v, p in sorted(seen)]
 
 
-def build_plan(spec: PipelineSpec) -> Plan:
-    """Construct every stage (loading models onto their devices)."""
-    if spec.executor != "local":
-        raise ConfigError(f"executor {spec.executor!r} is not available yet; supported now: local")
+ROLES = ("source", "batch", "sink")
+
+
+def build_plan(spec: PipelineSpec, roles: tuple[str, ...] = ROLES) -> Plan:
+    """Construct the stages of ``roles`` (loading models onto their devices); the others stay unbuilt.
+
+    The Ray executor builds each role where it runs: sources in decode tasks, batch stages
+    (the models) once per actor, sinks in write tasks.
+    """
     ctx = BuildContext(spec)
-    objects = {s.id: STAGES.get(s.type).impl(s, ctx) for s in spec.stages}
+    objects = {s.id: STAGES.get(s.type).impl(s, ctx) for s in spec.stages if STAGES.get(s.type).role in roles}
     by_role: dict[str, list[StageSpec]] = {"source": [], "batch": [], "sink": []}
     for s in spec.stages:
         by_role[STAGES.get(s.type).role].append(s)

@@ -25,8 +25,9 @@ from pydantic import (
     field_validator,
 )
 
-from avseq.errors import ConfigError
+from avseq.errors import ConfigError, short_repr
 from avseq.pipeline.overrides import apply_overrides
+from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.stages import STAGES, StageType
 
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
@@ -69,6 +70,7 @@ class PipelineSpec(BaseModel):
     timeout: PositiveFloat | None = Field(120.0, description="seconds per input file")
     threads: PositiveInt | None = Field(None, description="torch CPU threads; None = cores left by workers")
     limits: dict[str, PositiveFloat] = Field(default_factory=dict, description="avseq.io.MediaLimits caps")
+    ray: RayOptions = Field(default_factory=RayOptions, description="executor: ray settings")
     stages: list[StageSpec] = Field(min_length=1)
     path: str | None = Field(None, exclude=True)
 
@@ -193,7 +195,7 @@ def format_validation_error(err: ValidationError, raw: Any, prefix: str = "") ->
         elif e["type"] == "missing":
             parts.append(f"{where}: required key is missing")
         else:
-            parts.append(f"{where}: {e['msg']} (got {e['input']!r})")
+            parts.append(f"{where}: {e['msg']} (got {short_repr(e['input'])})")
     return "; ".join(dict.fromkeys(parts))
 
 

@@ -68,13 +68,12 @@ def test_bad_pipeline_and_bad_input_exit_2(tmp_path, bundles, clips):  # noqa: F
     assert not (tmp_path / "out").exists()
 
 
-def test_ray_executor_is_not_available_yet(tmp_path, bundles, clips):  # noqa: F811
+def test_address_needs_the_ray_executor(tmp_path, bundles, clips):  # noqa: F811
+    # runs on Ray are tested in tests/pipeline/test_ray_executor.py
     pipeline = full_pipeline(tmp_path, bundles)
-    assert "not available yet" in invoke("validate", pipeline, "--set", "executor=ray").output
-    result = invoke("run", pipeline, "-i", clips[0], "-o", tmp_path / "out", "--set", "executor=ray")
-    assert (
-        result.exit_code == 2 and "executor 'ray' is not available yet; supported now: local" in result.output
-    )
+    result = invoke("run", pipeline, "-i", clips[0], "-o", tmp_path / "out", "--address", "auto")
+    assert result.exit_code == 2 and "--address 'auto' is for --executor ray" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_mixed_good_and_bad_inputs(tmp_path, bundles, clips):  # noqa: F811
