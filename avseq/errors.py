@@ -7,6 +7,7 @@ The CLI prints that line; tracebacks appear only with ``--debug``.
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 
 
@@ -57,3 +58,16 @@ class ResourceLimitError(MediaError):
 
 class ReportError(AvseqError):
     """An output folder or training run cannot be reported on (missing or malformed records)."""
+
+
+def short_repr(value: object, limit: int = 120) -> str:
+    """``repr(value)`` for an error message, bounded in depth and length.
+
+    A config value can be huge (a YAML alias bomb expands to billions of items):
+    only a few items per level and at most ``limit`` characters are shown.
+    """
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 6, 6
+    r.maxstring = r.maxother = limit
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

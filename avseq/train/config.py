@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from avseq.errors import ConfigError
+from avseq.errors import ConfigError, short_repr
 
 Kind = Literal["caption", "sound"]
 KINDS = ("caption", "sound")
@@ -186,7 +186,7 @@ def _describe(err: ValidationError, source: str) -> str:
         return f"{source}: unknown key {path}"
     if first["type"] == "missing":
         return f"{source}: {path} is required"
-    return f"{source}: {path}: {msg} (got {first.get('input')!r})"
+    return f"{source}: {path}: {msg} (got {short_repr(first.get('input'))})"
 
 
 def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> TrainConfig:
