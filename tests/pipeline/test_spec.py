@@ -98,6 +98,11 @@ def test_bad_param_value_names_key_path_value_and_choices(tmp_path):
     )
 
 
+def test_unknown_encoder_lists_known(tmp_path):
+    msg = error(tmp_path, edited(s2={"params": {"encoder": "resnet999"}}))
+    assert "stages[2].params.encoder: Value error, unknown encoder 'resnet999'; known: compact" in msg
+
+
 def test_unknown_param_lists_allowed(tmp_path):
     msg = error(tmp_path, edited(s0={"params": {"fsp": 4}}))
     assert "stages[0].params.fsp: unknown key; allowed: fps, num_frames, size, window, mode" in msg

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from avseq.pipeline.stages.base import StageType, register
 from avseq.types import Audio, FrameBatch, Frames, Spectrogram
@@ -62,6 +62,15 @@ class EncodeParams(BaseModel):
     bundle: str | None = None
     encoder: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, name: str | None) -> str | None:
+        from avseq.models import ENCODERS
+
+        if name is not None and name not in ENCODERS:
+            raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS.list())}")
+        return name
 
     @model_validator(mode="after")
     def _one_source(self) -> EncodeParams:
