@@ -57,6 +57,8 @@ def _check_file(path: Path) -> None:
         raise NotMediaError(path, "file not found")
     if path.is_dir():
         raise NotMediaError(path, "is a directory, not a media file")
+    if not path.is_file():  # a FIFO would block the open; a device may never end
+        raise NotMediaError(path, "not a regular file (a FIFO, socket or device), not a media file")
     if path.stat().st_size == 0:
         raise NotMediaError(path, "file is empty (0 bytes)")
 
