@@ -8,11 +8,11 @@ import av
 import numpy as np
 import torch
 
-from avseq.errors import MediaError, NoStreamError
+from avseq.errors import MediaError, NoStreamError, UnsupportedCodecError
 from avseq.io.atomic import atomic_path
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.opener import map_error, open_media
-from avseq.io.probe import MediaInfo, StreamInfo, probe
+from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
 from avseq.io.resample import as_wave, frames_from_wave, layout_for, resample_frames
 from avseq.io.truncation import OnTruncated, check_truncation, is_truncated, validate_on_truncated
 from avseq.types import Audio
@@ -27,6 +27,10 @@ def _audio_stream(path: Path, info: MediaInfo, stream: int) -> StreamInfo:
         raise NoStreamError(path, "no audio stream")
     if not isinstance(stream, int) or not 0 <= stream < len(audios):
         raise NoStreamError(path, f"no audio stream {stream} (the file has {len(audios)} audio streams)")
+    if audios[stream].codec == UNKNOWN_CODEC:
+        raise UnsupportedCodecError(
+            path, f"audio stream {stream} has no usable codec (unknown or damaged codec parameters)"
+        )
     return audios[stream]
 
 

@@ -18,6 +18,7 @@ import av
 from avseq.io.opener import open_media
 from avseq.io.scan import PacketTable, is_vfr, scan_streams
 
+UNKNOWN_CODEC = "unknown"  # StreamInfo.codec of a stream no decoder can be set up for
 _VFR_TOLERANCE = 0.01  # relative gap between average and real frame rate that counts as VFR
 
 
@@ -128,6 +129,9 @@ def _audio_fields(stream, duration: float | None) -> dict:
 def _stream_info(container, stream) -> StreamInfo:
     duration = _seconds(stream.duration, stream.time_base)
     extra = {}
+    if stream.codec_context is None:  # no decoder could be set up (unknown or damaged codec parameters)
+        return StreamInfo(index=stream.index, type=stream.type, codec=UNKNOWN_CODEC, duration=duration,
+                          start_time=_seconds(stream.start_time, stream.time_base))  # fmt: skip
     if stream.type == "video":
         extra = _video_fields(container, stream)
     elif stream.type == "audio":
@@ -135,7 +139,7 @@ def _stream_info(container, stream) -> StreamInfo:
     return StreamInfo(
         index=stream.index,
         type=stream.type,
-        codec=stream.codec_context.name if stream.codec_context else "unknown",
+        codec=stream.codec_context.name,
         duration=duration,
         start_time=_seconds(stream.start_time, stream.time_base),
         frames=stream.frames or None,

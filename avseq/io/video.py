@@ -19,11 +19,11 @@ from typing import Literal
 import av
 import numpy as np
 
-from avseq.errors import CorruptMediaError, NoStreamError
+from avseq.errors import CorruptMediaError, NoStreamError, UnsupportedCodecError
 from avseq.io.convert import FrameStack, SizeArg, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
-from avseq.io.probe import MediaInfo, StreamInfo, probe
+from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
 from avseq.io.sampling import EPS, Selector, choose_indices, fps_times, uniform_times, window_uniform_times
 from avseq.io.scan import scan_stream
 from avseq.io.source import (
@@ -96,6 +96,10 @@ def _video_stream(path: Path, info: MediaInfo, stream: int) -> StreamInfo:
         raise NoStreamError(path, "no video stream")
     if stream >= len(videos):
         raise NoStreamError(path, f"no video stream {stream} (the file has {len(videos)} video streams)")
+    if videos[stream].codec == UNKNOWN_CODEC:
+        raise UnsupportedCodecError(
+            path, f"video stream {stream} has no usable codec (unknown or damaged codec parameters)"
+        )
     return videos[stream]
 
 
