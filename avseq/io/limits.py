@@ -30,11 +30,16 @@ class MediaLimits:
 DEFAULT_LIMITS = MediaLimits()
 
 
+def _number(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:g}"
+
+
 def _exceeds(path, name: str, value: float, cap: float, unit: str = "") -> ResourceLimitError:
     return ResourceLimitError(
         path,
-        f"{name.removeprefix('max_')} {value:g}{unit} exceeds the cap {name}={cap:g}{unit} "
-        f"(pass limits=MediaLimits({name}=...) to raise it)",
+        f"{name.removeprefix('max_')} {_number(value)}{unit} exceeds the cap {name}={_number(cap)}{unit} "
+        f"(raise it with 'limits: {{{name}: ...}}' in the pipeline file, --set limits.{name}=..., "
+        f"or MediaLimits({name}=...) in Python)",
     )
 
 
