@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from avseq.errors import ConfigError
+from avseq.errors import ConfigError, short_repr
 
 STAGE_KEYS = ("type", "params", "input", "device")
 
@@ -66,6 +66,6 @@ def _set_path(node: dict, parts: list[str], value: Any, text: str) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {text!r}: {part!r} holds {child!r}, not a mapping")
+            raise ConfigError(f"--set {text!r}: {part!r} holds {short_repr(child)}, not a mapping")
         node = child
     node[parts[-1]] = value

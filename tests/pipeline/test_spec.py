@@ -64,6 +64,15 @@ def test_python_tags_cannot_run(tmp_path):
     assert "not valid YAML" in msg
 
 
+def test_a_yaml_alias_bomb_gives_a_short_message(tmp_path):
+    levels = ['&a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        levels.append(f"&{name} [" + ", ".join([levels[-1]] + [f"*{prev}"] * 8) + "]")
+    text = f"version: 1\nstages:\n  - id: x\n    type: decode_video\n    params: {{fps: {levels[-1]}}}\n"
+    msg = error(tmp_path, text)
+    assert "stages[0].params.fps: Input should be a valid number" in msg and len(msg) < 400
+
+
 def test_unknown_top_level_key_lists_allowed(tmp_path):
     msg = error(tmp_path, {**CAPTION, "batchsize": 4})
     assert "batchsize: unknown key; allowed: version, device, batch_size" in msg
