@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,eval
+EXTRAS ?= dev,eval,ray
 
 .PHONY: demo test lint bench venv clean
 

@@ -1,0 +1,170 @@
+"""The Ray executor on a local 2-CPU Ray instance: same outputs and contract as the local executor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from avseq.errors import ConfigError
+from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+from tests.pipeline.pipeline_helpers import full_pipeline, output_files, read_results
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'avseq[ray]'")
+
+AUDIO_TOLERANCE = 1e-3  # max abs sample difference: batches differ, so padding and float order do
+BAD = {"random", "truncated", "zero"}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray instance for the module: 2 CPUs, no dashboard, no usage stats, no network."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, clips) -> Path:
+    """A folder of the three good clips plus three bad files (empty, random bytes, truncated)."""
+    folder = tmp_path_factory.mktemp("ray_inputs")
+    for clip in clips:
+        (folder / clip.name).write_bytes(clip.read_bytes())
+    (folder / "zero.mp4").write_bytes(b"")
+    (folder / "random.mp4").write_bytes(os.urandom(3000))
+    data = clips[2].read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, bundles, inputs):
+    """The local executor's outputs for ``inputs`` (the reference)."""
+    tmp = tmp_path_factory.mktemp("local")
+    spec = load_pipeline(full_pipeline(tmp, bundles, mux=True))
+    return run_pipeline(spec, expand_inputs([inputs]), tmp / "out", progress=False), tmp / "out"
+
+
+def invoke(*args) -> object:
+    from avseq.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_ray_run_matches_the_local_run(ray_cluster, tmp_path, bundles, inputs, local_run):
+    reference, local_out = local_run
+    out = tmp_path / "out"
+    result = invoke(
+        "run", full_pipeline(tmp_path, bundles, mux=True), "-i", inputs, "-o", out, "--executor", "ray"
+    )
+    assert result.exit_code == 1, result.output  # the bad files failed, the job did not
+    assert output_files(out) == output_files(local_out) and len(output_files(out)) == 3 * 6
+    ray_lines, local_lines = read_results(out), read_results(local_out)
+    assert [r["id"] for r in ray_lines] == [r["id"] for r in local_lines]
+    for got, want in zip(ray_lines, local_lines, strict=True):
+        assert (got["status"], got["outputs"], got["captions"]) == (
+            want["status"],
+            want["outputs"],
+            want["captions"],
+        )
+        assert got["error"] == want["error"] and (got["status"] == "failed") == (got["id"] in BAD)
+        assert got["input"] == want["input"] and got["duration"] == want["duration"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["counts"]
+        == reference.summary["counts"]
+        == {"ok": 3, "failed": 3, "skipped": 0, "total": 6, "not_run": 0}
+    )
+    assert summary["executor"] == "ray" and summary["device"] == "cpu"
+    assert {b["version"] for b in summary["bundles"]} == {"test-1"}
+    assert summary["ray"]["actors"] == 1 and summary["ray"]["cluster"]["CPU"] == 2
+    _assert_same_media(out, local_out)
+
+
+def _assert_same_media(out: Path, local_out: Path) -> None:
+    from safetensors.torch import load_file
+
+    from avseq.io.audio import decode_audio
+
+    for i in range(3):
+        got, want = (
+            decode_audio(out / f"clip{i}/sound.wav").wave,
+            decode_audio(local_out / f"clip{i}/sound.wav").wave,
+        )
+        assert got.shape == want.shape and float((got - want).abs().max()) < AUDIO_TOLERANCE
+        for name in ("caption.vtt", "caption.srt"):
+            assert (out / f"clip{i}" / name).read_text() == (local_out / f"clip{i}" / name).read_text()
+        a, b = (
+            load_file(out / f"clip{i}/features.safetensors"),
+            load_file(local_out / f"clip{i}/features.safetensors"),
+        )
+        assert a["pts"].equal(b["pts"]) and float((a["features"] - b["features"]).abs().max()) < 1e-5
+
+
+def test_resume_skips_complete_inputs_and_redoes_the_rest(ray_cluster, tmp_path, bundles, inputs, clips):
+    spec = load_pipeline(full_pipeline(tmp_path, bundles), ["executor=ray", "batch_size=2"])
+    items = [i for i in expand_inputs([inputs]) if i.id.startswith("clip")]
+    out = tmp_path / "out"
+    first = run_pipeline(spec, items[:2], out, progress=False)
+    assert first.counts["ok"] == 2
+    (out / "clip0/sound.wav").unlink()
+    second = run_pipeline(spec, items, out, progress=False)
+    assert [(r.id, r.status) for r in second.results] == [
+        ("clip0", "ok"),
+        ("clip1", "skipped"),
+        ("clip2", "ok"),
+    ]
+    assert [r["status"] for r in read_results(out)] == ["ok", "skipped", "ok"]
+    assert (out / "clip0/sound.wav").is_file() and not (out / ".staging").exists()
+
+
+def test_a_cluster_too_small_for_the_actors_is_a_config_error(ray_cluster, tmp_path, bundles, clips):
+    spec = load_pipeline(full_pipeline(tmp_path, bundles), ["executor=ray", "ray.actors=2"])
+    with pytest.raises(
+        ConfigError, match=r"ray.actors=2 x ray.cpus_per_actor=1 \+ ray.decode_cpus=1 needs 3 CPUs"
+    ):
+        run_pipeline(spec, expand_inputs([clips[0]]), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_section_is_validated(tmp_path, bundles):
+    pipeline = full_pipeline(tmp_path, bundles)
+    with pytest.raises(ConfigError, match=r"ray.actors: Input should be greater than 0 \(got 0\)"):
+        load_pipeline(pipeline, ["ray.actors=0"])
+    with pytest.raises(ConfigError, match=r"ray.gpu: unknown key; allowed: address, actors, gpus_per_actor"):
+        load_pipeline(pipeline, ["ray.gpu=1"])
+
+
+def test_without_ray_the_run_says_how_to_install_it(tmp_path, bundles, clips, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    result = invoke(
+        "run", full_pipeline(tmp_path, bundles), "-i", clips[0], "-o", tmp_path / "out", "--executor", "ray"
+    )
+    assert result.exit_code == 2
+    assert (
+        "executor 'ray' needs Ray, which is not installed here; install it with: pip install 'avseq[ray]'"
+        in (result.output)
+    )
+
+
+def test_the_local_executor_never_imports_ray(tmp_path, bundles, clips):
+    code = f"""
+import sys
+from avseq.cli import run as _cli
+from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+spec = load_pipeline({str(full_pipeline(tmp_path, bundles))!r})
+result = run_pipeline(spec, expand_inputs([{str(clips[0])!r}]), {str(tmp_path / "out")!r}, progress=False)
+assert result.counts["ok"] == 1, result.counts
+print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path.cwd()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
