@@ -47,15 +47,19 @@ def _mutant(seed: Path, rng: np.random.Generator) -> tuple[bytes, str]:
     return data, "; ".join(how)
 
 
-def build_corpus(folder: Path, n: int, seed: int, big_frame: bool = True) -> list[Case]:
+def build_corpus(
+    folder: Path, n: int, seed: int, big_frame: bool = True, seeds: list[Path] | None = None
+) -> list[Case]:
     """Write ``n`` inputs under ``folder`` (seeds first, then hand-made cases, then mutants).
 
-    Also writes ``folder/inputs.jsonl``, a manifest naming every case, so that folders, FIFOs
-    and symlinks are offered to ``avseq run`` as inputs exactly like files. Raises ValueError
+    seeds: reuse these seed clips (encoders are not bit-exact run to run, so the same
+    ``seed`` gives the same files only from the same seed clips). Also writes
+    ``folder/inputs.jsonl``, a manifest naming every case, so that folders, FIFOs and
+    symlinks are offered to ``avseq run`` as inputs exactly like files. Raises ValueError
     when ``n`` is too small to hold the seeds and hand-made cases.
     """
     rng = np.random.default_rng(seed)
-    seeds = make_seeds(folder / "seeds", seed=seed)
+    seeds = seeds or make_seeds(folder / "seeds", seed=seed)
     cases = [Case(f"seed/{p.name}", p, "valid seed") for p in seeds]
     cases += [
         Case(f"hand/{p.name}", p, "hand-made") for p in make_handmade(folder / "hand", seeds, big_frame)
