@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from avseq.errors import MediaError
 from avseq.pipeline.ids import short_hash
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import Plan
@@ -44,8 +45,11 @@ class FileState:
 
 
 def clear_staging(outdir: Path) -> None:
-    """Remove leftovers of an interrupted run (their inputs are redone)."""
-    shutil.rmtree(outdir / STAGING, ignore_errors=True)
+    """Remove leftovers of an interrupted run (their inputs are redone); a symlink is unlinked."""
+    staging = outdir / STAGING
+    if staging.is_symlink():
+        staging.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
@@ -76,7 +80,17 @@ def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
     return Result(item.id, str(item.path), "ok", None, outputs, captions, round(done.duration, 4), timings)
 
 
+def _refuse_symlinked_folders(target: Path, outdir: Path) -> None:
+    """Raise MediaError when a folder between ``outdir`` and ``target`` is a symlink (it may lead outside)."""
+    for parent in reversed(target.relative_to(outdir).parents[:-1]):
+        if (outdir / parent).is_symlink():
+            raise MediaError(outdir / parent, "is a symlink; refusing to write outputs through it")
+
+
 def _move_into_place(staging: Path, target: Path, outdir: Path) -> None:
+    _refuse_symlinked_folders(target, outdir)
+    if target.is_symlink():  # replace the link itself, never what it points to
+        target.unlink()
     if target.exists():
         trash = outdir / STAGING / f"old-{short_hash(str(target), 16)}"
         shutil.rmtree(trash, ignore_errors=True)

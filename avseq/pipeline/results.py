@@ -89,6 +89,8 @@ class ResultLog:
     def __init__(self, outdir: Path) -> None:
         self.path = outdir / RESULTS_NAME
         outdir.mkdir(parents=True, exist_ok=True)
+        if self.path.is_symlink():  # appending would write wherever it points; replace the link
+            self.path.unlink()
         needs_newline = (
             self.path.exists() and self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n")
         )

@@ -1,0 +1,3 @@
+"""Fixtures of the hostile-input tests: the pipeline tests' tiny bundles and clips."""
+
+from tests.pipeline.pipeline_helpers import bundles, clips  # noqa: F401
