@@ -55,17 +55,18 @@ def clear_staging(outdir: Path) -> None:
 def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
     """Run the sinks for ``state`` into a staging folder and move it to ``outdir/<id>``.
 
-    Raises whatever a sink raises; the staging folder is removed in that case.
+    Raises whatever a sink raises (an OSError, e.g. a full disk, as MediaError naming
+    ``outdir/<id>``); the staging folder is removed in that case.
     """
     item, done = state.item, state.done
     staging = outdir / STAGING / short_hash(item.id, 16)
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     windows = [state.pieces[i] for i in range(done.windows)]
     info = FileInfo(item.path, done.duration, [state.bounds[i] for i in range(done.windows)], done.pts)
     timings = dict(state.timings)
     outputs: dict[str, str] = {}
     try:
+        staging.mkdir(parents=True)
         for sink in plan.sinks:
             start = time.perf_counter()
             inputs = [[w[i] for w in windows] for i in sink.input]
@@ -73,6 +74,9 @@ def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
                 outputs[key] = f"{item.id}/{name}"
             timings[sink.id] = time.perf_counter() - start
         _move_into_place(staging, outdir / item.id, outdir)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise MediaError(outdir / item.id, f"cannot write outputs ({' '.join(str(err).split())})") from err
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -8,6 +8,7 @@ whose last record is ``ok`` and whose output files all exist is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from avseq.errors import ConfigError, MediaError
 from avseq.io.atomic import write_text_atomic
 
 RESULTS_NAME = "results.jsonl"
@@ -88,13 +90,18 @@ class ResultLog:
 
     def __init__(self, outdir: Path) -> None:
         self.path = outdir / RESULTS_NAME
-        outdir.mkdir(parents=True, exist_ok=True)
-        if self.path.is_symlink():  # appending would write wherever it points; replace the link
-            self.path.unlink()
-        needs_newline = (
-            self.path.exists() and self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n")
-        )
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+            if self.path.is_symlink():  # appending would write wherever it points; replace the link
+                self.path.unlink()
+            needs_newline = (
+                self.path.exists() and self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n")
+            )
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as err:
+            raise ConfigError(
+                f"{outdir}: cannot write to the output folder ({err.strerror or err})"
+            ) from None
         if needs_newline:
             self._file.write("\n")
 
@@ -112,9 +119,15 @@ class ResultLog:
         older = read_results(self.path.parent)
         lines = [results[i].to_json() for i in order if i in results]
         lines += [json.dumps(rec, ensure_ascii=False) for i, rec in older.items() if i not in results]
-        write_text_atomic(self.path, "".join(line + "\n" for line in lines))
+        # A full disk fails the rewrite; the appended log already holds every result (last line per id wins).
+        with contextlib.suppress(OSError):
+            write_text_atomic(self.path, "".join(line + "\n" for line in lines))
 
 
 def write_summary(outdir: Path, summary: dict[str, Any]) -> None:
-    """Write ``outdir/summary.json`` atomically."""
-    write_text_atomic(outdir / SUMMARY_NAME, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    """Write ``outdir/summary.json`` atomically; MediaError when it cannot be written (e.g. a full disk)."""
+    path = outdir / SUMMARY_NAME
+    try:
+        write_text_atomic(path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    except OSError as err:
+        raise MediaError(path, f"cannot write the run summary ({err.strerror or err})") from None

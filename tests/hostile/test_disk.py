@@ -1,0 +1,135 @@
+"""Full disks and unwritable output folders: the affected files fail clearly, nothing earlier is damaged."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from avseq.cli import main
+from tests.pipeline.pipeline_helpers import full_pipeline, output_files, read_results
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str):
+    """Mount a tmpfs with ``options`` at ``folder`` (skips the test where mounting is not allowed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+        )
+    except FileNotFoundError:
+        pytest.skip("no mount command")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def copy_clips(clips, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in clips:
+        (folder / c.name).write_bytes(c.read_bytes())
+    return folder
+
+
+def test_a_full_disk_fails_the_files_that_do_not_fit_and_keeps_the_rest(tmp_path, bundles, clips):
+    inputs = copy_clips(clips, tmp_path / "in")
+    pipeline = full_pipeline(tmp_path, bundles)
+    ref = tmp_path / "ref"
+    assert invoke("run", pipeline, "-i", inputs, "-o", ref, "--quiet", "--workers", "1").exit_code == 0
+    with tmpfs(tmp_path / "disk", "size=48k") as disk:  # room for clip0's outputs (about 20 kB), not all
+        out = disk / "out"
+        result = invoke(
+            "run", pipeline, "-i", inputs, "-o", out, "--quiet", "--workers", "1", "--batch-size", "1"
+        )
+        assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+        lines = {r["id"]: r for r in read_results(out)}
+        assert set(lines) == {"clip0", "clip1", "clip2"}
+        failed = [r for r in lines.values() if r["status"] == "failed"]
+        assert failed and all("No space left on device" in r["error"]["message"] for r in failed)
+        assert all(r["error"]["type"] == "MediaError" and "\n" not in r["error"]["message"] for r in failed)
+        done = {i for i, r in lines.items() if r["status"] == "ok"}
+        assert done, "the first clip fits"
+        for rel in output_files(out):  # what was written is complete and equals the reference run
+            assert rel.split("/")[0] in done
+            if rel.endswith((".vtt", ".srt")):
+                assert (out / rel).read_bytes() == (ref / rel).read_bytes(), rel
+        assert not list(out.rglob(".*"))
+        assert json.loads((out / "summary.json").read_text())["counts"]["failed"] == len(failed)
+
+
+def test_an_unwritable_output_folder_is_one_clear_line(tmp_path, bundles, clips):
+    inputs = copy_clips(clips[:1], tmp_path / "in")
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+        for out in (ro, ro / "sub"):
+            result = invoke("run", full_pipeline(tmp_path, bundles), "-i", inputs, "-o", out, "--quiet")
+            assert result.exit_code == 2, result.output
+            lines = result.output.strip().splitlines()
+            assert len(lines) == 1 and "cannot write to the output folder" in lines[0], result.output
+            assert "Read-only file system" in lines[0] and "Traceback" not in result.output
+
+
+def test_enospc_in_one_sink_fails_that_file_only(tmp_path, bundles, clips, monkeypatch):
+    from avseq.pipeline.stages.sinks import WriteCaptions
+
+    real = WriteCaptions.write
+
+    def full_for_clip1(self, folder, inputs, info):
+        if Path(info.path).stem == "clip1":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "caption.vtt"))
+        return real(self, folder, inputs, info)
+
+    monkeypatch.setattr(WriteCaptions, "write", full_for_clip1)
+    out = tmp_path / "out"
+    result = invoke(
+        "run",
+        full_pipeline(tmp_path, bundles),
+        "-i",
+        copy_clips(clips, tmp_path / "in"),
+        "-o",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 1
+    lines = {r["id"]: r for r in read_results(out)}
+    assert [lines[i]["status"] for i in ("clip0", "clip1", "clip2")] == ["ok", "failed", "ok"]
+    error = lines["clip1"]["error"]
+    assert error["type"] == "MediaError" and "No space left on device" in error["message"]
+    assert str(out / "clip1") in error["message"]
+    assert not (out / "clip1").exists() and not list(out.rglob(".*"))
+
+
+def test_results_stay_complete_when_the_final_rewrite_hits_a_full_disk(tmp_path, bundles, clips, monkeypatch):
+    import avseq.pipeline.results as results
+
+    def no_space(path, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(results, "write_text_atomic", no_space)
+    out = tmp_path / "out"
+    result = invoke(
+        "run",
+        full_pipeline(tmp_path, bundles),
+        "-i",
+        copy_clips(clips, tmp_path / "in"),
+        "-o",
+        out,
+        "--quiet",
+    )
+    assert {r["id"] for r in read_results(out) if r["status"] == "ok"} == {"clip0", "clip1", "clip2"}
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: ")
+    assert "summary.json" in result.output and "No space left on device" in result.output
