@@ -10,6 +10,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from avseq.errors import CorruptMediaError
 from avseq.pipeline.stages.base import StageType, register
 from avseq.pipeline.workers import FileDone, Window
 
@@ -130,6 +131,8 @@ def make_decoder(plan: Any):
             end = stop
             yield Window(-1, n - 1, start, stop, values)
         all_pts = torch.cat(pts) if pts else torch.zeros(0, dtype=torch.float64)
+        if len(all_pts) == 0:  # e.g. damaged codec parameters: packets there, but no frame decodes
+            raise CorruptMediaError(path, "no video frame could be decoded")
         yield FileDone(-1, n, end if math.isfinite(end) else 0.0, 0.0, all_pts)
 
     return decode
