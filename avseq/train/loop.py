@@ -14,6 +14,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from avseq.io.atomic import write_text_atomic
 from avseq.models import Tokenizer, build_system
 from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
+from avseq.train import distributed
 from avseq.train.config import TrainConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
 from avseq.train.schedule import build_scheduler
@@ -95,6 +97,7 @@ class Run:
     splits: dict[str, str]
     cache: Any = None  # avseq.data.feature_cache.FeatureCache when the encoder is frozen
     loss: LossOptions = field(default_factory=LossOptions)
+    forward: Callable | None = None  # the DDP-wrapped loss under torchrun (avseq.train.distributed)
 
 
 def setup(cfg: TrainConfig, run_dir: Path) -> Run:
@@ -102,7 +105,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     seed_everything(cfg.train.seed)
     if cfg.train.threads is not None:
         torch.set_num_threads(cfg.train.threads)
-    device = resolve_device(cfg.train.device)
+    device = distributed.rank_device(resolve_device(cfg.train.device))
     prep = tdata.preprocessing(cfg)
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
     train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
@@ -227,30 +230,46 @@ def train(
     resume: continue from the folder's ``last`` checkpoint (model, optimizer, schedule,
     RNG and step restored exactly). stop_at: stop after this step, with a checkpoint,
     although the schedule still spans ``train.steps`` (a later ``resume`` finishes it).
+    Under torchrun every rank calls this and trains with DDP (:mod:`avseq.train.distributed`);
+    rank 0 alone logs and writes the run folder.
     """
+    with distributed.process_group(resolve_device(cfg.train.device)):
+        return _train(distributed.quiet(cfg), run_dir, resume, stop_at)
+
+
+def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: int | None) -> TrainResult:
     started = time.perf_counter()
     run_dir = Path(run_dir or cfg.output_dir)
     if not resume and ckpt.resolve(run_dir, "last") is not None:
         raise ConfigError(
             f"{run_dir}: already holds a run; pass --resume to continue it or choose another -o"
         )
+    distributed.check_batch_size(cfg.train.batch_size)
+    main = distributed.is_main()
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.yaml", config_to_yaml(cfg))
-    run = setup(cfg, run_dir)
+    if main:
+        write_text_atomic(run_dir / "config.yaml", config_to_yaml(cfg))
+    with distributed.main_first():  # rank 0 generates data and fills caches once
+        run = setup(cfg, run_dir)
     step, extra = restore(run) if resume else (0, {})
-    log = CsvLog(run_dir, _val_columns(cfg.kind), resume_step=step if resume else None)
+    run.forward = distributed.wrap(run.system, run.loss, run.device)
+    resume_step = step if resume else None
+    log = CsvLog(run_dir, _val_columns(cfg.kind), resume_step) if main else distributed.NullLog()
     end = min(cfg.train.steps, stop_at if stop_at is not None else cfg.train.steps)
     last_val: dict[str, float] = extra.get("last_val", {})
     try:
         step, last_val = _loop(run, log, step, end, extra, last_val)
     finally:
         log.close()
-    plot_curves(run_dir, _val_columns(cfg.kind))
+    distributed.sync_buffers(run.system)  # ranks agree on BatchNorm statistics too
+    ranks = distributed.describe_ranks(run.system)
     result = TrainResult(
         run_dir, step, extra.get("best_step"), extra.get("best_value"), cfg.val_metric, last_val,
         time.perf_counter() - started,
     )  # fmt: skip
-    write_text_atomic(run_dir / "summary.json", json.dumps(_summary(result, run), indent=1))
+    if main:
+        plot_curves(run_dir, _val_columns(cfg.kind))
+        write_text_atomic(run_dir / "summary.json", json.dumps({**_summary(result, run), **ranks}, indent=1))
     return result
 
 
@@ -267,33 +286,40 @@ def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dic
             if hasattr(run.train_set, "set_epoch"):
                 run.train_set.set_epoch(epoch)
             batches = tdata.epoch_plan(n, t.batch_size, t.seed, epoch).batches[skip:][: end - step]
+            batches = distributed.shard_batches(batches)  # this rank's slice of each batch
             pad = run.tokenizer.pad_id if run.tokenizer else 0
             tick = time.perf_counter()
             for batch in tdata.loader(
                 run.train_set, batches, run.cfg.kind, t.num_workers, t.seed + epoch, pad
             ):
+                distributed.seed_step(t.seed, step)  # per-rank RNG under torchrun; no-op otherwise
                 stats = train_step(
                     run.system, batch, run.optimizer, run.scheduler, options=run.loss,
-                    grad_clip=run.cfg.optim.grad_clip, device=run.device, bf16=t.bf16,
+                    grad_clip=run.cfg.optim.grad_clip, device=run.device, bf16=t.bf16, forward=run.forward,
                 )  # fmt: skip
                 step += 1
                 now = time.perf_counter()
                 rate, tick = len(batch.ids) / max(now - tick, 1e-9), now
+                stats, rate = distributed.reduce_step(stats, rate)
                 bar.update()
                 bar.set_postfix(
                     loss=f"{stats.loss:.4f}", gnorm=f"{stats.grad_norm:.2f}", clips_s=f"{rate:.1f}"
                 )
                 row = _train_row(step, epoch, stats, rate) if step % t.log_every == 0 or step == end else {}
                 if step % t.val_every == 0 or step == t.steps:
-                    last_val = run_validation(run)
-                    row = {**_train_row(step, epoch, stats, rate), **last_val}
-                    _checkpoint(run, step, last_val, extra)
+                    if distributed.is_main():  # the other ranks wait at the barrier
+                        last_val = run_validation(run)
+                        row = {**_train_row(step, epoch, stats, rate), **last_val}
+                        _checkpoint(run, step, last_val, extra)
+                        bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in last_val.items()))
                     saved_at = step
-                    bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in last_val.items()))
+                    distributed.barrier()
                 if row:
                     log.write(row)
     if saved_at != step:
-        _checkpoint(run, step, last_val, extra, validated=False)
+        if distributed.is_main():
+            _checkpoint(run, step, last_val, extra, validated=False)
+        distributed.barrier()
     return step, last_val
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -86,14 +87,20 @@ def train_step(
     grad_clip: float | None = 1.0,
     device: torch.device = torch.device("cpu"),
     bf16: bool = False,
+    forward: Callable[[SoundBatch | CaptionBatch], torch.Tensor] | None = None,
 ) -> StepStats:
     """Forward, backward, clip, update, schedule. A step with non-finite gradients is skipped
-    (weights untouched) but still advances the schedule, so step counts stay aligned."""
+    (weights untouched) but still advances the schedule, so step counts stay aligned.
+
+    forward: computes the loss of the batch (already on ``device``) in place of
+    ``batch_loss(system, batch, options)``, e.g. the DistributedDataParallel wrapper of
+    :func:`avseq.train.distributed.wrap`, which averages gradients across ranks."""
     system.train()
     lr = optimizer.param_groups[0]["lr"]
     optimizer.zero_grad(set_to_none=True)
     with autocast(device, bf16):
-        loss = batch_loss(system, batch.to(device), options)
+        batch = batch.to(device)
+        loss = forward(batch) if forward is not None else batch_loss(system, batch, options)
     loss.backward()
     params = [p for p in system.parameters() if p.grad is not None]
     norm, clipped = clip_gradients(params, grad_clip)
