@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from avseq.errors import AvseqError, ConfigError
+from avseq.errors import AvseqError, BundleError, ConfigError
 from avseq.pipeline.executor import RunRecorder, RunSummary
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import build_plan
@@ -67,7 +68,7 @@ def run_pipeline_ray(
     Raises ConfigError when Ray is missing or the cluster cannot hold the requested actors.
     """
     ray = require_ray()
-    outdir = Path(outdir).resolve()  # the workers write by this absolute path
+    outdir = local_outdir(outdir)
     plan = build_plan(spec, roles=())
     connect(ray, spec.ray)
     actor_args = actor_resources(ray, spec)
@@ -84,6 +85,20 @@ def run_pipeline_ray(
     fields = {k: actors[k] for k in ("device", "bundles", "cpu_threads") if k in actors}
     fields["ray"] = {**spec.ray.model_dump(exclude={"address"}), **actor_args, "cluster": _cluster(ray)}
     return run.finish(time.perf_counter() - start, **fields)
+
+
+def local_outdir(outdir: str | Path) -> Path:
+    """``outdir`` as an absolute path (the workers write by it); ConfigError for a URL (s3://...).
+
+    Writing through fsspec (S3, GCS) is not supported yet: use a filesystem every node mounts.
+    """
+    text = str(outdir)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", text):
+        raise ConfigError(
+            f"output folder {text!r}: URLs (fsspec, S3) are not supported yet; give a path on a "
+            f"filesystem mounted at the same place on every Ray node"
+        )
+    return Path(outdir).resolve()
 
 
 def connect(ray: Any, options: RayOptions) -> None:
@@ -176,7 +191,17 @@ def stream_results(
         for row in ds.iter_rows():
             yield pickle.loads(row["blob"]), json.loads(row["meta"])
     except ray.exceptions.RayError as err:
-        raise AvseqError(f"the Ray job failed: {_one_line(err)}") from err
+        raise job_error(err) from err
+
+
+def job_error(err: BaseException) -> AvseqError:
+    """The error to raise for a failed Ray job: a worker's ConfigError / BundleError as itself
+    (e.g. an actor that cannot load its bundle), else an AvseqError with Ray's last line."""
+    line = _one_line(err)
+    found = re.match(r"avseq\.errors\.(ConfigError|BundleError): (.*)", line)
+    if found:
+        return {"ConfigError": ConfigError, "BundleError": BundleError}[found[1]](found[2])
+    return AvseqError(f"the Ray job failed: {line}")
 
 
 def _cluster(ray: Any) -> dict[str, float]:

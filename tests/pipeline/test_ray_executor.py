@@ -57,12 +57,21 @@ def invoke(*args) -> object:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_ray_run_matches_the_local_run(ray_cluster, tmp_path, bundles, inputs, local_run):
-    reference, local_out = local_run
-    out = tmp_path / "out"
-    result = invoke(
-        "run", full_pipeline(tmp_path, bundles, mux=True), "-i", inputs, "-o", out, "--executor", "ray"
+@pytest.fixture(scope="module")
+def ray_run(ray_cluster, tmp_path_factory, bundles, inputs):
+    """``avseq run ... --executor ray`` over ``inputs``: (click result, pipeline file, OUTDIR)."""
+    tmp = tmp_path_factory.mktemp("ray")
+    pipeline = full_pipeline(tmp, bundles, mux=True)
+    return (
+        invoke("run", pipeline, "-i", inputs, "-o", tmp / "out", "--executor", "ray"),
+        pipeline,
+        tmp / "out",
     )
+
+
+def test_ray_run_matches_the_local_run(ray_run, local_run):
+    reference, local_out = local_run
+    result, _, out = ray_run
     assert result.exit_code == 1, result.output  # the bad files failed, the job did not
     assert output_files(out) == output_files(local_out) and len(output_files(out)) == 3 * 6
     ray_lines, local_lines = read_results(out), read_results(local_out)
@@ -107,21 +116,20 @@ def _assert_same_media(out: Path, local_out: Path) -> None:
         assert a["pts"].equal(b["pts"]) and float((a["features"] - b["features"]).abs().max()) < 1e-5
 
 
-def test_resume_skips_complete_inputs_and_redoes_the_rest(ray_cluster, tmp_path, bundles, inputs, clips):
-    spec = load_pipeline(full_pipeline(tmp_path, bundles), ["executor=ray", "batch_size=2"])
-    items = [i for i in expand_inputs([inputs]) if i.id.startswith("clip")]
+def test_resume_skips_complete_inputs_and_redoes_the_rest(ray_run, tmp_path, inputs):
+    import shutil
+
+    _, pipeline, first = ray_run
     out = tmp_path / "out"
-    first = run_pipeline(spec, items[:2], out, progress=False)
-    assert first.counts["ok"] == 2
+    shutil.copytree(first, out)
     (out / "clip0/sound.wav").unlink()
-    second = run_pipeline(spec, items, out, progress=False)
-    assert [(r.id, r.status) for r in second.results] == [
-        ("clip0", "ok"),
-        ("clip1", "skipped"),
-        ("clip2", "ok"),
-    ]
-    assert [r["status"] for r in read_results(out)] == ["ok", "skipped", "ok"]
+    result = invoke("run", pipeline, "-i", inputs, "-o", out, "--executor", "ray", "--quiet")
+    assert result.exit_code == 1, result.output
+    statuses = {r["id"]: r["status"] for r in read_results(out)}
+    assert statuses == {"clip0": "ok", "clip1": "skipped", "clip2": "skipped"} | {b: "failed" for b in BAD}
     assert (out / "clip0/sound.wav").is_file() and not (out / ".staging").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"ok": 1, "failed": 3, "skipped": 2, "total": 6, "not_run": 0}
 
 
 def test_a_cluster_too_small_for_the_actors_is_a_config_error(ray_cluster, tmp_path, bundles, clips):
@@ -168,3 +176,28 @@ print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_url_output_folders_are_refused_before_anything_runs(tmp_path, bundles, clips):
+    spec = load_pipeline(full_pipeline(tmp_path, bundles), ["executor=ray"])
+    with pytest.raises(
+        ConfigError, match=r"output folder 's3:/bucket/out': URLs \(fsspec, S3\) are not supported"
+    ):
+        run_pipeline(spec, expand_inputs([clips[0]]), Path("s3://bucket/out"), progress=False)
+    assert not Path("s3:").exists()
+
+
+def test_an_actor_that_cannot_load_its_bundle_stops_the_run_with_its_error(
+    ray_cluster, tmp_path, bundles, clips
+):
+    import shutil
+
+    from avseq.errors import BundleError
+
+    broken = tmp_path / "broken"
+    shutil.copytree(bundles["sound"], broken)
+    (broken / "weights.safetensors").write_bytes(b"x" * 100)  # bundle.json still validates
+    sets = ["executor=ray", f"stages.sound.params.bundle={broken}", f"stages.encode.params.bundle={broken}"]
+    spec = load_pipeline(full_pipeline(tmp_path, bundles), sets)
+    with pytest.raises(BundleError, match=r"weights.safetensors: checksum differs from bundle.json"):
+        run_pipeline(spec, expand_inputs([clips[0]]), tmp_path / "out", progress=False)
