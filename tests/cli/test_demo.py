@@ -68,7 +68,7 @@ def test_demo_generates_runs_scores_and_reports_then_resumes(tmp_path, tiny_bund
         assert (clip / "input_mel.png").is_file()  # the original sound, from the reference clip
     assert "CIDEr" in json.loads((out / "summary.json").read_text())["scores"]
     html = (out / "report.html").read_text()
-    assert html.count("<video ") == 2 and html.count("<th>onset F1</th>") == 2
+    assert html.count("<video ") == 2 and html.count("<th>LSD (dB)</th>") == 2  # per-clip metrics
 
     again = demo("-o", str(out), "-n", "2", *tiny_bundles)
     assert again[1].startswith("0 ok, 0 failed, 2 skipped")
