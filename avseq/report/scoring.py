@@ -90,10 +90,8 @@ def clip_metrics(outdir: Path, rec: dict, ref: Reference) -> tuple[dict[str, flo
     metrics: dict[str, float] = {}
     caption = (rec.get("captions") or [None])[0]
     if caption and ref.captions:
-        from avseq.metrics import caption_scores
-
-        scores = caption_scores({"c": list(ref.captions)}, {"c": caption}, CLIP_CAPTION_METRICS, "simple")
-        metrics.update({k: float(v) for k, v in scores.items() if k != "tokenizer"})
+        scores = _caption_scores({"c": list(ref.captions)}, {"c": caption}, CLIP_CAPTION_METRICS, "simple")
+        metrics.update({k: float(v) for k, v in scores.items() if isinstance(v, float)})
     sound = _output(outdir, rec, "sound_wav")
     onsets = None
     if sound is not None:
@@ -138,16 +136,27 @@ def _output(outdir: Path, rec: dict, key: str) -> Path | None:
     return outdir / rel if rel and (outdir / rel).is_file() else None
 
 
+def _caption_scores(refs: dict, predictions: dict, metrics: tuple[str, ...], tokenizer: str) -> dict:
+    """:func:`avseq.metrics.caption_scores`, or a note when its tools are not installed."""
+    from avseq.metrics import caption_scores
+    from avseq.metrics.captions import MetricsUnavailableError
+
+    try:
+        return caption_scores(refs, predictions, metrics, tokenizer)
+    except MetricsUnavailableError as err:
+        return {"caption metrics": f"unavailable: {err}"}
+
+
 def corpus_metrics(scored: list[tuple[dict, Reference, Any]]) -> dict[str, Any]:
     """Caption metrics, attribute accuracy and micro onset F1 over the scored clips."""
-    from avseq.metrics import OnsetScores, attribute_accuracy, caption_scores
+    from avseq.metrics import OnsetScores, attribute_accuracy
 
     out: dict[str, Any] = {"clips scored": len(scored)}
     captioned = [(r, ref) for r, ref, _ in scored if r.get("captions") and ref.captions]
     if captioned:
         refs = {r["id"]: list(ref.captions) for r, ref in captioned}
         predictions = {r["id"]: r["captions"][0] for r, _ in captioned}
-        out.update(caption_scores(refs, predictions, CORPUS_CAPTION_METRICS))
+        out.update(_caption_scores(refs, predictions, CORPUS_CAPTION_METRICS, "auto"))
         with_attrs = [(r, ref) for r, ref in captioned if ref.attributes]
         if with_attrs:
             acc = attribute_accuracy(

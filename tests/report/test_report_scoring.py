@@ -38,3 +38,19 @@ def test_score_run_annotates_matching_clips_and_summary(fake_run):
 def test_score_run_needs_results(tmp_path):
     with pytest.raises(ReportError, match=r"results.jsonl: not found; is .* an `avseq run` output folder"):
         score_run(tmp_path, {})
+
+
+def test_scoring_goes_on_without_caption_metric_tools(fake_run, monkeypatch):
+    import avseq.metrics.captions as captions
+
+    def unavailable(*args, **kwargs):
+        raise captions.MetricsUnavailableError(
+            "caption metrics need pycocoevalcap: pip install 'avseq[eval]'"
+        )
+
+    monkeypatch.setattr(captions, "caption_scores", unavailable)
+    monkeypatch.setattr("avseq.metrics.caption_scores", unavailable)
+    scores = score_run(fake_run, {"silent": Reference(captions=("a ball",))})
+    assert scores["caption metrics"].startswith("unavailable: caption metrics need pycocoevalcap")
+    line = json.loads((fake_run / "results.jsonl").read_text().splitlines()[2])
+    assert "BLEU-4" not in line["metrics"] and line["references"] == ["a ball"]
