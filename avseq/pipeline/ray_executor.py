@@ -17,6 +17,7 @@ when this executor runs; without it the run stops with how to install it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -76,12 +77,12 @@ def run_pipeline_ray(
     run = RunRecorder(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
     todo = run.resume(overwrite)
     actors: dict[str, Any] = {}
-    for result, meta in stream_results(ray, spec, todo, outdir, actor_args):
-        run.record(result)
-        if meta:
-            actors = meta
-        if run.stopped:
-            break
+    with contextlib.closing(stream_results(ray, spec, todo, outdir, actor_args)) as stream:
+        for result, meta in stream:  # closing the stream on fail-fast stops the dataset
+            run.record(result)
+            actors = meta or actors
+            if run.stopped:
+                break
     fields = {k: actors[k] for k in ("device", "bundles", "cpu_threads") if k in actors}
     fields["ray"] = {**spec.ray.model_dump(exclude={"address"}), **actor_args, "cluster": _cluster(ray)}
     return run.finish(time.perf_counter() - start, **fields)

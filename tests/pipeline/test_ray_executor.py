@@ -201,3 +201,27 @@ def test_an_actor_that_cannot_load_its_bundle_stops_the_run_with_its_error(
     spec = load_pipeline(full_pipeline(tmp_path, bundles), sets)
     with pytest.raises(BundleError, match=r"weights.safetensors: checksum differs from bundle.json"):
         run_pipeline(spec, expand_inputs([clips[0]]), tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize("trouble", ["crash", "hang"])
+def test_the_decode_step_fails_a_crashing_or_hanging_file_alone(
+    tmp_path, bundles, clips, monkeypatch, trouble
+):
+    import time
+
+    from avseq.pipeline.inputs import InputItem
+    from avseq.pipeline.ray_tasks import decode_file
+    from avseq.pipeline.stages.decode import DecodeVideo
+
+    def bad(self, path):
+        if trouble == "crash":
+            os._exit(3)  # as a segfault in a decoder would
+        time.sleep(30)
+
+    spec = load_pipeline(full_pipeline(tmp_path, bundles), ["executor=ray", "timeout=0.5"])
+    good = decode_file(InputItem("clip0", clips[0]), spec)
+    assert good.failure is None and len(good.windows) == good.state.done.windows == 1
+    monkeypatch.setattr(DecodeVideo, "windows", bad)  # the forked decode process inherits it
+    flight = decode_file(InputItem("clip0", clips[0]), spec)
+    assert flight.failure.status == "failed" and not flight.windows
+    assert flight.failure.error["type"] == {"crash": "DecoderCrash", "hang": "TimeoutError"}[trouble]
