@@ -30,12 +30,16 @@ def train(
 
     The run folder gets config.yaml, log.csv, curves.png, summary.json and
     checkpoints; `best` and `last` point at bundles usable by `avseq eval` and
-    pipelines (RUN_DIR/best/bundle).
+    pipelines (RUN_DIR/best/bundle). For several GPUs or machines launch it with
+    torchrun: `torchrun --nproc_per_node N -m avseq train CONFIG` (docs/distributed.md).
     """
     from avseq.train import load_config
     from avseq.train import train as run_training
+    from avseq.train.distributed import is_main
 
     cfg = load_config(config, list(overrides))
     result = run_training(cfg, run_dir, resume=resume, stop_at=stop_at)
+    if not is_main():  # under torchrun, rank 0 reports for the run
+        return
     summary = result.run_dir / "summary.json"
     click.echo(summary.read_text() if summary.is_file() else json.dumps({"run_dir": str(result.run_dir)}))
