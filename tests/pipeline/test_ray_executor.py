@@ -16,6 +16,7 @@ from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
 from tests.pipeline.pipeline_helpers import full_pipeline, output_files, read_results
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'avseq[ray]'")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
 
 AUDIO_TOLERANCE = 1e-3  # max abs sample difference: batches differ, so padding and float order do
 BAD = {"random", "truncated", "zero"}
