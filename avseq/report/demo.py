@@ -23,6 +23,7 @@ DEMO_CLIPS = 12
 DEMO_SPLIT = "test"
 PIPELINE_FILE = "caption_and_sound.yaml"
 MANIFEST_SUFFIXES = (".jsonl",)  # what `avseq run -i` reads as a manifest
+HEADLINE = ("BLEU-4", "CIDEr", "attribute accuracy", "onset F1")  # scores in the one-line summary
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,6 @@ class DemoResult:
         line += f" in {self.wall_seconds:.1f} s"
         shown = [f"{k} {v:.3f}" for k, v in self.scores.items() if k in HEADLINE and isinstance(v, float)]
         return line + (f"; {', '.join(shown)}" if shown else "")
-
-
-HEADLINE = ("BLEU-4", "CIDEr", "attribute accuracy", "onset F1")
 
 
 def default_pipeline() -> Path:
@@ -72,6 +70,8 @@ def run_demo(
     """
     from avseq.pipeline import load_pipeline, run_pipeline
 
+    if n < 1:
+        raise ConfigError(f"Invalid number of demo clips {n!r}: must be >= 1")
     start = time.perf_counter()
     outdir = Path(outdir)
     pipeline = Path(pipeline) if pipeline is not None else default_pipeline()

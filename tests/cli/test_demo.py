@@ -89,3 +89,12 @@ def test_demo_with_a_missing_pipeline_file_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path), "--pipeline", str(tmp_path / "no.yaml")])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1 and "no.yaml" in result.output
+
+
+def test_run_demo_refuses_zero_clips(tmp_path):
+    from avseq.errors import ConfigError
+    from avseq.report.demo import run_demo
+
+    with pytest.raises(ConfigError, match="Invalid number of demo clips 0: must be >= 1"):
+        run_demo(tmp_path, n=0)
+    assert list(tmp_path.iterdir()) == []
