@@ -11,12 +11,15 @@ import copy
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 import yaml
 from safetensors.torch import load_file
 
@@ -110,6 +113,52 @@ def test_other_ranks_are_quiet_and_cannot_claim_a_missing_gpu(monkeypatch):
         distributed.rank_device(torch.device("cuda"))
 
 
+# --- a one-rank process group in this process ------------------------------------------------
+
+
+@pytest.fixture
+def one_rank_group(tmp_path, monkeypatch):
+    """A gloo group of one rank (this process), as a caller of ``train`` might set up."""
+    for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}.items():
+        monkeypatch.setenv(key, value)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def _draws() -> tuple[list[float], float, float]:
+    return torch.rand(3).tolist(), float(np.random.rand()), random.random()
+
+
+def test_step_seeds_depend_on_seed_step_and_rank_only(one_rank_group, monkeypatch):
+    distributed.seed_step(3, 5)
+    first = _draws()
+    _draws()  # whatever a step consumed before
+    distributed.seed_step(3, 5)
+    assert _draws() == first
+    distributed.seed_step(3, 6)
+    assert _draws() != first
+    monkeypatch.setattr(distributed, "rank", lambda: 1)
+    distributed.seed_step(3, 5)
+    assert _draws() != first
+
+
+def test_a_group_the_caller_set_up_is_used_and_left_up(one_rank_group):
+    with distributed.process_group(torch.device("cpu")) as topology:
+        assert topology == distributed.Topology(0, 0, 1) and distributed.is_distributed()
+        system = torch.nn.BatchNorm1d(3)
+        ranks = distributed.describe_ranks(system)
+    assert distributed.is_distributed()
+    assert ranks == {
+        "distributed": {
+            "world_size": 1, "backend": "gloo",
+            "weights_sha256": [distributed.weights_digest(system.state_dict())],
+        }
+    }  # fmt: skip
+    stats = StepStats(1.5, 0.3, False, False, 1e-3)
+    assert distributed.reduce_step(stats, 4.0) == (stats, 4.0)
+
+
 # --- two ranks under torchrun --------------------------------------------------------------
 
 
@@ -145,11 +194,6 @@ def _steps_logged(run_dir: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(f)]
 
 
-def _losses(run_dir: Path) -> list[str]:
-    with (run_dir / "log.csv").open() as f:
-        return [row["loss"] for row in csv.DictReader(f)]
-
-
 def _checkpoint_digest(run_dir: Path) -> str:
     tensors = load_file(str(ckpt.resolve(run_dir, "last") / "state.safetensors"))
     return distributed.weights_digest(
@@ -157,50 +201,47 @@ def _checkpoint_digest(run_dir: Path) -> str:
     )
 
 
-def _check_one_checkpoint_and_ranks_in_sync(run_dir: Path, step: int, out: dict) -> dict:
-    assert sorted(p.name for p in (run_dir / ckpt.CHECKPOINTS).iterdir()) == [ckpt.step_dir_name(step)]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["steps"] == step
-    ranks = summary["distributed"]
-    assert ranks["world_size"] == 2 and ranks["backend"] == "gloo"
-    assert ranks["weights_sha256"] == [_checkpoint_digest(run_dir)] * 2
-    assert json.loads(out[0]["stdout"][out[0]["stdout"].index("{") :]) == summary
-    return summary
-
-
 @pytest.fixture(scope="module")
 def torchrun_runs(tmp_path_factory, tiny_data_root):
-    """A straight 4-step run, and a run stopped at step 2 then resumed, each on 2 ranks."""
+    """A 4-step run on 2 ranks stopped at step 2 (with progress bars), then resumed to the end.
+
+    Each launch's run folder state and per-rank output is recorded before the next one.
+    """
     root = tmp_path_factory.mktemp("ddp")
-    config = _write_config(root, tiny_data_root)
-    straight = _torchrun(config, root / "straight")
-    stopped = _torchrun(config, root / "resumed", "--stop-at", "2", "--set", "train.progress=false")
-    ckpt_after_stop = sorted(p.name for p in (root / "resumed" / ckpt.CHECKPOINTS).iterdir())
-    summary_after_stop = json.loads((root / "resumed" / "summary.json").read_text())
-    resumed = _torchrun(config, root / "resumed", "--resume", "--set", "train.progress=false")
-    return {
-        "root": root, "straight": straight, "stopped": stopped, "resumed": resumed,
-        "ckpt_after_stop": ckpt_after_stop, "summary_after_stop": summary_after_stop,
-    }  # fmt: skip
+    config, run_dir = _write_config(root, tiny_data_root), root / "run"
+    stopped = _torchrun(config, run_dir, "--stop-at", "2")
+    record = {"stopped": stopped, "run_dir": run_dir}
+    record["stopped_checkpoints"] = sorted(p.name for p in (run_dir / ckpt.CHECKPOINTS).iterdir())
+    record["stopped_summary"] = json.loads((run_dir / "summary.json").read_text())
+    record["stopped_digest"] = _checkpoint_digest(run_dir)
+    record["stopped_steps"] = _steps_logged(run_dir)
+    record["resumed"] = _torchrun(config, run_dir, "--resume", "--set", "train.progress=false")
+    return record
 
 
 @pytest.mark.slow
 def test_two_ranks_end_identical_with_one_checkpoint_and_rank0_output(torchrun_runs):
-    run_dir = torchrun_runs["root"] / "straight"
-    out = torchrun_runs["straight"]
-    _check_one_checkpoint_and_ranks_in_sync(run_dir, 4, out)
-    assert _steps_logged(run_dir) == [1, 2, 3, 4]
-    assert "train: 100%" in out[0]["stderr"] and "step 4: val_loss=" in out[0]["stdout"]
+    out = torchrun_runs["stopped"]
+    assert torchrun_runs["stopped_checkpoints"] == [ckpt.step_dir_name(2)]
+    summary = torchrun_runs["stopped_summary"]
+    assert summary["steps"] == 2 and torchrun_runs["stopped_steps"] == [1, 2]
+    ranks = summary["distributed"]
+    assert ranks["world_size"] == 2 and ranks["backend"] == "gloo"
+    assert ranks["weights_sha256"] == [torchrun_runs["stopped_digest"]] * 2
+    assert json.loads(out[0]["stdout"]) == summary
+    assert "train:  50%" in out[0]["stderr"]
     assert out[1] == {"stdout": "", "stderr": ""}  # no bar, no log line, no summary from rank 1
 
 
 @pytest.mark.slow
-def test_resume_on_two_ranks_replays_the_uninterrupted_run(torchrun_runs):
-    root = torchrun_runs["root"]
-    assert torchrun_runs["ckpt_after_stop"] == [ckpt.step_dir_name(2)]
-    assert torchrun_runs["summary_after_stop"]["steps"] == 2
-    summary = _check_one_checkpoint_and_ranks_in_sync(root / "resumed", 4, torchrun_runs["resumed"])
-    straight = json.loads((root / "straight" / "summary.json").read_text())
-    assert summary["distributed"]["weights_sha256"] == straight["distributed"]["weights_sha256"]
-    assert _steps_logged(root / "resumed") == [1, 2, 3, 4]
-    assert _losses(root / "resumed") == _losses(root / "straight")
+def test_resume_on_two_ranks_loads_the_checkpoint_everywhere_and_finishes(torchrun_runs):
+    run_dir, out = torchrun_runs["run_dir"], torchrun_runs["resumed"]
+    assert sorted(p.name for p in (run_dir / ckpt.CHECKPOINTS).iterdir()) == [ckpt.step_dir_name(4)]
+    assert _steps_logged(run_dir) == [1, 2, 3, 4]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["best_step"] == 4
+    digests = summary["distributed"]["weights_sha256"]
+    assert digests == [_checkpoint_digest(run_dir)] * 2 and digests[0] != torchrun_runs["stopped_digest"]
+    assert out[0]["stdout"].startswith("step 4: val_loss=")
+    assert json.loads(out[0]["stdout"][out[0]["stdout"].index("{") :]) == summary
+    assert out[1] == {"stdout": "", "stderr": ""}
