@@ -9,6 +9,7 @@ import pytest
 
 from avseq.errors import NoStreamError, NotMediaError, ResourceLimitError, UnsupportedCodecError
 from avseq.io import MediaLimits, decode_audio, decode_video, probe
+from tools.fuzzing.headers import set_field
 from tools.fuzzing.seeds import make_seeds
 
 
@@ -51,3 +52,20 @@ def test_a_cap_message_says_how_to_raise_it_from_a_pipeline_file(seeds):
     msg = str(err.value)
     assert "pixels 768 exceeds the cap max_pixels=100 " in msg  # 32x24, printed as an integer
     assert "'limits: {max_pixels: ...}' in the pipeline file" in msg and "--set limits.max_pixels=" in msg
+
+
+@pytest.mark.parametrize(
+    "fields,cap",
+    [
+        ({"fmt.channels": 64, "fmt.block_align": 128}, "channels 64 exceeds the cap max_channels=16 "),
+        ({"fmt.sample_rate": 2_000_000, "fmt.byte_rate": 4_000_000}, "max_sample_rate=384000 Hz"),
+    ],
+)
+def test_audio_caps_refuse_lying_wav_headers_by_default(tmp_path, seeds, fields, cap):
+    data = seeds[".wav"].read_bytes()
+    for name, value in fields.items():
+        data = set_field(data, ".wav", name, value)
+    wav = tmp_path / "liar.wav"
+    wav.write_bytes(data)
+    with pytest.raises(ResourceLimitError, match=cap):
+        decode_audio(wav)
