@@ -106,9 +106,15 @@ class ResultLog:
             self._file.write("\n")
 
     def append(self, result: Result) -> None:
-        self._file.write(result.to_json() + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Append ``result`` durably; MediaError when the disk refuses (the run cannot go on unrecorded)."""
+        try:
+            self._file.write(result.to_json() + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as err:
+            raise MediaError(
+                self.path, f"cannot record the result of {result.id!r} ({err.strerror or err})"
+            ) from None
 
     def close(self) -> None:
         self._file.close()

@@ -133,3 +133,31 @@ def test_results_stay_complete_when_the_final_rewrite_hits_a_full_disk(tmp_path,
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].startswith("error: ")
     assert "summary.json" in result.output and "No space left on device" in result.output
+
+
+def test_a_full_disk_under_results_jsonl_stops_the_run_in_one_line(tmp_path, bundles, clips, monkeypatch):
+    from avseq.pipeline.results import ResultLog
+
+    real, calls = ResultLog.append, []
+
+    def full_on_second(self, result):
+        calls.append(result.id)
+        if len(calls) == 2:
+            self._file.write = lambda text: (_ for _ in ()).throw(
+                OSError(errno.ENOSPC, "No space left on device")
+            )
+        return real(self, result)
+
+    monkeypatch.setattr(ResultLog, "append", full_on_second)
+    out = tmp_path / "out"
+    inputs = copy_clips(clips, tmp_path / "in")
+    result = invoke(
+        "run", full_pipeline(tmp_path, bundles), "-i", inputs, "-o", out, "--quiet", "--workers", "1"
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {out / 'results.jsonl'}: cannot record the result of ")
+    assert "No space left on device" in line
+    first = read_results(out)[0]  # the result recorded before the disk filled up is intact
+    assert first["id"] == calls[0] and first["status"] == "ok"
+    assert all((out / p).is_file() for p in first["outputs"].values())
