@@ -164,7 +164,8 @@ def corpus_metrics(scored: list[tuple[dict, Reference, Any]]) -> dict[str, Any]:
                 [r["captions"][0] for r, _ in with_attrs],
                 [list(ref.captions) for _, ref in with_attrs],
             )
-            out["attribute accuracy"] = acc.get("all")
+            out["attribute accuracy"] = acc.get("mean")  # mean over colour, shape, material, ...
+            out["all attributes right"] = acc.get("all")  # fraction of clips
     onsets = [o for _, _, o in scored if o is not None]
     if onsets:
         out["onset F1"] = OnsetScores.total(onsets).f1

@@ -29,7 +29,9 @@ def test_score_run_annotates_matching_clips_and_summary(fake_run):
     assert first["metrics"]["onset F1"] == 0.0
     assert first["metrics"]["LSD (dB)"] > 0
     assert "metrics" not in lines[1] and "metrics" not in lines[2]
-    assert scores["clips scored"] == 1 and scores["attribute accuracy"] == 1.0
+    assert (
+        scores["clips scored"] == 1 and scores["attribute accuracy"] == 1.0 == scores["all attributes right"]
+    )
     assert json.loads((fake_run / "summary.json").read_text())["scores"] == scores
     html = write_report(fake_run).read_text(encoding="utf-8")
     assert "<th>onset F1</th>" in html and "<th>clips scored</th>" in html
