@@ -9,7 +9,7 @@ unpickles; ``convert_checkpoint`` turns a ``.pt`` file into a bundle once, safel
 from avseq.bundles.convert import convert_checkpoint, read_checkpoint
 from avseq.bundles.document import FORMAT_VERSION
 from avseq.bundles.preprocessing import Preprocessing
-from avseq.bundles.store import Bundle, list_bundled, load, resolve, save_bundle
+from avseq.bundles.store import Bundle, list_bundled, load, read_preprocessing, resolve, save_bundle
 
 __all__ = [
     "FORMAT_VERSION",
@@ -19,6 +19,7 @@ __all__ = [
     "list_bundled",
     "load",
     "read_checkpoint",
+    "read_preprocessing",
     "resolve",
     "save_bundle",
 ]

@@ -88,6 +88,11 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     )
 
 
+def read_preprocessing(name_or_path: str | os.PathLike) -> Preprocessing:
+    """The Preprocessing of a bundle (bundled name or folder), read from bundle.json alone (no weights)."""
+    return Preprocessing.from_dict(read_document(resolve(name_or_path))["preprocessing"])
+
+
 def _default_builder(config: dict[str, Any]) -> nn.Module:
     from avseq.models import build_system
 

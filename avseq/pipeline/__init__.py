@@ -9,10 +9,12 @@ Public API (docs/architecture.md):
   ``results.jsonl`` and ``summary.json``.
 """
 
-from avseq.pipeline.executor import RunSummary, run_pipeline
+from avseq.pipeline.executor import run_pipeline
 from avseq.pipeline.graph import describe
 from avseq.pipeline.inputs import InputItem, expand_inputs
-from avseq.pipeline.spec import PipelineSpec, StageSpec, load_pipeline, parse_pipeline
+from avseq.pipeline.loading import load_pipeline, parse_pipeline
+from avseq.pipeline.recorder import RunSummary
+from avseq.pipeline.spec import PipelineSpec, StageSpec
 from avseq.pipeline.stages import STAGES
 
 __all__ = [

@@ -13,38 +13,22 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from avseq.pipeline.batching import run_batch
-from avseq.pipeline.finalize import FileState, clear_staging, finalize
+from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
-from avseq.pipeline.plan import Plan, build_plan, resolve_device
+from avseq.pipeline.plan import Plan, build_plan
 from avseq.pipeline.progress import Progress
-from avseq.pipeline.results import Result, ResultLog, is_complete, read_results, write_summary
+from avseq.pipeline.recorder import RunRecorder, RunSummary
+from avseq.pipeline.results import Result
 from avseq.pipeline.spec import PipelineSpec
 from avseq.pipeline.stages import make_decoder
 from avseq.pipeline.workers import DecodePool, FileDone, FileFailed, Window
 
 MAX_PENDING_WRITES = 4
-
-
-@dataclass
-class RunSummary:
-    """Counts and throughput of one run (also written to ``OUTDIR/summary.json``)."""
-
-    counts: dict[str, int]
-    wall_seconds: float
-    results: list[Result] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when nothing failed, else 1."""
-        return 1 if self.counts.get("failed") else 0
 
 
 def run_pipeline(
@@ -97,53 +81,6 @@ def _run_plan(
     run = _Run(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
     run.execute(run.resume(overwrite))
     return run.finish(time.perf_counter() - start)
-
-
-class RunRecorder:
-    """What every executor does alike: resume skips, results.jsonl lines, progress, fail-fast, summary."""
-
-    def __init__(
-        self, plan: Plan, outdir: Path, inputs: list[InputItem], fail_fast: bool, progress: Progress
-    ):
-        self.plan, self.outdir, self.inputs = plan, outdir, inputs
-        self.fail_fast, self.progress = fail_fast, progress
-        clear_staging(outdir)
-        self.log = ResultLog(outdir)
-        self.results: dict[str, Result] = {}
-        self.stopped = False
-
-    def resume(self, overwrite: bool) -> list[InputItem]:
-        """Record inputs complete from an earlier run as skipped (none if ``overwrite``); return the rest."""
-        previous = {} if overwrite else read_results(self.outdir)
-        expected = set(self.plan.expected_outputs())
-        todo = []
-        for item in self.inputs:
-            rec = previous.get(item.id)
-            if rec and rec.get("input") == str(item.path) and is_complete(self.outdir, rec, expected):
-                self.record(Result.from_record(rec, status="skipped", finished_at=""))
-            else:
-                todo.append(item)
-        return todo
-
-    def record(self, result: Result) -> None:
-        """Append ``result`` to results.jsonl and the progress bar; a failure stops a fail-fast run."""
-        self.results[result.id] = result
-        self.log.append(result)
-        self.progress.update(result.status)
-        if result.status == "failed" and self.fail_fast:
-            self.stopped = True
-
-    def finish(self, wall: float, **summary_fields: Any) -> RunSummary:
-        """Compact results.jsonl, write summary.json (``summary_fields`` added or replaced)."""
-        self.progress.close()
-        clear_staging(self.outdir)
-        order = [i.id for i in self.inputs]
-        self.log.compact(order, self.results)
-        results = [self.results[i] for i in order if i in self.results]
-        summary = build_summary(results, len(self.inputs), wall, self.plan.spec, self.plan)
-        summary.update(summary_fields)
-        write_summary(self.outdir, summary)
-        return RunSummary(summary["counts"], wall, results, summary)
 
 
 class _Run(RunRecorder):
@@ -233,29 +170,3 @@ class _Run(RunRecorder):
         state.failed = True
         state.pieces.clear()
         self.record(result)
-
-
-def build_summary(results: list[Result], total: int, wall: float, spec: PipelineSpec, plan: Plan) -> dict:
-    """The content of summary.json: counts, throughput, device, pipeline, bundles, seconds per stage."""
-    counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
-    counts["total"], counts["not_run"] = total, total - len(results)
-    done = [r for r in results if r.status != "skipped"]
-    media = sum(r.duration or 0.0 for r in done if r.status == "ok")
-    stage_totals: dict[str, float] = {}
-    for r in done:
-        for k, v in r.timings.items():
-            stage_totals[k] = round(stage_totals.get(k, 0.0) + v, 4)
-    return {
-        "counts": counts,
-        "wall_seconds": round(wall, 4),
-        "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
-        "media_seconds_per_second": round(media / wall, 4) if wall > 0 else None,
-        "executor": spec.executor,
-        "device": str(resolve_device(spec.device)),
-        "batch_size": spec.batch_size,
-        "workers": spec.workers,
-        "cpu_threads": torch.get_num_threads(),
-        "pipeline": spec.path,
-        "bundles": plan.bundle_versions(),
-        "stage_seconds": stage_totals,
-    }

@@ -110,18 +110,6 @@ def topological_order(stages: Sequence[StageSpec]) -> list[StageSpec]:
     return out
 
 
-def upstream(spec: PipelineSpec, stage_id: str) -> list[StageSpec]:
-    """All stages ``stage_id`` depends on, nearest first."""
-    seen: list[StageSpec] = []
-    frontier = list(spec.stage(stage_id).input)
-    while frontier:
-        s = spec.stage(frontier.pop(0))
-        if s not in seen:
-            seen.append(s)
-            frontier.extend(s.input)
-    return seen
-
-
 def describe(spec: PipelineSpec) -> str:
     """A readable listing of the resolved graph (what ``avseq validate`` prints)."""
     lines = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from avseq.bundles import read_preprocessing
 from avseq.errors import AvseqError, ConfigError
 
 if TYPE_CHECKING:
@@ -22,19 +23,8 @@ RESTATED = {
 }
 
 
-def read_preprocessing(name: str) -> Any:
-    """The Preprocessing of bundle ``name`` (a bundled name or folder), from bundle.json only."""
-    from avseq.bundles import Preprocessing
-    from avseq.bundles.document import read_document
-    from avseq.bundles.store import resolve
-
-    return Preprocessing.from_dict(read_document(resolve(name))["preprocessing"])
-
-
 def resolve_bundles(spec: PipelineSpec, source: str, index: dict[str, int]) -> None:
     """Check every bundle stage against the stages upstream of it and fill what the file left out."""
-    from avseq.pipeline.graph import upstream
-
     filled: dict[tuple[str, str], str] = {}
     for stage in spec.stages:
         name = getattr(stage.params, "bundle", None)
@@ -45,7 +35,7 @@ def resolve_bundles(spec: PipelineSpec, source: str, index: dict[str, int]) -> N
             pre = read_preprocessing(name)
         except AvseqError as err:
             raise ConfigError(f"{where}: {err}") from None
-        ups = upstream(spec, stage.id)
+        ups = spec.upstream(stage.id)
         _check_feature_source(stage, ups, source, index)
         for up in ups:
             if up.type in RESTATED:
@@ -87,13 +77,3 @@ def _check_feature_source(stage: StageSpec, ups: list[StageSpec], source: str, i
                 f"{stage.params.bundle!r}) reads features of {up.id!r} made with {used}; features must come "
                 f"from the same bundle, or read frames directly"
             )
-
-
-def upstream_recipe(ctx: Any, spec: StageSpec) -> Any:
-    """The mel recipe of the bundle of the nearest ``sound`` stage upstream of ``spec``."""
-    from avseq.pipeline.graph import upstream
-
-    for up in upstream(ctx.spec, spec.id):
-        if up.type == "sound":
-            return read_preprocessing(up.params.bundle).recipe
-    raise ConfigError(f"stage {spec.id!r} ({spec.type}) needs a sound stage upstream for its mel recipe")

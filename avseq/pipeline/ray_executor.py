@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from avseq.errors import AvseqError, BundleError, ConfigError
-from avseq.pipeline.executor import RunRecorder, RunSummary
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import build_plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.ray_tasks import ModelActor, decode_row, item_row, write_row
+from avseq.pipeline.recorder import RunRecorder, RunSummary
 from avseq.pipeline.results import Result
 from avseq.pipeline.spec import PipelineSpec
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,7 +24,6 @@ from pydantic import (
 )
 
 from avseq.errors import ConfigError, short_repr
-from avseq.pipeline.overrides import apply_overrides
 from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.stages import STAGES, StageType
 
@@ -96,56 +93,22 @@ class PipelineSpec(BaseModel):
         """Stages that take ``stage_id`` as an input."""
         return [s for s in self.stages if stage_id in s.input]
 
+    def upstream(self, stage_id: str) -> list[StageSpec]:
+        """All stages ``stage_id`` depends on, nearest first."""
+        seen: list[StageSpec] = []
+        frontier = list(self.stage(stage_id).input)
+        while frontier:
+            s = self.stage(frontier.pop(0))
+            if s not in seen:
+                seen.append(s)
+                frontier.extend(s.input)
+        return seen
+
 
 TOP_LEVEL_KEYS = tuple(k for k in PipelineSpec.model_fields if k != "path")
 
 
-def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineSpec:
-    """Read, override and validate a pipeline file.
-
-    overrides: ``KEY=VALUE`` strings, e.g. ``stages.caption.params.beam_size=5``
-    (stages addressed by id) or ``batch_size=4``; values are parsed as YAML scalars.
-    Raises ConfigError naming the file, the key path, the bad value and the choices.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read pipeline file ({err.__class__.__name__}: {err})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
-    return parse_pipeline(raw, source=str(path), overrides=overrides)
-
-
-def parse_pipeline(raw: Any, source: str = "<pipeline>", overrides: list[str] | None = None) -> PipelineSpec:
-    """Validate an already-loaded mapping (see :func:`load_pipeline`)."""
-    from avseq.pipeline.graph import check_graph, topological_order
-    from avseq.pipeline.preprocessing import resolve_bundles
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: a pipeline file must be a mapping with 'version' and 'stages'")
-    raw = apply_overrides(raw, overrides or [], source, TOP_LEVEL_KEYS)
-    _normalize_inputs(raw)
-    try:
-        spec = PipelineSpec.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(f"{source}: {format_validation_error(err, raw)}") from None
-    spec.path = source
-    for i, stage in enumerate(spec.stages):
-        stage.params = _validate_params(stage, i, source)
-    check_graph(spec.stages, source)
-    index = {s.id: i for i, s in enumerate(spec.stages)}
-    spec.stages = topological_order(spec.stages)
-    resolve_bundles(spec, source, index)
-    return spec
-
-
-def _normalize_inputs(raw: dict) -> None:
+def normalize_inputs(raw: dict) -> None:
     """Let ``input: decode`` stand for ``input: [decode]``."""
     stages = raw.get("stages")
     if isinstance(stages, list):
@@ -156,7 +119,7 @@ def _normalize_inputs(raw: dict) -> None:
                 s.pop("input", None)
 
 
-def _validate_params(stage: StageSpec, index: int, source: str) -> BaseModel:
+def validate_params(stage: StageSpec, index: int, source: str) -> BaseModel:
     where = f"stages[{index}]"
     try:
         stage_type = STAGES.get(stage.type)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from avseq.errors import ConfigError
 from avseq.pipeline.stages.base import StageType, register
 from avseq.types import Audio, FrameBatch, Frames, Spectrogram
 from avseq.types import Features as FeatureBatch
@@ -142,6 +143,16 @@ class VocoderParams(BaseModel):
     seed: int = 0
 
 
+def _upstream_recipe(pipeline: Any, spec: Any) -> Any:
+    """The mel recipe of the bundle of the nearest ``sound`` stage upstream of ``spec``."""
+    from avseq.bundles import read_preprocessing
+
+    for up in pipeline.upstream(spec.id):
+        if up.type == "sound":
+            return read_preprocessing(up.params.bundle).recipe
+    raise ConfigError(f"stage {spec.id!r} ({spec.type}) needs a sound stage upstream for its mel recipe")
+
+
 class VocoderStage:
     """Spectrogram (B, n_mels, T') -> list[Audio] mono (1, N) at the recipe's sample rate.
 
@@ -149,12 +160,11 @@ class VocoderStage:
     """
 
     def __init__(self, spec: Any, ctx: Any) -> None:
-        from avseq.pipeline.preprocessing import upstream_recipe
         from avseq.vocoders import build_vocoder
 
         self.device = ctx.device(spec)
         p = spec.params
-        recipe = upstream_recipe(ctx, spec)
+        recipe = _upstream_recipe(ctx.spec, spec)
         self.vocoder = build_vocoder(
             p.name.replace("_", "-"),
             recipe,
