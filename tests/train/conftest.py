@@ -46,7 +46,14 @@ def tiny_config(tiny_data_root, tmp_path):
         raw = copy.deepcopy(TINY[kind])
         raw["data"] = {**TINY_DATA, "root": str(tiny_data_root)}
         raw["optim"] = {"lr": 0.003, "warmup_steps": 1}
-        raw["train"] = {"steps": 4, "batch_size": 2, "val_every": 2, "log_every": 1, "progress": False}
+        raw["train"] = {
+            "steps": 4,
+            "batch_size": 2,
+            "val_every": 2,
+            "log_every": 1,
+            "progress": False,
+            "threads": 1,
+        }
         raw["output_dir"] = str(tmp_path / "run")
         for name, values in sections.items():
             raw[name] = {**raw.get(name, {}), **values}
