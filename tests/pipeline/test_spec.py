@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 import yaml
 
 from avseq.errors import ConfigError
+from avseq.models import Tokenizer
 from avseq.pipeline import describe, load_pipeline
-from tests.pipeline.pipeline_helpers import PIPELINES, bundle_overrides
+from tests.pipeline.pipeline_helpers import PIPELINES, PREPROCESSING, _save, bundle_overrides
 
 CAPTION = {
     "version": 1,
@@ -183,12 +185,41 @@ def test_bad_override_is_a_config_error(tmp_path, override, expected):
 
 
 def test_bundle_contradiction_names_both_values(tmp_path, bundles):
-    overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.decode.params.fps=10"]
+    overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.frames.params.fps=10"]
     with pytest.raises(ConfigError) as info:
         load_pipeline(PIPELINES / "caption.yaml", overrides)
     msg = str(info.value)
-    assert "stages[0].params (decode) sets fps=10.0 but the bundle was trained with fps=4.0" in msg
+    assert "stages[1].params (frames) sets fps=10.0 but the bundle was trained with fps=4.0" in msg
     assert "used by stage 'caption'" in msg
+
+
+def test_decode_slower_than_a_branch_needs_is_refused(bundles):
+    overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.decode.params.fps=2"]
+    with pytest.raises(ConfigError, match=r"\(decode\) sets fps=2.0 but frames stage 'frames' needs fps=4"):
+        load_pipeline(PIPELINES / "caption.yaml", overrides)
+
+
+def test_a_faster_decode_feeds_the_branch_at_its_bundle_rate(bundles):
+    overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.decode.params.fps=8"]
+    spec = load_pipeline(PIPELINES / "caption.yaml", overrides)
+    assert spec.stage("decode").params.fps == 8.0
+    assert spec.stage("frames").params.fps == 4.0
+
+
+def test_bundles_at_different_rates_share_one_decode(tmp_path, bundles):
+    doc = json.loads((bundles["caption"] / "bundle.json").read_text())
+    tokenizer = Tokenizer.from_dict(doc["tokenizer"])
+    slow = _save(
+        tmp_path / "slow-caption", doc["system"]["config"], {**PREPROCESSING, "fps": 2.0}, tokenizer=tokenizer
+    )
+    overrides = [
+        f"stages.caption.params.bundle={slow}",
+        f"stages.sound.params.bundle={bundles['sound']}",
+    ]
+    spec = load_pipeline(PIPELINES / "caption_and_sound.yaml", overrides)
+    assert spec.stage("decode").params.fps == 4.0
+    assert spec.stage("caption_frames").params.fps == 2.0
+    assert spec.stage("sound_frames").params.fps == 4.0
 
 
 def test_bundle_fills_what_the_file_leaves_out(bundles):

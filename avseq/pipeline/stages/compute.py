@@ -7,10 +7,19 @@ waveform) and ``caption`` (a bundle's CaptionSystem -> text).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from avseq.errors import ConfigError
 from avseq.pipeline.stages.base import StageType, register
@@ -22,11 +31,13 @@ HW = tuple[PositiveInt, PositiveInt]
 
 class FramesParams(BaseModel):
     """size [H, W]: resize to it (``transform: fit`` keeps the aspect and center-crops,
-    ``resize`` stretches); crop [H, W]: center crop afterwards. A bundle downstream
-    fills ``size`` and ``transform`` from its preprocessing."""
+    ``resize`` stretches); crop [H, W]: center crop afterwards. fps: keep the frame shown
+    at each ``k / fps`` among the decoded frames (a branch slower than the shared decode).
+    A bundle downstream fills ``size``, ``transform`` and ``fps`` from its preprocessing."""
 
     model_config = ConfigDict(extra="forbid")
     size: HW | None = None
+    fps: PositiveFloat | None = None
     transform: Literal["fit", "resize"] = "fit"
     crop: HW | None = None
     interpolation: Literal["bilinear", "bicubic", "nearest", "nearest-exact"] = "bilinear"
@@ -37,6 +48,19 @@ class FramesStage:
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.params, self.device = spec.params, ctx.device(spec)
+        decode = next((s for s in ctx.spec.upstream(spec.id) if s.type == "decode_video"), None)
+        self.decode_fps = decode.params.fps if decode is not None else None
+
+    def _resample(self, clip: Frames) -> Frames:
+        """Frames shown at ``k / fps`` (the last decoded frame with pts <= each time)."""
+        fps, step = self.params.fps, 1.0 / self.decode_fps if self.decode_fps else 0.0
+        if fps is None or not len(clip) or (self.decode_fps and abs(fps - self.decode_fps) < 1e-9):
+            return clip
+        first, end = float(clip.pts[0]), float(clip.pts[-1]) + step
+        k = torch.arange(math.ceil(first * fps - 1e-6), math.ceil(end * fps - 1e-6), dtype=torch.float64)
+        times = (k / fps).clamp(min=first)
+        index = (torch.searchsorted(clip.pts, times + 1e-6, right=True) - 1).clamp(min=0)
+        return Frames(clip.data[index], clip.pts[index])
 
     def _one(self, clip: Frames) -> torch.Tensor:
         from avseq.transforms import center_crop, fit, resize
@@ -51,7 +75,8 @@ class FramesStage:
     def __call__(self, inputs: list[Any]) -> FrameBatch:
         from avseq.transforms import to_float
 
-        clips = [Frames(self._one(c), c.pts) for c in inputs[0]]
+        clips = [self._resample(c) for c in inputs[0]]
+        clips = [Frames(self._one(c), c.pts) for c in clips]
         batch = FrameBatch.from_clips(clips)
         return FrameBatch(to_float(batch.data), batch.pts, batch.lengths)
 
