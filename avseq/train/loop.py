@@ -233,8 +233,12 @@ def train(
     Under torchrun every rank calls this and trains with DDP (:mod:`avseq.train.distributed`);
     rank 0 alone logs and writes the run folder.
     """
-    with distributed.process_group(resolve_device(cfg.train.device)):
-        return _train(distributed.quiet(cfg), run_dir, resume, stop_at)
+    threads = torch.get_num_threads()  # train.threads applies to this run only
+    try:
+        with distributed.process_group(resolve_device(cfg.train.device)):
+            return _train(distributed.quiet(cfg), run_dir, resume, stop_at)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: int | None) -> TrainResult:
