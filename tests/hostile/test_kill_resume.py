@@ -23,6 +23,7 @@ from tests.pipeline.pipeline_helpers import full_pipeline, make_clip, output_fil
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
+CLIPS = 24
 DRIVER = Path(__file__).with_name("kill_driver.py")
 NAMES = {"caption.vtt", "caption.srt", "caption.json", "sound.wav", "features.safetensors", "with_sound.mp4"}
 
@@ -45,7 +46,7 @@ def _check_nothing_partial(out: Path) -> None:
 @pytest.mark.slow
 def test_twenty_kills_then_finish_equals_an_uninterrupted_run(tmp_path, bundles):
     folder = tmp_path / "in"
-    for i in range(14):
+    for i in range(CLIPS):
         make_clip(folder / f"c{i:02d}.mp4", seconds=0.5 + 0.25 * (i % 3), seed=i)
     pipeline = full_pipeline(tmp_path, bundles, mux=True)
     args = ["run", str(pipeline), "-i", str(folder), "--batch-size", "2", "--workers", "1", "--quiet"]
@@ -63,10 +64,12 @@ def test_twenty_kills_then_finish_equals_an_uninterrupted_run(tmp_path, bundles)
         _check_nothing_partial(out)
     driver.stdin.close()
     assert driver.wait() == 0
-    assert where.count("working") >= 8, where
+    # Each kill while working lets a file or more finish; under load more finish per round, so
+    # ask only for a fair share of kills landing mid-run (rounds after the job ended are no kills).
+    assert where.count("working") >= 6, where
     assert CliRunner().invoke(main, [*args, "-o", str(out)]).exit_code == 0
     final = read_results(out)
-    assert sorted(r["id"] for r in final) == [f"c{i:02d}" for i in range(14)]
+    assert sorted(r["id"] for r in final) == [f"c{i:02d}" for i in range(CLIPS)]
     assert output_files(out) == output_files(ref) and not list(out.rglob(".*"))
     expected = {r["id"]: r for r in read_results(ref)}
     for r in final:
