@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -127,14 +128,27 @@ for _arch, _head in [
     ENCODERS.register(_arch)(EncoderSpec(_torchvision_backbone(_arch, _head), (f"{_head}.",), _arch))
 
 
+Pool = Literal["avg", "grid"]
+POOL_CHOICES = ("avg", "grid")
+
+
 class CompactCNN(nn.Module):
-    """A small CNN for 64-128 px frames: ``depth`` stride-2 conv blocks, global pooling, a linear map.
+    """A small CNN for 64-128 px frames: ``depth`` stride-2 conv blocks, pooling, a linear map.
 
     images (N, 3, H, W) -> (N, out_dim). Channels double per block from ``width`` (capped at 8x).
+    ``pool="avg"`` averages the final map over space (where things are is lost);
+    ``pool="grid"`` averages it onto a ``grid x grid`` map and flattens that, so the features
+    keep where objects are (a contact with the floor or a wall).
     """
 
-    def __init__(self, out_dim: int = 128, width: int = 32, depth: int = 4) -> None:
+    def __init__(
+        self, out_dim: int = 128, width: int = 32, depth: int = 4, pool: Pool = "avg", grid: int = 4
+    ) -> None:
         super().__init__()
+        if pool not in POOL_CHOICES:
+            raise ConfigError(f"Invalid pool {pool!r}. Supported: {', '.join(POOL_CHOICES)}")
+        if grid < 1:
+            raise ConfigError(f"grid must be >= 1, got {grid}")
         layers: list[nn.Module] = []
         c_in = 3
         for i in range(depth):
@@ -146,14 +160,20 @@ class CompactCNN(nn.Module):
             ]
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.proj = nn.Linear(c_in, out_dim)
+        self.pool, self.grid = pool, grid
+        self.proj = nn.Linear(c_in * (grid * grid if pool == "grid" else 1), out_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.proj(self.features(images).mean((2, 3)))
+        x = self.features(images)
+        if self.pool == "grid":
+            return self.proj(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1))
+        return self.proj(x.mean((2, 3)))
 
 
-def _compact(out_dim: int = 128, width: int = 32, depth: int = 4) -> tuple[nn.Module, int]:
-    return CompactCNN(out_dim, width, depth), out_dim
+def _compact(
+    out_dim: int = 128, width: int = 32, depth: int = 4, pool: Pool = "avg", grid: int = 4
+) -> tuple[nn.Module, int]:
+    return CompactCNN(out_dim, width, depth, pool, grid), out_dim
 
 
 ENCODERS.register("compact")(EncoderSpec(_compact, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
@@ -171,7 +191,7 @@ def build_encoder(
             (classifier keys are ignored) or a whole FrameEncoder (with its mean/std).
         frozen: freeze the backbone (no gradients, BatchNorm in eval mode).
         chunk_size: frames per CNN call.
-        **kwargs: backbone options (``compact``: out_dim, width, depth).
+        **kwargs: backbone options (``compact``: out_dim, width, depth, pool, grid).
     """
     try:
         spec = ENCODERS.get(name)

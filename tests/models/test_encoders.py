@@ -39,6 +39,25 @@ def test_padded_batch_matches_each_clip_alone(name):
             torch.testing.assert_close(together[b, :n], alone[0], atol=1e-5, rtol=1e-4)
 
 
+def test_compact_grid_pool_keeps_where_things_are_and_avg_stays_the_default():
+    default = build_encoder("compact", out_dim=8, width=4, depth=2)
+    assert default.backbone.pool == "avg" and default.backbone.proj.in_features == 8
+    # same keys and shapes as before the option existed, so saved bundles still load
+    assert {k: tuple(v.shape) for k, v in default.state_dict().items() if "proj" in k} == {
+        "backbone.proj.weight": (8, 8), "backbone.proj.bias": (8,)
+    }  # fmt: skip
+    grid = build_encoder("compact", out_dim=8, width=4, depth=2, pool="grid", grid=2).eval()
+    assert grid.backbone.proj.in_features == 8 * 2 * 2
+    # each grid cell reaches the projection on its own: the map's 2x2 cell means, flattened
+    frames, lengths = frames_batch([3], h=16, w=16)
+    backbone = grid.backbone
+    cells = backbone.features((frames[0] - grid.mean) / grid.std).unflatten(2, (2, 2)).unflatten(4, (2, 2))
+    expected = backbone.proj(cells.mean((3, 5)).flatten(1))
+    assert torch.allclose(grid(frames, lengths)[0], expected, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"Invalid pool 'max'\. Supported: avg, grid"):
+        build_encoder("compact", pool="max")
+
+
 def test_chunk_size_does_not_change_features():
     frames, lengths = frames_batch([7, 5])
     torch.manual_seed(0)
