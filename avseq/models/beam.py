@@ -181,3 +181,35 @@ def _collect(
         ]
         out.append(hyps[:n_best])
     return out
+
+
+class StepwiseSearch:
+    """Greedy and beam search for a decoder module with ``decode_step``, ``bos_id`` and ``eos_id``.
+
+    Decoders mix this in and call ``_greedy`` / ``_beam`` with their encoded state, so
+    every decoder searches through the one implementation above.
+    """
+
+    bos_id: int
+    eos_id: int
+    decode_step: StepFn
+
+    def _greedy(self, state: State, batch_size: int, max_len: int) -> list[Hypothesis]:
+        return greedy_decode(
+            self.decode_step, state, batch_size, max_len=max_len, bos_id=self.bos_id, eos_id=self.eos_id
+        )
+
+    def _beam(
+        self, state: State, batch_size: int, beam_size: int, max_len: int, length_penalty: float, n_best: int
+    ) -> list[list[Hypothesis]]:
+        return beam_search(
+            self.decode_step,
+            state,
+            batch_size,
+            beam_size=beam_size,
+            max_len=max_len,
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+            length_penalty=length_penalty,
+            n_best=n_best,
+        )

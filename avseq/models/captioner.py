@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from avseq.models.attention import AdditiveAttention
-from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode, without_tokens
+from avseq.models.beam import Hypothesis, State, StepwiseSearch, without_tokens
 from avseq.models.rnn import Cell, MaskedRNN, length_mask, make_rnn, masked_mean
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -49,7 +49,7 @@ class RecurrentState(nn.Module):
         return {"h": rnn_state.transpose(0, 1)}
 
 
-class Captioner(nn.Module):
+class Captioner(StepwiseSearch, nn.Module):
     """Encoder-decoder captioner with additive attention.
 
     Args:
@@ -131,15 +131,7 @@ class Captioner(nn.Module):
 
     def greedy(self, features: torch.Tensor, lengths: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:
         """Greedy captions: one :class:`Hypothesis` per clip, at most ``max_len`` tokens."""
-        state = self.encode(features, lengths)
-        return greedy_decode(
-            self.decode_step,
-            state,
-            features.shape[0],
-            max_len=max_len,
-            bos_id=self.bos_id,
-            eos_id=self.eos_id,
-        )
+        return self._greedy(self.encode(features, lengths), features.shape[0], max_len)
 
     def beam_search(
         self,
@@ -152,17 +144,7 @@ class Captioner(nn.Module):
     ) -> list[list[Hypothesis]]:
         """Beam search; per clip the ``n_best`` hypotheses sorted by GNMT-normalized score."""
         state = self.encode(features, lengths)
-        return beam_search(
-            self.decode_step,
-            state,
-            features.shape[0],
-            beam_size=beam_size,
-            max_len=max_len,
-            bos_id=self.bos_id,
-            eos_id=self.eos_id,
-            length_penalty=length_penalty,
-            n_best=n_best,
-        )
+        return self._beam(state, features.shape[0], beam_size, max_len, length_penalty, n_best)
 
 
 def caption_loss(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avseq.models.beam import Hypothesis, State, beam_search, greedy_decode, without_tokens
+from avseq.models.beam import Hypothesis, State, StepwiseSearch, without_tokens
 from avseq.models.captioner import RecurrentState
 from avseq.models.rnn import Cell, make_rnn
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-class FrameToCaption(nn.Module):
+class FrameToCaption(StepwiseSearch, nn.Module):
     """feature (B, D) -> caption tokens (show-and-tell style, no attention).
 
     The feature sets the initial decoder state (h, and c for an LSTM); decoding
@@ -66,14 +66,7 @@ class FrameToCaption(nn.Module):
 
     def greedy(self, features: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:
         """Greedy caption per clip, at most ``max_len`` tokens."""
-        return greedy_decode(
-            self.decode_step,
-            self.encode(features),
-            features.shape[0],
-            max_len=max_len,
-            bos_id=self.bos_id,
-            eos_id=self.eos_id,
-        )
+        return self._greedy(self.encode(features), features.shape[0], max_len)
 
     def beam_search(
         self,
@@ -84,14 +77,5 @@ class FrameToCaption(nn.Module):
         n_best: int = 1,
     ) -> list[list[Hypothesis]]:
         """Beam search; per clip the ``n_best`` hypotheses sorted by GNMT-normalized score."""
-        return beam_search(
-            self.decode_step,
-            self.encode(features),
-            features.shape[0],
-            beam_size=beam_size,
-            max_len=max_len,
-            bos_id=self.bos_id,
-            eos_id=self.eos_id,
-            length_penalty=length_penalty,
-            n_best=n_best,
-        )
+        state = self.encode(features)
+        return self._beam(state, features.shape[0], beam_size, max_len, length_penalty, n_best)
