@@ -2,7 +2,7 @@
 
 Run as ``python kill_driver.py SEED OUTDIR -- AVSEQ_ARGS...``. For each ``go`` line on stdin it
 forks a child that runs ``avseq AVSEQ_ARGS`` in its own process group, kills the group with
-SIGKILL (while starting, or a random moment after the run appends its next results line), and
+SIGKILL (while starting, or within a few ms after the run appends its next results line or two), and
 prints one JSON line ``{"where": "startup" | "working" | "finished"}``. ``stop`` or EOF ends it.
 Forking saves the seconds of importing torch per round; the parent never runs a torch op, so
 the children start from a clean state.
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 def _child(args: list[str]) -> None:
@@ -37,7 +37,7 @@ def _child(args: list[str]) -> None:
 
 
 def _round(args: list[str], out: Path, rng: random.Random) -> str:
-    before = _size(out / "results.jsonl")
+    before = _lines(out / "results.jsonl")
     pid = os.fork()
     if pid == 0:
         _child(args)
@@ -45,12 +45,14 @@ def _round(args: list[str], out: Path, rng: random.Random) -> str:
         time.sleep(rng.uniform(0.02, 0.5))
         where = "startup"
     else:
-        deadline = time.monotonic() + 60
-        while _size(out / "results.jsonl") <= before and time.monotonic() < deadline:
+        # Kill within a few ms of the run's next results line (or the one after), while the
+        # following file is mid-work: a fixed delay would let a fast machine finish the job.
+        target, deadline = before + rng.choice([1, 1, 2]), time.monotonic() + 60
+        while _lines(out / "results.jsonl") < target and time.monotonic() < deadline:
             if os.waitpid(pid, os.WNOHANG) != (0, 0):
                 return "finished"
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.02))
         where = "working"
     if os.waitpid(pid, os.WNOHANG) != (0, 0):
         return "finished"
