@@ -6,10 +6,15 @@ An interrupted run therefore never leaves a half-written file under its final na
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def _temp_prefix(final: Path) -> str:
+    return f".{final.stem[:40]}."
 
 
 @contextlib.contextmanager
@@ -21,7 +26,7 @@ def atomic_path(final: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem[:40]}.", suffix=suffix or final.suffix, dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), suffix=suffix or final.suffix, dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -41,3 +46,16 @@ def write_bytes_atomic(final: str | Path, data: bytes) -> None:
 def write_text_atomic(final: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``final`` atomically."""
     write_bytes_atomic(final, text.encode("utf-8"))
+
+
+def remove_stale_temps(final: str | Path, suffix: str | None = None) -> None:
+    """Remove temporary files that a killed :func:`atomic_path` left beside ``final``.
+
+    Only call this when no other process may be writing ``final`` at the same time.
+    """
+    final = Path(final)
+    if not final.parent.is_dir():
+        return
+    for tmp in final.parent.glob(f"{glob.escape(_temp_prefix(final))}*{glob.escape(suffix or final.suffix)}"):
+        if tmp.is_file() or tmp.is_symlink():
+            tmp.unlink(missing_ok=True)

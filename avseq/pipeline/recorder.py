@@ -13,11 +13,20 @@ from typing import Any
 
 import torch
 
+from avseq.io.atomic import remove_stale_temps
 from avseq.pipeline.finalize import clear_staging
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import Plan, resolve_device
 from avseq.pipeline.progress import Progress
-from avseq.pipeline.results import Result, ResultLog, is_complete, read_results, write_summary
+from avseq.pipeline.results import (
+    RESULTS_NAME,
+    SUMMARY_NAME,
+    Result,
+    ResultLog,
+    is_complete,
+    read_results,
+    write_summary,
+)
 from avseq.pipeline.spec import PipelineSpec
 
 
@@ -45,6 +54,8 @@ class RunRecorder:
         self.plan, self.outdir, self.inputs = plan, outdir, inputs
         self.fail_fast, self.progress = fail_fast, progress
         clear_staging(outdir)
+        for name in (RESULTS_NAME, SUMMARY_NAME):  # a kill while rewriting them leaves a temp file
+            remove_stale_temps(outdir / name)
         self.log = ResultLog(outdir)
         self.results: dict[str, Result] = {}
         self.stopped = False

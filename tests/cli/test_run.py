@@ -152,6 +152,37 @@ def test_limit_and_progress_bar(tmp_path, bundles, clips):  # noqa: F811
     assert "2 ok, 0 failed, 0 skipped of 2" in result.output and "file/s" in result.output
 
 
+def test_a_run_removes_what_a_killed_run_was_writing_and_keeps_the_rest(tmp_path, bundles, clips):  # noqa: F811
+    out = tmp_path / "out"
+    args = [
+        "run",
+        full_pipeline(tmp_path, bundles),
+        "-i",
+        clips[0].parent,
+        "-o",
+        out,
+        "--limit",
+        "1",
+        "--quiet",
+    ]
+    assert invoke(*args).exit_code == 0
+    # What a SIGKILL leaves: temporaries of the results/summary rewrite and a staged input folder.
+    leftovers = [
+        out / ".results.k1ll3d.jsonl",
+        out / ".summary.k1ll3d.json",
+        out / ".staging" / "ab" / "x.wav",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("partial")
+    mine = [out / ".keep", out / ".results.notes.txt"]
+    for path in mine:
+        path.write_text("the user's")
+    assert invoke(*args).exit_code == 0
+    assert not [p for p in leftovers if p.exists()] and not (out / ".staging").exists()
+    assert all(p.read_text() == "the user's" for p in mine)
+
+
 @pytest.mark.slow
 def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, bundles):  # noqa: F811
     from avseq.io.audio import decode_audio
