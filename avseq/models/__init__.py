@@ -11,7 +11,7 @@ Stable names other packages use (see docs/architecture.md):
 """
 
 from avseq.models.beam import Hypothesis, beam_search, greedy_decode
-from avseq.models.captioner import Captioner, caption_loss
+from avseq.models.captioner import Captioner, caption_loss, word_loss
 from avseq.models.classifier import ClipClassifier
 from avseq.models.encoders import ENCODERS, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
@@ -48,6 +48,7 @@ __all__ = [
     "build_encoder",
     "build_system",
     "caption_loss",
+    "word_loss",
     "greedy_decode",
     "mel_lengths",
     "onset_strength",

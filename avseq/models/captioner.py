@@ -59,6 +59,11 @@ class Captioner(StepwiseSearch, nn.Module):
         embed_dim: word embedding size.
         bidirectional: encoder direction(s); the memory size is ``hidden_size * 2`` if True.
         attn_dim: attention size (default ``hidden_size``).
+        word_head: add a bag-of-words head on the clip summary (the masked mean of the
+            encoder states): one logit per vocabulary word saying whether the caption
+            uses it. Training it (``loss.word_bce``) makes the video encoding carry the
+            content words (colours, objects, counts) that the next-word loss, which a
+            language prior satisfies first, teaches slowly; decoding ignores it.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class Captioner(StepwiseSearch, nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         attn_dim: int | None = None,
+        word_head: bool = False,
         bos_id: int = BOS_ID,
         eos_id: int = EOS_ID,
         pad_id: int = PAD_ID,
@@ -89,6 +95,7 @@ class Captioner(StepwiseSearch, nn.Module):
         self.init_state = RecurrentState(cell, mem_dim, hidden_size, num_layers)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size + mem_dim, vocab_size)
+        self.words = nn.Linear(mem_dim, vocab_size) if word_head else None
 
     def encode(self, features: torch.Tensor, lengths: torch.Tensor) -> State:
         """features (B, T, D), lengths (B,) -> decoder state: memory (B, T, M), keys (B, T, A),
@@ -96,8 +103,15 @@ class Captioner(StepwiseSearch, nn.Module):
         x = self.dropout(torch.relu(self.input_proj(features)))
         memory = self.encoder(x, lengths)
         mask = length_mask(lengths.to(features.device), features.shape[1])
-        state = self.init_state(masked_mean(memory, lengths))
-        return {"memory": memory, "keys": self.attention.keys(memory), "mask": mask, **state}
+        summary = masked_mean(memory, lengths)
+        state = self.init_state(summary)
+        return {
+            "memory": memory,
+            "keys": self.attention.keys(memory),
+            "mask": mask,
+            "summary": summary,
+            **state,
+        }
 
     def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (N,) -> logits (N, V) for the next token, and the new state."""
@@ -115,19 +129,25 @@ class Captioner(StepwiseSearch, nn.Module):
         logits, state = self._step(tokens, state)
         return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, with_words: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing. features (B, T, D), lengths (B,), tokens (B, L) starting with ``<bos>``.
 
         Returns logits (B, L, V): ``logits[:, i]`` predicts the token after ``tokens[:, i]``.
         For a padded caption ``seq = [<bos>, w1..wn, <eos>, <pad>...]`` pass ``seq[:, :-1]``
-        and score against ``seq[:, 1:]`` with :func:`caption_loss`.
+        and score against ``seq[:, 1:]`` with :func:`caption_loss`. ``with_words`` (needs
+        ``word_head``) also returns the bag-of-words logits (B, V).
         """
+        if with_words and self.words is None:
+            raise ValueError("with_words needs a Captioner built with word_head=True")
         state = self.encode(features, lengths)
+        words = self.words(self.dropout(state["summary"])) if with_words else None
         steps = []
         for i in range(tokens.shape[1]):
             logits, state = self._step(tokens[:, i], state)
             steps.append(logits)
-        return torch.stack(steps, 1)
+        return (torch.stack(steps, 1), words) if with_words else torch.stack(steps, 1)
 
     def greedy(self, features: torch.Tensor, lengths: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:
         """Greedy captions: one :class:`Hypothesis` per clip, at most ``max_len`` tokens."""
@@ -157,3 +177,15 @@ def caption_loss(
         ignore_index=pad_id,
         label_smoothing=label_smoothing,
     )
+
+
+def word_loss(word_logits: torch.Tensor, tokens: torch.Tensor, special: tuple[int, ...]) -> torch.Tensor:
+    """Bag-of-words loss: BCE of word logits (B, V) against the words of ``tokens`` (B, L).
+
+    A word is positive when it occurs in the clip's caption; ids in ``special``
+    (padding, begin/end, unknown) are neither positive nor scored.
+    """
+    present = torch.zeros_like(word_logits).scatter_(1, tokens, 1.0)
+    keep = torch.ones(word_logits.shape[1], dtype=torch.bool, device=word_logits.device)
+    keep[list(special)] = False
+    return nn.functional.binary_cross_entropy_with_logits(word_logits[:, keep], present[:, keep])

@@ -59,6 +59,12 @@ class SoundModel(nn.Module):
     them to the mel rate and runs the stacked RNN there, so it can shape sound between
     video frames; ``"output"`` runs the RNN at the video rate (cheaper) and resamples
     its outputs. A linear head gives ``n_mels`` log-mel values per frame.
+
+    ``onset_head=True`` adds a linear onset detector on the RNN outputs: one logit per
+    RNN step (video frame with ``"output"``, mel frame with ``"input"``) saying whether a
+    sound starts there. Training it (``loss.onset_bce``) teaches the RNN when things
+    sound, which the log-mel loss alone, dominated by the unpredictable noise floor,
+    teaches slowly; inference ignores it.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class SoundModel(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         upsample: Upsample = "input",
+        onset_head: bool = False,
     ) -> None:
         super().__init__()
         if upsample not in UPSAMPLE_CHOICES:
@@ -86,30 +93,45 @@ class SoundModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.rnn = MaskedRNN(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
         self.head = nn.Linear(self.rnn.out_dim, n_mels)
+        self.onset = nn.Linear(self.rnn.out_dim, 1) if onset_head else None
+
+    @property
+    def onset_rate(self) -> float:
+        """Steps per second of the onset logits: the video rate, or the mel rate with ``upsample="input"``."""
+        return self.video_fps if self.upsample == "output" else self.mel_frame_rate
 
     def out_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """(B,) video frames -> (B,) mel frames from each clip's duration."""
         return mel_lengths(lengths, self.video_fps, self.mel_frame_rate)
 
     def forward(
-        self, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        out_lengths: torch.Tensor | None = None,
+        with_onsets: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), out_lengths (B,)).
 
-        Frames beyond each clip's ``out_lengths`` are zero.
+        Frames beyond each clip's ``out_lengths`` are zero. ``with_onsets`` (needs
+        ``onset_head``) appends the onset logits (B, steps) at :attr:`onset_rate`.
         """
+        if with_onsets and self.onset is None:
+            raise ValueError("with_onsets needs a SoundModel built with onset_head=True")
         check_lengths(lengths, features.shape[1])
         out_lengths = self.out_lengths(lengths) if out_lengths is None else out_lengths.long()
         out_lengths = out_lengths.to(lengths.device)
         x = self.dropout(torch.relu(self.input_proj(features)))
         resample = lambda t, n: resample_time(t, n, out_lengths, self.video_fps, self.mel_frame_rate)  # noqa: E731
         if self.upsample == "input":
-            y = self.rnn(resample(x, lengths), out_lengths)
+            y = h = self.rnn(resample(x, lengths), out_lengths)
         else:
-            y = self.rnn(x, lengths)
-            y = resample(y, lengths)
+            h = self.rnn(x, lengths)
+            y = resample(h, lengths)
         mel = self.head(self.dropout(y))
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
+        if with_onsets:
+            return mel.transpose(1, 2), out_lengths, self.onset(h).squeeze(-1)
         return mel.transpose(1, 2), out_lengths
 
 
@@ -125,8 +147,13 @@ def sound_loss(
     lengths: torch.Tensor,
     onset_weight: float = 0.0,
     kind: Literal["l1", "mse"] = "l1",
+    floor: float | None = None,
 ) -> torch.Tensor:
     """Masked log-mel loss over valid frames; pred, target (B, n_mels, T), lengths (B,) -> scalar.
+
+    ``floor`` (log-mel units) raises target values below it to it: a background noise
+    floor that the video cannot predict (one clip silent, the next hissing) then stops
+    dominating the loss, and the model learns the sounds that the video does show.
 
     With ``onset_weight > 0`` each frame is weighted ``1 + onset_weight * o_t / max(o)``,
     where ``o`` is :func:`onset_strength` of the target (max per clip over valid frames),
@@ -136,6 +163,8 @@ def sound_loss(
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
     if kind not in ("l1", "mse"):
         raise ValueError(f"Invalid loss kind {kind!r}. Supported: l1, mse")
+    if floor is not None:
+        target = target.clamp_min(floor)
     mask = length_mask(lengths.to(pred.device), pred.shape[2]).to(pred.dtype)  # (B, T)
     weight = mask
     if onset_weight > 0:

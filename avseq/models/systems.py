@@ -48,10 +48,15 @@ class SoundSystem(_System):
     kind = "sound"
 
     def from_features(
-        self, features: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), mel lengths (B,))."""
-        return self.model(features, lengths, out_lengths)
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        out_lengths: torch.Tensor | None = None,
+        with_onsets: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
+        """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), mel lengths (B,)),
+        plus the onset logits when ``with_onsets`` (see :class:`~avseq.models.SoundModel`)."""
+        return self.model(features, lengths, out_lengths, with_onsets)
 
     def forward(
         self, frames: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None
@@ -117,10 +122,11 @@ class CaptionSystem(_CaptioningSystem):
     kind = "caption"
 
     def from_features(
-        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
-    ) -> torch.Tensor:
-        """Teacher forcing from features (B, T, D): tokens (B, L) -> logits (B, L, V)."""
-        return self.model(features, lengths, tokens)
+        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, with_words: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing from features (B, T, D): tokens (B, L) -> logits (B, L, V), plus the
+        bag-of-words logits (B, V) when ``with_words`` (see :class:`~avseq.models.Captioner`)."""
+        return self.model(features, lengths, tokens, with_words)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""

@@ -82,10 +82,16 @@ class OptimConfig(_Strict):
 
 class LossConfig(_Strict):
     """sound: masked log-mel ``kind`` loss with frames weighted up to ``1 + onset_weight`` where
-    sound starts; caption: cross-entropy with ``label_smoothing``; ``min_word_count``: vocabulary cut."""
+    sound starts and targets raised to ``floor`` (log-mel units; None = as they are), plus
+    ``onset_bce`` times the onset-detection loss (the model needs ``onset_head: true``);
+    caption: cross-entropy with ``label_smoothing``, plus ``word_bce`` times the bag-of-words
+    loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut."""
 
     kind: Literal["l1", "mse"] = "l1"
     onset_weight: float = Field(default=0.0, ge=0)
+    onset_bce: float = Field(default=0.0, ge=0)
+    word_bce: float = Field(default=0.0, ge=0)
+    floor: float | None = None
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     min_word_count: int = Field(default=1, ge=1)
 
@@ -133,6 +139,10 @@ class TrainConfig(_Strict):
         kind = self.system.get("kind")
         if kind not in KINDS:
             raise ValueError(f"system.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if self.loss.onset_bce > 0 and not (self.system.get("model") or {}).get("onset_head"):
+            raise ValueError("loss.onset_bce needs system.model.onset_head: true (the detector it trains)")
+        if self.loss.word_bce > 0 and not (self.system.get("model") or {}).get("word_head"):
+            raise ValueError("loss.word_bce needs system.model.word_head: true (the head it trains)")
         return self
 
     @property

@@ -13,22 +13,31 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from avseq.data.collate import CaptionBatch, SoundBatch
-from avseq.models import caption_loss, sound_loss
-from avseq.types import Features
+from avseq.metrics.audio import onsets_from_log_mel
+from avseq.models import caption_loss, sound_loss, word_loss
+from avseq.models.rnn import length_mask
+from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from avseq.types import Features, Spectrogram
 
 
 @dataclass(frozen=True)
 class LossOptions:
-    """sound: ``onset_weight`` and ``kind`` ("l1" | "mse") of :func:`avseq.models.sound_loss`;
-    caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`."""
+    """sound: ``onset_weight``, ``kind`` ("l1" | "mse") and ``floor`` of :func:`avseq.models.sound_loss`, plus
+    ``onset_bce`` times the onset-detection loss of :func:`onset_loss` (needs the model's
+    ``onset_head``); caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`, plus
+    ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``)."""
 
     onset_weight: float = 0.0
     kind: str = "l1"
     label_smoothing: float = 0.0
+    onset_bce: float = 0.0
+    word_bce: float = 0.0
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,55 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
         target = batch.target
-        pred, _ = system.from_features(feats, lengths, target.lengths)
-        return sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind)
+        if options.onset_bce > 0:
+            pred, _, logits = system.from_features(feats, lengths, target.lengths, with_onsets=True)
+        else:
+            pred, _ = system.from_features(feats, lengths, target.lengths)
+        loss = sound_loss(
+            pred, target.data, target.lengths, options.onset_weight, options.kind, options.floor
+        )
+        if options.onset_bce > 0:
+            steps = lengths if logits.shape[1] == feats.shape[1] else target.lengths
+            labels = onset_labels(target, system.model.onset_rate, logits.shape[1])
+            loss = loss + options.onset_bce * onset_loss(logits, steps, labels)
+        return loss
     tokens = batch.tokens
-    logits = system.from_features(feats, lengths, tokens[:, :-1])
-    return caption_loss(logits, tokens[:, 1:], label_smoothing=options.label_smoothing)
+    if options.word_bce > 0:
+        logits, words = system.from_features(feats, lengths, tokens[:, :-1], with_words=True)
+    else:
+        logits = system.from_features(feats, lengths, tokens[:, :-1])
+    loss = caption_loss(logits, tokens[:, 1:], label_smoothing=options.label_smoothing)
+    if options.word_bce > 0:
+        loss = loss + options.word_bce * word_loss(words, tokens, (PAD_ID, BOS_ID, EOS_ID, UNK_ID))
+    return loss
+
+
+def onset_labels(target: Spectrogram, rate: float, steps: int) -> torch.Tensor:
+    """(B, steps) float: 1 at the step nearest each onset of the target audio, else 0.
+
+    Onsets are picked from each clip's target log-mel (its valid frames) exactly as the
+    onset metrics pick them, so the labels need no annotation: any clip with sound has them.
+    """
+    labels = torch.zeros(target.data.shape[0], steps)
+    for i, n in enumerate(target.lengths.tolist()):
+        times = onsets_from_log_mel(target.data[i, :, :n], target.frame_rate)
+        idx = torch.as_tensor(np.round(times * rate), dtype=torch.long)
+        labels[i, idx[idx < steps]] = 1.0
+    return labels.to(target.data.device)
+
+
+def onset_loss(
+    logits: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor, pos_weight: float = 10.0
+) -> torch.Tensor:
+    """Binary cross-entropy of onset logits (B, T) against labels (B, T) over valid steps.
+
+    Onsets are rare (a few per clip), so positives weigh ``pos_weight`` times more.
+    """
+    mask = length_mask(lengths.to(logits.device), logits.shape[1])
+    weight = torch.tensor(pos_weight, device=logits.device, dtype=logits.dtype)
+    return nn.functional.binary_cross_entropy_with_logits(
+        logits[mask], labels[mask].to(logits.dtype), pos_weight=weight
+    )
 
 
 def autocast(device: torch.device, bf16: bool):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from avseq.models import EOS_ID, Captioner, ClipClassifier, FrameToCaption, caption_loss
+from avseq.models import EOS_ID, Captioner, ClipClassifier, FrameToCaption, caption_loss, word_loss
 
 
 def features_batch(lengths, dim=12, seed=0):
@@ -49,6 +49,25 @@ def test_teacher_forcing_shapes():
     feats, lengths = features_batch([5, 3])
     tokens = captions(2, 4, 11)
     assert model(feats, lengths, tokens[:, :-1]).shape == (2, 5, 11)
+
+
+def test_word_head_scores_the_caption_words_and_skips_special_tokens():
+    torch.manual_seed(0)
+    model = Captioner(12, 11, hidden_size=16, embed_dim=8, word_head=True).eval()
+    feats, lengths = features_batch([5, 3])
+    tokens = torch.tensor([[1, 4, 5, 2, 0], [1, 6, 6, 7, 2]])  # <bos> words <eos> <pad>
+    logits, words = model(feats, lengths, tokens[:, :-1], with_words=True)
+    assert words.shape == (2, 11)
+    torch.testing.assert_close(logits, model(feats, lengths, tokens[:, :-1]))
+    perfect = torch.full((2, 11), -20.0)
+    perfect[0, [4, 5]] = perfect[1, [6, 7]] = 20.0
+    assert float(word_loss(perfect, tokens, (0, 1, 2, 3))) < 1e-6
+    perfect[:, [0, 1, 2, 3]] = 20.0  # special ids are not scored
+    assert float(word_loss(perfect, tokens, (0, 1, 2, 3))) < 1e-6
+    perfect[0, 8] = 20.0  # a word the caption lacks
+    assert float(word_loss(perfect, tokens, (0, 1, 2, 3))) > 1.0
+    with pytest.raises(ValueError, match="word_head=True"):
+        tiny_captioner()(feats, lengths, tokens[:, :-1], with_words=True)
 
 
 @pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", False)])

@@ -76,6 +76,30 @@ def test_loss_ignores_padding_and_weights_onsets():
         sound_loss(pred, target, lengths, kind="l3")
 
 
+def test_floor_hides_target_differences_below_it():
+    lengths = torch.tensor([10])
+    silent, hissing = torch.full((1, 4, 10), -11.5), torch.full((1, 4, 10), -5.6)
+    for t in (silent, hissing):
+        t[..., 6:] = 1.0  # the same impact over two different noise floors
+    pred = torch.full((1, 4, 10), -5.0)
+    assert float(sound_loss(pred, silent, lengths, kind="mse")) != float(sound_loss(pred, hissing, lengths))
+    floored = [float(sound_loss(pred, t, lengths, onset_weight=2.0, floor=-5.0)) for t in (silent, hissing)]
+    assert floored[0] == floored[1] and floored[0] > 0  # only the impact frames still differ
+
+
+@pytest.mark.parametrize(("upsample", "steps"), [("output", 15), ("input", 63)])
+def test_onset_head_gives_one_logit_per_rnn_step(upsample, steps):
+    model = SoundModel(
+        12, n_mels=6, video_fps=15.0, mel_frame_rate=62.5, hidden_size=8, upsample=upsample, onset_head=True
+    ).eval()
+    feats, lengths = features_batch([15, 10])
+    mel, out_len, onsets = model(feats, lengths, with_onsets=True)
+    assert onsets.shape == (2, steps) and model.onset_rate == (15.0 if upsample == "output" else 62.5)
+    torch.testing.assert_close(mel, model(feats, lengths)[0])  # the head changes nothing else
+    with pytest.raises(ValueError, match="onset_head=True"):
+        SoundModel(12, n_mels=6, hidden_size=8)(feats, lengths, with_onsets=True)
+
+
 def test_overfits_a_tiny_batch():
     torch.manual_seed(0)
     feats, lengths = features_batch([6, 4], dim=8)

@@ -19,15 +19,21 @@ ENCODER = {"name": "compact", "out_dim": 16, "width": 8, "depth": 3}
 TINY = {
     "caption": {
         "preprocessing": {"fps": 8, "frame_size": [32, 32]},
-        "system": {"kind": "caption", "encoder": ENCODER, "model": {"hidden_size": 16, "embed_dim": 8}},
+        "system": {
+            "kind": "caption", "encoder": ENCODER,
+            "model": {"hidden_size": 16, "embed_dim": 8, "word_head": True},
+        },
+        "loss": {"word_bce": 1.0},
     },
     "sound": {
         "preprocessing": {"fps": 8, "frame_size": [32, 32], "mel": "default"},
         "system": {
             "kind": "sound", "encoder": ENCODER,
-            "model": {"hidden_size": 16, "num_layers": 1, "dropout": 0.2, "upsample": "output"},
+            "model": {
+                "hidden_size": 16, "num_layers": 1, "dropout": 0.2, "upsample": "output", "onset_head": True,
+            },
         },
-        "loss": {"onset_weight": 1.0},
+        "loss": {"onset_weight": 1.0, "onset_bce": 1.0, "floor": -6.0},
     },
 }  # fmt: skip
 

@@ -44,6 +44,8 @@ def test_loads_with_overrides_and_defaults(tmp_path):
         ("data.train_split=dev", r"split 'dev' is not defined; defined: train, val"),
         ("bogus=1", r"unknown key 'bogus'; allowed: data, preprocessing"),
         ("optim.lr", r"expected KEY=VALUE"),
+        ("loss.word_bce=1", r"loss\.word_bce needs system\.model\.word_head: true"),
+        ("loss.onset_bce=1", r"loss\.onset_bce needs system\.model\.onset_head: true"),
     ],
 )
 def test_errors_name_file_key_value_and_choices(tmp_path, override, message):

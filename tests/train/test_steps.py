@@ -1,0 +1,38 @@
+"""The auxiliary losses of a training step: onset labels taken from the target audio."""
+
+import torch
+
+from avseq.train.steps import onset_labels, onset_loss
+from avseq.types import Spectrogram
+
+
+def impacts(times: list[float], seconds: float = 2.0, rate: float = 100.0, n_mels: int = 16) -> torch.Tensor:
+    """A log-mel (n_mels, T) that is silent except for decaying impacts starting at ``times``."""
+    t = torch.arange(int(seconds * rate)) / rate
+    energy = torch.zeros_like(t)
+    for start in times:
+        energy += (t >= start) * torch.exp(-(t - start).clamp_min(0) / 0.05) * 10.0
+    return (energy.clamp_min(1e-5).log() + torch.zeros(n_mels, 1)).float()
+
+
+def test_onset_labels_mark_the_step_nearest_each_target_onset():
+    a, b = impacts([0.4, 1.2]), impacts([0.8])
+    target = Spectrogram(torch.stack([a, b]), torch.tensor([200, 150]), 100.0)
+    labels = onset_labels(target, 15.0, 30)
+    assert labels.shape == (2, 30)
+    assert labels[0].nonzero().flatten().tolist() == [6, 18]  # round(0.4 * 15), round(1.2 * 15)
+    assert labels[1].nonzero().flatten().tolist() == [12]
+    silent = Spectrogram(torch.full((1, 16, 100), -11.5), torch.tensor([100]), 100.0)
+    assert onset_labels(silent, 15.0, 15).sum() == 0
+
+
+def test_onset_loss_ignores_padded_steps_and_weighs_rare_onsets():
+    labels = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    lengths = torch.tensor([4, 2])
+    logits = torch.tensor([[-9.0, 9.0, -9.0, -9.0], [-9.0, -9.0, 50.0, 50.0]])  # pads say "onset"
+    assert float(onset_loss(logits, lengths, labels)) < 1e-3
+    missed = logits.clone()
+    missed[0, 1] = -9.0
+    false_alarm = logits.clone()
+    false_alarm[0, 0] = 9.0
+    assert float(onset_loss(missed, lengths, labels)) > 5 * float(onset_loss(false_alarm, lengths, labels))
