@@ -95,6 +95,20 @@ class SoundModel(nn.Module):
         self.head = nn.Linear(self.rnn.out_dim, n_mels)
         self.onset = nn.Linear(self.rnn.out_dim, 1) if onset_head else None
 
+    @torch.no_grad()
+    def init_level(self, mean_log_mel: torch.Tensor) -> None:
+        """Start the output at the training targets' mean level ``(n_mels,)``.
+
+        With the default zero bias the first predictions miss every log-mel value by
+        its whole level (e.g. -8 in ln units), and those early gradients inflate Adam's
+        second-moment estimates for about ``1 / (1 - beta2)`` steps, which stalls the
+        shared RNN and encoder while the bias catches up (the onset and log-mel losses
+        then barely move in a CPU-sized run).
+        """
+        if mean_log_mel.shape != self.head.bias.shape:
+            raise ValueError(f"mean_log_mel must be ({self.n_mels},), got {tuple(mean_log_mel.shape)}")
+        self.head.bias.copy_(mean_log_mel)
+
     @property
     def onset_rate(self) -> float:
         """Steps per second of the onset logits: the video rate, or the mel rate with ``upsample="input"``."""

@@ -103,6 +103,13 @@ def make_dataset(
     return CachedFeatureDataset(ds, cache)
 
 
+def mean_target(dataset: Dataset, clips: int = 64, floor: float | None = None) -> torch.Tensor:
+    """(n_mels,) mean log-mel of the first ``clips`` items of a sound dataset, raised to ``floor``."""
+    targets = [dataset[i].target for i in range(min(clips, len(dataset)))]
+    mel = torch.cat(targets, dim=1)
+    return (mel if floor is None else mel.clamp_min(floor)).mean(1)
+
+
 def collate_fn(kind: str, pad_id: int = 0):
     return collate_sound if kind == "sound" else functools.partial(collate_caption, pad_id=pad_id)
 

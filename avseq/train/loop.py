@@ -134,6 +134,8 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)
         for dataset in (train_set, val_set):
             dataset.precompute(progress=cfg.train.progress)
+    if cfg.kind == "sound":  # a resumed run restores the trained weights over this
+        system.model.init_level(tdata.mean_target(train_set, floor=cfg.loss.floor).to(device))
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)

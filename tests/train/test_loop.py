@@ -49,6 +49,17 @@ def test_tiny_config_trains_logs_and_saves_loadable_bundles(tiny_config, kind):
     assert (bundle.tokenizer is not None) == (kind == "caption")
 
 
+def test_sound_output_starts_at_the_mean_training_level(tiny_config):
+    from avseq.train.data import mean_target
+
+    run = setup(tiny_config("sound"), tiny_config("sound").output_dir)
+    level = mean_target(run.train_set, floor=-6.0)
+    assert level.shape == (64,) and float(level.min()) >= -6.0 and float(level.max()) > -6.0
+    torch.testing.assert_close(run.system.model.head.bias.detach(), level)
+    with pytest.raises(ValueError, match=r"mean_log_mel must be \(64,\)"):
+        run.system.model.init_level(torch.zeros(3))
+
+
 def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tiny_config, tmp_path):
     straight = train(tiny_config("sound"), tmp_path / "straight")
     stopped = train(tiny_config("sound"), tmp_path / "resumed", stop_at=3)
