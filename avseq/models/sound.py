@@ -19,6 +19,8 @@ from avseq.models.rnn import Cell, MaskedRNN, check_lengths, length_mask
 
 Upsample = Literal["input", "output"]
 UPSAMPLE_CHOICES = ("input", "output")
+Interpolation = Literal["linear", "hold"]
+INTERPOLATION_CHOICES = ("linear", "hold")
 
 
 def mel_lengths(lengths: torch.Tensor, video_fps: float, mel_frame_rate: float) -> torch.Tensor:
@@ -30,18 +32,31 @@ def mel_lengths(lengths: torch.Tensor, video_fps: float, mel_frame_rate: float) 
 
 
 def resample_time(
-    x: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor, video_fps: float, mel_frame_rate: float
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    out_lengths: torch.Tensor,
+    video_fps: float,
+    mel_frame_rate: float,
+    mode: Interpolation = "linear",
 ) -> torch.Tensor:
-    """Linearly interpolate each clip's valid steps onto the mel time grid.
+    """Put each clip's valid steps onto the mel time grid.
 
     x: (B, T, C) at ``video_fps`` with ``lengths`` (B,) valid steps ->
     (B, T'max, C) at ``mel_frame_rate``, zero beyond ``out_lengths`` (B,).
+    ``mode="linear"`` interpolates between frame centres; ``"hold"`` gives mel frame ``j``
+    the value of the video frame whose interval ``[k / fps, (k + 1) / fps)`` holds
+    ``j / mel_frame_rate``, so a change (a sound starting) lands exactly on a frame start.
     Only valid input steps contribute (positions are clamped into ``[0, length - 1]``).
     """
+    if mode not in INTERPOLATION_CHOICES:
+        raise ValueError(f"Invalid interpolation {mode!r}. Supported: {', '.join(INTERPOLATION_CHOICES)}")
     t_out = int(out_lengths.max())
     dev = x.device
     times = torch.arange(t_out, device=dev, dtype=torch.float64) / mel_frame_rate
-    pos = (times[None, :] * video_fps - 0.5).clamp_min(0.0)
+    if mode == "hold":
+        pos = (times[None, :] * video_fps + 1e-9).floor()
+    else:
+        pos = (times[None, :] * video_fps - 0.5).clamp_min(0.0)
     pos = torch.minimum(pos, (lengths.to(dev) - 1).double()[:, None])  # (B, T')
     lo = pos.floor().long()
     hi = torch.minimum(lo + 1, (lengths.to(dev) - 1)[:, None])
@@ -59,6 +74,9 @@ class SoundModel(nn.Module):
     them to the mel rate and runs the stacked RNN there, so it can shape sound between
     video frames; ``"output"`` runs the RNN at the video rate (cheaper) and resamples
     its outputs. A linear head gives ``n_mels`` log-mel values per frame.
+    ``interpolation`` is how the video-rate steps reach the mel grid (see
+    :func:`resample_time`): ``"hold"`` keeps a sound's start sharp on a frame boundary,
+    where ``"linear"`` ramps it over one video frame (and onset pickers see two onsets).
 
     ``onset_head=True`` adds a linear onset detector on the RNN outputs: one logit per
     RNN step (video frame with ``"output"``, mel frame with ``"input"``) saying whether a
@@ -81,10 +99,16 @@ class SoundModel(nn.Module):
         bidirectional: bool = False,
         upsample: Upsample = "input",
         onset_head: bool = False,
+        interpolation: Interpolation = "linear",
     ) -> None:
         super().__init__()
         if upsample not in UPSAMPLE_CHOICES:
             raise ValueError(f"Invalid upsample {upsample!r}. Supported: {', '.join(UPSAMPLE_CHOICES)}")
+        if interpolation not in INTERPOLATION_CHOICES:
+            raise ValueError(
+                f"Invalid interpolation {interpolation!r}. Supported: {', '.join(INTERPOLATION_CHOICES)}"
+            )
+        self.interpolation = interpolation
         if video_fps <= 0 or mel_frame_rate <= 0:
             raise ValueError(f"rates must be > 0, got video_fps={video_fps}, mel_frame_rate={mel_frame_rate}")
         self.n_mels, self.video_fps, self.mel_frame_rate = n_mels, video_fps, mel_frame_rate
@@ -136,7 +160,9 @@ class SoundModel(nn.Module):
         out_lengths = self.out_lengths(lengths) if out_lengths is None else out_lengths.long()
         out_lengths = out_lengths.to(lengths.device)
         x = self.dropout(torch.relu(self.input_proj(features)))
-        resample = lambda t, n: resample_time(t, n, out_lengths, self.video_fps, self.mel_frame_rate)  # noqa: E731
+        resample = lambda t, n: resample_time(  # noqa: E731
+            t, n, out_lengths, self.video_fps, self.mel_frame_rate, self.interpolation
+        )
         if self.upsample == "input":
             y = h = self.rnn(resample(x, lengths), out_lengths)
         else:

@@ -104,8 +104,11 @@ def make_dataset(
 
 
 def mean_target(dataset: Dataset, clips: int = 64, floor: float | None = None) -> torch.Tensor:
-    """(n_mels,) mean log-mel of the first ``clips`` items of a sound dataset, raised to ``floor``."""
-    targets = [dataset[i].target for i in range(min(clips, len(dataset)))]
+    """(n_mels,) mean log-mel of the first ``clips`` items of a sound dataset, raised to ``floor``.
+
+    Reads the targets only (``dataset.target``; the caching wrappers forward it), no video.
+    """
+    targets = [dataset.target(i)[0] for i in range(min(clips, len(dataset)))]
     mel = torch.cat(targets, dim=1)
     return (mel if floor is None else mel.clamp_min(floor)).mean(1)
 

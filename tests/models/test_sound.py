@@ -37,13 +37,22 @@ def test_resample_time_interpolates_between_frame_centres():
     torch.testing.assert_close(out[0, :, 0], expected)
 
 
+def test_hold_puts_each_mel_frame_on_the_video_frame_that_covers_it():
+    x = torch.arange(4, dtype=torch.float32).view(1, 4, 1)  # frame k covers [k / 2, (k + 1) / 2) s
+    out = resample_time(x, torch.tensor([4]), torch.tensor([9]), 2.0, 4.0, mode="hold")
+    torch.testing.assert_close(out[0, :, 0], torch.tensor([0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 3.0]))
+    with pytest.raises(ValueError, match="Invalid interpolation 'cubic'. Supported: linear, hold"):
+        resample_time(x, torch.tensor([4]), torch.tensor([9]), 2.0, 4.0, mode="cubic")
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "hold"])
 @pytest.mark.parametrize("upsample", ["input", "output"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_padded_batch_matches_each_clip_alone(bidirectional, upsample):
+def test_padded_batch_matches_each_clip_alone(bidirectional, upsample, interpolation):
     torch.manual_seed(0)
     model = SoundModel(
         12, n_mels=6, video_fps=8.0, mel_frame_rate=21.5, hidden_size=10, num_layers=2,
-        bidirectional=bidirectional, upsample=upsample,
+        bidirectional=bidirectional, upsample=upsample, interpolation=interpolation,
     ).eval()  # fmt: skip
     feats, lengths = features_batch([9, 4, 6])
     with torch.no_grad():
