@@ -1,8 +1,9 @@
 """The bundles shipped in the package: loadable by name, small, documented, and still as good as recorded.
 
 The synthetic test split's seeds are disjoint from the training split's, so these clips were never
-seen in training. Only the targets the shipped models meet are asserted (caption BLEU-4 >= 0.5);
-the figures they miss are recorded in each bundle.json and in the README.
+seen in training. Targets the shipped models meet are asserted (caption BLEU-4 >= 0.5); for onset
+F1, whose 0.8 target synth-sound misses (0.67 measured on these 32 clips), the test guards the level
+reached, so a regression shows. The missed figures are recorded in each bundle.json and the README.
 """
 
 from __future__ import annotations
@@ -33,4 +34,5 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
     scores = result.scores
     assert result.counts["ok"] == 32 and scores["clips scored"] == 32
     assert scores["BLEU-4"] >= 0.5, scores
+    assert scores["onset F1"] >= 0.6, scores
     assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(32))
