@@ -148,7 +148,9 @@ def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent
     clip = render_clip(seed, config)
     clip_id = f"{split}_{seed:07d}"
     video = out_dir / split / f"{clip_id}.mp4"
-    opts = {"crf": str(config.crf)}
+    # One encoder thread: x264's output depends on its thread count (which "auto" takes from the
+    # machine), so the same seed would give different bytes on different machines or worker layouts.
+    opts = {"crf": str(config.crf), "threads": "1"}
     write_video(
         video, clip.frames, config.fps, audio=clip.audio, sample_rate=config.sample_rate, options=opts
     )
