@@ -48,7 +48,7 @@ def write_text_atomic(final: str | Path, text: str) -> None:
     write_bytes_atomic(final, text.encode("utf-8"))
 
 
-def remove_stale_temps(final: str | Path, suffix: str | None = None) -> None:
+def remove_stale_temps(final: str | Path) -> None:
     """Remove temporary files that a killed :func:`atomic_path` left beside ``final``.
 
     Only call this when no other process may be writing ``final`` at the same time.
@@ -56,6 +56,6 @@ def remove_stale_temps(final: str | Path, suffix: str | None = None) -> None:
     final = Path(final)
     if not final.parent.is_dir():
         return
-    for tmp in final.parent.glob(f"{glob.escape(_temp_prefix(final))}*{glob.escape(suffix or final.suffix)}"):
+    for tmp in final.parent.glob(f"{glob.escape(_temp_prefix(final))}*{glob.escape(final.suffix)}"):
         if tmp.is_file() or tmp.is_symlink():
             tmp.unlink(missing_ok=True)

@@ -103,15 +103,8 @@ class Captioner(StepwiseSearch, nn.Module):
         x = self.dropout(torch.relu(self.input_proj(features)))
         memory = self.encoder(x, lengths)
         mask = length_mask(lengths.to(features.device), features.shape[1])
-        summary = masked_mean(memory, lengths)
-        state = self.init_state(summary)
-        return {
-            "memory": memory,
-            "keys": self.attention.keys(memory),
-            "mask": mask,
-            "summary": summary,
-            **state,
-        }
+        state = self.init_state(masked_mean(memory, lengths))
+        return {"memory": memory, "keys": self.attention.keys(memory), "mask": mask, **state}
 
     def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """tokens (N,) -> logits (N, V) for the next token, and the new state."""
@@ -142,7 +135,7 @@ class Captioner(StepwiseSearch, nn.Module):
         if with_words and self.words is None:
             raise ValueError("with_words needs a Captioner built with word_head=True")
         state = self.encode(features, lengths)
-        words = self.words(self.dropout(state["summary"])) if with_words else None
+        words = self.words(self.dropout(masked_mean(state["memory"], lengths))) if with_words else None
         steps = []
         for i in range(tokens.shape[1]):
             logits, state = self._step(tokens[:, i], state)

@@ -48,23 +48,26 @@ def resample_time(
     ``j / mel_frame_rate``, so a change (a sound starting) lands exactly on a frame start.
     Only valid input steps contribute (positions are clamped into ``[0, length - 1]``).
     """
-    if mode not in INTERPOLATION_CHOICES:
-        raise ValueError(f"Invalid interpolation {mode!r}. Supported: {', '.join(INTERPOLATION_CHOICES)}")
+    check_interpolation(mode)
     t_out = int(out_lengths.max())
     dev = x.device
-    times = torch.arange(t_out, device=dev, dtype=torch.float64) / mel_frame_rate
+    last = (lengths.to(dev) - 1)[:, None]
+    times = torch.arange(t_out, device=dev, dtype=torch.float64)[None, :] / mel_frame_rate
+    gather = lambda idx: x.gather(1, idx[..., None].expand(-1, -1, x.shape[2]))  # noqa: E731
     if mode == "hold":
-        pos = (times[None, :] * video_fps + 1e-9).floor()
+        out = gather(torch.minimum((times * video_fps + 1e-9).floor().long(), last))
     else:
-        pos = (times[None, :] * video_fps - 0.5).clamp_min(0.0)
-    pos = torch.minimum(pos, (lengths.to(dev) - 1).double()[:, None])  # (B, T')
-    lo = pos.floor().long()
-    hi = torch.minimum(lo + 1, (lengths.to(dev) - 1)[:, None])
-    w = (pos - lo.double()).to(x.dtype)[..., None]
-    c = x.shape[2]
-    gather = lambda idx: x.gather(1, idx[..., None].expand(-1, -1, c))  # noqa: E731
-    out = gather(lo) * (1 - w) + gather(hi) * w
+        pos = torch.minimum((times * video_fps - 0.5).clamp_min(0.0), last.double())  # (B, T')
+        lo = pos.floor().long()
+        w = (pos - lo.double()).to(x.dtype)[..., None]
+        out = gather(lo) * (1 - w) + gather(torch.minimum(lo + 1, last)) * w
     return out * length_mask(out_lengths.to(dev), t_out)[..., None].to(x.dtype)
+
+
+def check_interpolation(mode: str) -> None:
+    """ValueError naming the choices unless ``mode`` is one of ``INTERPOLATION_CHOICES``."""
+    if mode not in INTERPOLATION_CHOICES:
+        raise ValueError(f"Invalid interpolation {mode!r}. Supported: {', '.join(INTERPOLATION_CHOICES)}")
 
 
 class SoundModel(nn.Module):
@@ -104,10 +107,7 @@ class SoundModel(nn.Module):
         super().__init__()
         if upsample not in UPSAMPLE_CHOICES:
             raise ValueError(f"Invalid upsample {upsample!r}. Supported: {', '.join(UPSAMPLE_CHOICES)}")
-        if interpolation not in INTERPOLATION_CHOICES:
-            raise ValueError(
-                f"Invalid interpolation {interpolation!r}. Supported: {', '.join(INTERPOLATION_CHOICES)}"
-            )
+        check_interpolation(interpolation)
         self.interpolation = interpolation
         if video_fps <= 0 or mel_frame_rate <= 0:
             raise ValueError(f"rates must be > 0, got video_fps={video_fps}, mel_frame_rate={mel_frame_rate}")

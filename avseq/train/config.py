@@ -139,10 +139,10 @@ class TrainConfig(_Strict):
         kind = self.system.get("kind")
         if kind not in KINDS:
             raise ValueError(f"system.kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        if self.loss.onset_bce > 0 and not (self.system.get("model") or {}).get("onset_head"):
-            raise ValueError("loss.onset_bce needs system.model.onset_head: true (the detector it trains)")
-        if self.loss.word_bce > 0 and not (self.system.get("model") or {}).get("word_head"):
-            raise ValueError("loss.word_bce needs system.model.word_head: true (the head it trains)")
+        model = self.system.get("model") or {}
+        for weight, head in (("onset_bce", "onset_head"), ("word_bce", "word_head")):
+            if getattr(self.loss, weight) > 0 and not model.get(head):
+                raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
         return self
 
     @property

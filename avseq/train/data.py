@@ -186,12 +186,17 @@ class MemoryCache(Dataset):
         data, pts = self._frames[key]
         return Frames(data.float() / 255, pts)
 
+    def target(self, index: int) -> tuple[torch.Tensor, float]:
+        """The sound dataset's ``target(index)``, decoded once."""
+        key = str(self.dataset.entry(index).path)
+        if key not in self._targets:
+            self._targets[key] = self.dataset.target(index)
+        return self._targets[key]
+
     def __getitem__(self, index: int):
         video = self._video(index)
         if not isinstance(self.dataset, SoundDataset):
             return self.dataset.make_example(index, video)
-        entry = self.dataset.entry(index)
-        if str(entry.path) not in self._targets:
-            self._targets[str(entry.path)] = self.dataset.target(index)
-        target, duration = self._targets[str(entry.path)]
-        return SoundExample(entry.id, video, target, self.dataset.preprocessing.recipe.frame_rate, duration)
+        target, duration = self.target(index)
+        entry_id = self.dataset.entry(index).id
+        return SoundExample(entry_id, video, target, self.dataset.preprocessing.recipe.frame_rate, duration)

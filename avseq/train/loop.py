@@ -139,8 +139,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)
-    lc = cfg.loss
-    loss = LossOptions(lc.onset_weight, lc.kind, lc.label_smoothing, lc.onset_bce, lc.word_bce, lc.floor)
+    loss = LossOptions(**cfg.loss.model_dump(exclude={"min_word_count"}))
     splits = {
         cfg.data.train_split: str(manifests[cfg.data.train_split]),
         cfg.data.val_split: str(manifests[cfg.data.val_split]),

@@ -64,26 +64,32 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
     """The training loss of ``batch`` (scalar tensor)."""
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
-        target = batch.target
-        if options.onset_bce > 0:
-            pred, _, logits = system.from_features(feats, lengths, target.lengths, with_onsets=True)
-        else:
-            pred, _ = system.from_features(feats, lengths, target.lengths)
-        loss = sound_loss(
-            pred, target.data, target.lengths, options.onset_weight, options.kind, options.floor
-        )
-        if options.onset_bce > 0:
-            steps = lengths if logits.shape[1] == feats.shape[1] else target.lengths
-            labels = onset_labels(target, system.model.onset_rate, logits.shape[1])
-            loss = loss + options.onset_bce * onset_loss(logits, steps, labels)
-        return loss
-    tokens = batch.tokens
-    if options.word_bce > 0:
-        logits, words = system.from_features(feats, lengths, tokens[:, :-1], with_words=True)
-    else:
-        logits = system.from_features(feats, lengths, tokens[:, :-1])
+        return _sound_batch_loss(system, feats, lengths, batch.target, options)
+    return _caption_batch_loss(system, feats, lengths, batch.tokens, options)
+
+
+def _sound_batch_loss(
+    system: nn.Module, feats: torch.Tensor, lengths: torch.Tensor, target: Spectrogram, options: LossOptions
+) -> torch.Tensor:
+    with_onsets = options.onset_bce > 0
+    pred, _, *onsets = system.from_features(feats, lengths, target.lengths, with_onsets=with_onsets)
+    loss = sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind, options.floor)
+    if with_onsets:
+        model = system.model
+        steps = lengths if model.upsample == "output" else target.lengths  # the RNN's rate
+        labels = onset_labels(target, model.onset_rate, onsets[0].shape[1])
+        loss = loss + options.onset_bce * onset_loss(onsets[0], steps, labels)
+    return loss
+
+
+def _caption_batch_loss(
+    system: nn.Module, feats: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, options: LossOptions
+) -> torch.Tensor:
+    with_words = options.word_bce > 0
+    out = system.from_features(feats, lengths, tokens[:, :-1], with_words=with_words)
+    logits, words = out if with_words else (out, None)
     loss = caption_loss(logits, tokens[:, 1:], label_smoothing=options.label_smoothing)
-    if options.word_bce > 0:
+    if with_words:
         loss = loss + options.word_bce * word_loss(words, tokens, (PAD_ID, BOS_ID, EOS_ID, UNK_ID))
     return loss
 
