@@ -9,39 +9,22 @@ from click.testing import CliRunner
 
 from avseq.cli import main
 from avseq.io import probe
-
-FPS = 4.0
-MEL = {"name": "tiny", "sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 16}
-ENCODER = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}
-PREPROCESSING = {"frame_size": [16, 16], "fps": FPS, "frame_transform": "fit"}
+from tools.fuzzing.bundles import tiny_bundles as make_tiny_bundles
 
 
 @pytest.fixture(scope="module")
 def tiny_bundles(tmp_path_factory) -> list[str]:
     """--set overrides pointing caption_and_sound.yaml at tiny random-init bundles."""
-    from avseq.bundles import save_bundle
-    from avseq.models import Tokenizer, build_system
-
-    root = tmp_path_factory.mktemp("bundles")
-    torch.manual_seed(0)
-    sound_model = {
-        "n_mels": 16,
-        "video_fps": FPS,
-        "mel_frame_rate": 8000 / 128,
-        "hidden_size": 8,
-        "num_layers": 1,
-    }
-    sound = build_system({"kind": "sound", "encoder": ENCODER, "model": sound_model})
     world = {"width": 32, "height": 32, "fps": 8, "min_duration": 1.0, "max_duration": 2.0}
-    meta = {"train_config": {"data": {"synth": world}}}  # what avseq train records
-    save_bundle(root / "sound", sound, {**PREPROCESSING, "mel": MEL}, version="test-1", meta=meta)
-    tok = Tokenizer.build(["a red ball bounces", "a blue cube slides twice"])
-    caption_model = {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8}
-    caption = build_system({"kind": "caption", "encoder": ENCODER, "model": caption_model})
-    save_bundle(root / "caption", caption, PREPROCESSING, tokenizer=tok, version="test-1")
+    made = make_tiny_bundles(
+        tmp_path_factory.mktemp("bundles"),
+        version="test-1",
+        words=("a red ball bounces", "a blue cube slides twice"),
+        sound_meta={"train_config": {"data": {"synth": world}}},  # what avseq train records
+    )
     return [
-        "--set", f"stages.caption.params.bundle={root / 'caption'}",
-        "--set", f"stages.sound.params.bundle={root / 'sound'}",
+        "--set", f"stages.caption.params.bundle={made['caption']}",
+        "--set", f"stages.sound.params.bundle={made['sound']}",
         "--set", "stages.caption.params.beam_size=2",
     ]  # fmt: skip
 

@@ -10,51 +10,15 @@ import pytest
 import torch
 import yaml
 
+from tools.fuzzing.bundles import tiny_bundles
+
 torch.set_num_threads(1)  # tiny models; the test machine's cores are shared
-
-FPS = 4.0
-MEL = {"name": "tiny", "sample_rate": 8000, "n_fft": 256, "hop_length": 128, "n_mels": 16}
-ENCODER = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}
-PREPROCESSING = {"frame_size": [16, 16], "fps": FPS, "frame_transform": "fit"}
-
-
-def _save(folder: Path, config: dict, preprocessing: dict, tokenizer=None, seed: int = 0) -> Path:
-    from avseq.bundles import save_bundle
-    from avseq.models import build_system
-
-    torch.manual_seed(seed)
-    system = build_system(config)
-    return save_bundle(folder, system, preprocessing, tokenizer=tokenizer, version="test-1")
 
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory) -> dict[str, Path]:
     """{"sound": folder, "caption": folder} of tiny random-init bundles."""
-    from avseq.models import Tokenizer
-
-    root = tmp_path_factory.mktemp("bundles")
-    rate = MEL["sample_rate"] / MEL["hop_length"]
-    sound = {
-        "kind": "sound",
-        "encoder": ENCODER,
-        "model": {
-            "n_mels": MEL["n_mels"],
-            "video_fps": FPS,
-            "mel_frame_rate": rate,
-            "hidden_size": 8,
-            "num_layers": 1,
-        },
-    }
-    tok = Tokenizer.build(["a red ball bounces", "a blue cube slides", "two balls roll"])
-    caption = {
-        "kind": "caption",
-        "encoder": ENCODER,
-        "model": {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8},
-    }
-    return {
-        "sound": _save(root / "tiny-sound", sound, {**PREPROCESSING, "mel": MEL}),
-        "caption": _save(root / "tiny-caption", caption, PREPROCESSING, tokenizer=tok, seed=1),
-    }
+    return tiny_bundles(tmp_path_factory.mktemp("bundles"), version="test-1")
 
 
 def bundle_overrides(bundles: dict[str, Path], pipeline: str) -> list[str]:

@@ -12,7 +12,8 @@ import yaml
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
 from avseq.pipeline import describe, load_pipeline
-from tests.pipeline.pipeline_helpers import PIPELINES, PREPROCESSING, _save, bundle_overrides
+from tests.pipeline.pipeline_helpers import PIPELINES, bundle_overrides
+from tools.fuzzing.bundles import PREPROCESSING, save_random_bundle
 
 CAPTION = {
     "version": 1,
@@ -209,8 +210,12 @@ def test_a_faster_decode_feeds_the_branch_at_its_bundle_rate(bundles):
 def test_bundles_at_different_rates_share_one_decode(tmp_path, bundles):
     doc = json.loads((bundles["caption"] / "bundle.json").read_text())
     tokenizer = Tokenizer.from_dict(doc["tokenizer"])
-    slow = _save(
-        tmp_path / "slow-caption", doc["system"]["config"], {**PREPROCESSING, "fps": 2.0}, tokenizer=tokenizer
+    slow = save_random_bundle(
+        tmp_path / "slow-caption",
+        doc["system"]["config"],
+        {**PREPROCESSING, "fps": 2.0},
+        tokenizer=tokenizer,
+        version="test-1",
     )
     overrides = [
         f"stages.caption.params.bundle={slow}",
