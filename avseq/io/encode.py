@@ -66,13 +66,14 @@ def write_video(
     arr = _to_hwc_uint8(frames)
     t, h, w, _ = arr.shape
     path = Path(path)
-    time_base = Fraction(1, 90000) if pts is not None else None
+    rate = Fraction(fps).limit_denominator(1001)
+    time_base = Fraction(1, 90000) if pts is not None else 1 / rate
     with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format=_format_for(path)) as out:
-        vs = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
         if options:
             vs.options = dict(options)
-        if time_base is not None:
+        if pts is not None:
             vs.time_base = time_base
         if rotation:
             # The "rotate" tag is ignored by current FFmpeg muxers; write a display matrix.
@@ -82,9 +83,10 @@ def write_video(
             streams.append((_add_audio_stream(out, audio_codec, sample_rate, wave), wave))
         for i in range(t):
             frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24")
-            if pts is not None:
-                frame.pts = round(pts[i] / time_base)
-                frame.time_base = time_base
+            # Always stamp frames: x264 rate control reads timestamps, and unstamped frames
+            # made the same input encode to different bytes from run to run.
+            frame.pts = round(pts[i] / time_base) if pts is not None else i
+            frame.time_base = time_base
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode():
