@@ -82,7 +82,7 @@ class OptimConfig(_Strict):
 
 class LossConfig(_Strict):
     """sound: masked log-mel ``kind`` loss with frames weighted up to ``1 + onset_weight`` where
-    sound starts and targets raised to ``floor`` (log-mel units; None = as they are), plus
+    sound starts (targets are raised to the model's ``floor`` when it has one), plus
     ``onset_bce`` times the onset-detection loss (the model needs ``onset_head: true``);
     caption: cross-entropy with ``label_smoothing``, plus ``word_bce`` times the bag-of-words
     loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut."""
@@ -91,7 +91,6 @@ class LossConfig(_Strict):
     onset_weight: float = Field(default=0.0, ge=0)
     onset_bce: float = Field(default=0.0, ge=0)
     word_bce: float = Field(default=0.0, ge=0)
-    floor: float | None = None
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     min_word_count: int = Field(default=1, ge=1)
 
@@ -155,6 +154,9 @@ class TrainConfig(_Strict):
         return self.train.val_metric or ("CIDEr" if self.kind == "caption" else "onset_f1")
 
 
+# Keys that moved, so an old config gets told where to put them.
+MOVED = {"loss.floor": "system.model.floor (the model renders quiet output from it)"}
+
 TOP_LEVEL = tuple(k for k in TrainConfig.model_fields if k != "source")
 
 
@@ -193,7 +195,8 @@ def _describe(err: ValidationError, source: str) -> str:
     path = ".".join(str(p) for p in first["loc"]) or "(top level)"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        return f"{source}: unknown key {path}"
+        moved = f"; it is now {MOVED[path]}" if path in MOVED else ""
+        return f"{source}: unknown key {path}{moved}"
     if first["type"] == "missing":
         return f"{source}: {path} is required"
     return f"{source}: {path}: {msg} (got {short_repr(first.get('input'))})"

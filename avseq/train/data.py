@@ -103,14 +103,19 @@ def make_dataset(
     return CachedFeatureDataset(ds, cache)
 
 
-def mean_target(dataset: Dataset, clips: int = 64, floor: float | None = None) -> torch.Tensor:
-    """(n_mels,) mean log-mel of the first ``clips`` items of a sound dataset, raised to ``floor``.
-
-    Reads the targets only (``dataset.target``; the caching wrappers forward it), no video.
+def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64) -> tuple[torch.Tensor, ...]:
+    """Levels of the first ``clips`` targets of a sound dataset, each ``(n_mels,)``: their mean
+    raised to ``floor``; with a floor, also the mean of the values below it (the floor where
+    a band never goes below it). Reads the targets only (``dataset.target``; the caching
+    wrappers forward it), no video.
     """
     targets = [dataset.target(i)[0] for i in range(min(clips, len(dataset)))]
     mel = torch.cat(targets, dim=1)
-    return (mel if floor is None else mel.clamp_min(floor)).mean(1)
+    if floor is None:
+        return (mel.mean(1),)
+    below = mel < floor
+    quiet = (mel * below).sum(1) / below.sum(1).clamp_min(1)
+    return mel.clamp_min(floor).mean(1), torch.where(below.any(1), quiet, torch.full_like(quiet, floor))
 
 
 def collate_fn(kind: str, pad_id: int = 0):

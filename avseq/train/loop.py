@@ -135,7 +135,8 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         for dataset in (train_set, val_set):
             dataset.precompute(progress=cfg.train.progress)
     if cfg.kind == "sound":  # a resumed run restores the trained weights over this
-        system.model.init_level(tdata.mean_target(train_set, floor=cfg.loss.floor).to(device))
+        model = system.model
+        model.init_level(*(t.to(device) for t in tdata.target_levels(train_set, model.floor)))
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)

@@ -27,7 +27,8 @@ from avseq.types import Features, Spectrogram
 
 @dataclass(frozen=True)
 class LossOptions:
-    """sound: ``onset_weight``, ``kind`` ("l1" | "mse") and ``floor`` of :func:`avseq.models.sound_loss`, plus
+    """sound: ``onset_weight`` and ``kind`` ("l1" | "mse") of :func:`avseq.models.sound_loss` (its
+    ``floor`` is the model's), plus
     ``onset_bce`` times the onset-detection loss of :func:`onset_loss` (needs the model's
     ``onset_head``); caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`, plus
     ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``)."""
@@ -37,7 +38,6 @@ class LossOptions:
     label_smoothing: float = 0.0
     onset_bce: float = 0.0
     word_bce: float = 0.0
-    floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,9 @@ def _sound_batch_loss(
 ) -> torch.Tensor:
     with_onsets = options.onset_bce > 0
     pred, _, *onsets = system.from_features(feats, lengths, target.lengths, with_onsets=with_onsets)
-    loss = sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind, options.floor)
+    model = system.model
+    loss = sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind, model.floor)
     if with_onsets:
-        model = system.model
         steps = lengths if model.upsample == "output" else target.lengths  # the RNN's rate
         labels = onset_labels(target, model.onset_rate, onsets[0].shape[1])
         loss = loss + options.onset_bce * onset_loss(onsets[0], steps, labels)

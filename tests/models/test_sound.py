@@ -96,6 +96,23 @@ def test_floor_hides_target_differences_below_it():
     assert floored[0] == floored[1] and floored[0] > 0  # only the impact frames still differ
 
 
+def test_eval_mode_renders_output_at_the_floor_as_the_quiet_level():
+    model = SoundModel(12, n_mels=4, video_fps=15.0, mel_frame_rate=62.5, hidden_size=8, floor=-5.0)
+    quiet = torch.tensor([-9.0, -8.0, -7.0, -6.0])
+    model.init_level(torch.full((4,), -5.0), quiet)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(torch.tensor([-5.1, -4.8, -4.6, 1.0]))  # at the floor x2, just above, loud
+    feats, lengths = features_batch([15])
+    raw = model.train()(feats, lengths)[0][0, :, 0]
+    rendered = model.eval()(feats, lengths)[0][0, :, 0]
+    torch.testing.assert_close(raw, torch.tensor([-5.1, -4.8, -4.6, 1.0]))  # the loss sees these
+    torch.testing.assert_close(rendered, torch.tensor([-9.0, -8.0, -4.6, 1.0]))
+    assert "quiet_level" in model.state_dict() and "quiet_level" not in SoundModel(12, n_mels=4).state_dict()
+    with pytest.raises(ValueError, match="needs a SoundModel built with a floor"):
+        SoundModel(12, n_mels=4).init_level(torch.zeros(4), quiet)
+
+
 @pytest.mark.parametrize(("upsample", "steps"), [("output", 15), ("input", 63)])
 def test_onset_head_gives_one_logit_per_rnn_step(upsample, steps):
     model = SoundModel(

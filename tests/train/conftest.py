@@ -31,9 +31,10 @@ TINY = {
             "kind": "sound", "encoder": ENCODER,
             "model": {
                 "hidden_size": 16, "num_layers": 1, "dropout": 0.2, "upsample": "output", "onset_head": True,
+                "floor": -6.0,
             },
         },
-        "loss": {"onset_weight": 1.0, "onset_bce": 1.0, "floor": -6.0},
+        "loss": {"onset_weight": 1.0, "onset_bce": 1.0},
     },
 }  # fmt: skip
 

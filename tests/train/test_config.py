@@ -40,6 +40,7 @@ def test_loads_with_overrides_and_defaults(tmp_path):
             r"optim\.decay: Input should be 'cosine', 'linear' or 'constant' \(got 'step'\)",
         ),
         ("train.stepz=3", r"unknown key train\.stepz"),
+        ("loss.floor=-5", r"unknown key loss\.floor; it is now system\.model\.floor"),
         ("system.kind=detect", r"system\.kind must be one of caption, sound, got 'detect'"),
         ("data.train_split=dev", r"split 'dev' is not defined; defined: train, val"),
         ("bogus=1", r"unknown key 'bogus'; allowed: data, preprocessing"),

@@ -50,12 +50,15 @@ def test_tiny_config_trains_logs_and_saves_loadable_bundles(tiny_config, kind):
 
 
 def test_sound_output_starts_at_the_mean_training_level(tiny_config):
-    from avseq.train.data import mean_target
+    from avseq.train.data import target_levels
 
     run = setup(tiny_config("sound"), tiny_config("sound").output_dir)
-    level = mean_target(run.train_set, floor=-6.0)
+    level, quiet = target_levels(run.train_set, floor=-6.0)
     assert level.shape == (64,) and float(level.min()) >= -6.0 and float(level.max()) > -6.0
     torch.testing.assert_close(run.system.model.head.bias.detach(), level)
+    # the quiet level: what the training audio held below the floor (digital silence is -11.5)
+    assert float(quiet.max()) <= -6.0 and float(quiet.min()) < -6.0
+    torch.testing.assert_close(run.system.model.quiet_level, quiet)
     with pytest.raises(ValueError, match=r"mean_log_mel must be \(64,\)"):
         run.system.model.init_level(torch.zeros(3))
 
@@ -99,8 +102,9 @@ def test_clipping_engages_on_exploding_gradients(tiny_config):
     cfg = tiny_config("sound")
     run = setup(cfg, cfg.output_dir)
     batch = collate_sound([run.train_set[0], run.train_set[1]])
-    big = Spectrogram(batch.target.data * 1e6, batch.target.lengths, batch.target.frame_rate)
-    batch = SoundBatch(batch.ids, batch.video, big, batch.durations)  # squared error of 1e6-sized targets
+    # squared error of 1e6-sized targets, all above the floor
+    big = Spectrogram(batch.target.data * -1e6, batch.target.lengths, batch.target.frame_rate)
+    batch = SoundBatch(batch.ids, batch.video, big, batch.durations)
     stats = train_step(
         run.system, batch, run.optimizer, run.scheduler, options=LossOptions(kind="mse"), grad_clip=0.5
     )
