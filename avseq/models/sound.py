@@ -93,11 +93,12 @@ class SoundModel(nn.Module):
 
     ``floor`` (log-mel units) says the model was trained against targets raised to it
     (see :func:`sound_loss`): below it the training audio held whatever background the
-    video cannot show, digital silence in one clip, hiss in the next. In eval mode,
-    outputs within ``QUIET_MARGIN`` of the floor are rendered at ``quiet_level``
+    video cannot show, digital silence in one clip, hiss in the next. Outputs within
+    ``QUIET_MARGIN`` of the floor are rendered at ``quiet_level``
     (a buffer set by :meth:`init_level`: the per-band mean of the training targets that
     lay below the floor), the best guess for a background the picture does not reveal,
-    instead of the floor itself; training mode returns the raw outputs the loss needs.
+    instead of the floor itself; ``forward(..., raw=True)`` returns the outputs the loss
+    compares with the floored targets.
     """
 
     def __init__(
@@ -171,12 +172,13 @@ class SoundModel(nn.Module):
         lengths: torch.Tensor,
         out_lengths: torch.Tensor | None = None,
         with_onsets: bool = False,
+        raw: bool = False,
     ) -> tuple[torch.Tensor, ...]:
         """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), out_lengths (B,)).
 
         Frames beyond each clip's ``out_lengths`` are zero. ``with_onsets`` (needs
         ``onset_head``) appends the onset logits (B, steps) at :attr:`onset_rate`. With a
-        ``floor``, eval mode renders outputs at the floor as ``quiet_level`` (see the class).
+        ``floor`` and not ``raw``, outputs at the floor are rendered as ``quiet_level``.
         """
         if with_onsets and self.onset is None:
             raise ValueError("with_onsets needs a SoundModel built with onset_head=True")
@@ -193,7 +195,7 @@ class SoundModel(nn.Module):
             h = self.rnn(x, lengths)
             y = resample(h, lengths)
         mel = self.head(self.dropout(y))
-        if self.floor is not None and not self.training:
+        if self.floor is not None and not raw:
             mel = torch.where(mel < self.floor + QUIET_MARGIN, self.quiet_level.to(mel.dtype), mel)
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
         if with_onsets:

@@ -53,10 +53,12 @@ class SoundSystem(_System):
         lengths: torch.Tensor,
         out_lengths: torch.Tensor | None = None,
         with_onsets: bool = False,
+        raw: bool = False,
     ) -> tuple[torch.Tensor, ...]:
         """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), mel lengths (B,)),
-        plus the onset logits when ``with_onsets`` (see :class:`~avseq.models.SoundModel`)."""
-        return self.model(features, lengths, out_lengths, with_onsets)
+        plus the onset logits when ``with_onsets``; ``raw``: no quiet rendering, what the loss
+        compares (see :class:`~avseq.models.SoundModel`)."""
+        return self.model(features, lengths, out_lengths, with_onsets, raw)
 
     def forward(
         self, frames: torch.Tensor, lengths: torch.Tensor, out_lengths: torch.Tensor | None = None

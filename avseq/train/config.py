@@ -100,6 +100,9 @@ class TrainLoopConfig(_Strict):
 
     threads: torch intra-op CPU threads (None = torch's default); 1 is much faster than
     the default on a CPU shared with other jobs, where spinning threads fight for cores.
+    bn_batches: before each validation (so in every saved bundle), recompute a trained
+    encoder's BatchNorm statistics over this many training batches (0 = keep the running
+    averages; see :mod:`avseq.train.batchnorm`).
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -111,6 +114,7 @@ class TrainLoopConfig(_Strict):
     bf16: bool = True
     num_workers: int = Field(default=0, ge=0)
     threads: int | None = Field(default=None, gt=0)
+    bn_batches: int = Field(default=0, ge=0)
     beam_size: int = Field(default=3, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None

@@ -31,6 +31,7 @@ from avseq.models import Tokenizer, build_system
 from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
 from avseq.train import distributed
+from avseq.train.batchnorm import recompute_batchnorm
 from avseq.train.config import TrainConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
 from avseq.train.schedule import build_scheduler
@@ -204,6 +205,14 @@ class TrainResult:
 
 def run_validation(run: Run) -> dict[str, float]:
     t = run.cfg.train
+    recompute_batchnorm(
+        run.system,
+        run.train_set,
+        run.cfg.kind,
+        batches=t.bn_batches,
+        batch_size=t.batch_size,
+        device=run.device,
+    )
     fps = run.prep.fps or 15.0
     return validate(
         run.system, run.val_set, run.cfg.kind, batch_size=t.batch_size, device=run.device, bf16=t.bf16,

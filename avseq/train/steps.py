@@ -72,7 +72,7 @@ def _sound_batch_loss(
     system: nn.Module, feats: torch.Tensor, lengths: torch.Tensor, target: Spectrogram, options: LossOptions
 ) -> torch.Tensor:
     with_onsets = options.onset_bce > 0
-    pred, _, *onsets = system.from_features(feats, lengths, target.lengths, with_onsets=with_onsets)
+    pred, _, *onsets = system.from_features(feats, lengths, target.lengths, with_onsets=with_onsets, raw=True)
     model = system.model
     loss = sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind, model.floor)
     if with_onsets:
