@@ -78,6 +78,7 @@ class OptimConfig(_Strict):
     decay: Literal["cosine", "linear", "constant"] = "cosine"
     min_lr_ratio: float = Field(default=0.05, ge=0, le=1)
     grad_clip: float | None = Field(default=1.0, gt=0)
+    encoder_lr_scale: float = Field(default=1.0, ge=0)
 
 
 class LossConfig(_Strict):

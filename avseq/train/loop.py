@@ -139,7 +139,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         model = system.model
         model.init_level(*(t.to(device) for t in tdata.target_levels(train_set, model.floor)))
     o = cfg.optim
-    optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas)
+    optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas, o.encoder_lr_scale)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)
     loss = LossOptions(**cfg.loss.model_dump(exclude={"min_word_count"}))
     splits = {

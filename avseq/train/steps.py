@@ -173,13 +173,26 @@ def train_step(
 
 
 def make_optimizer(
-    system: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]
+    system: nn.Module,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float],
+    encoder_lr_scale: float = 1.0,
 ) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices and kernels only (not biases, norms or embeddings' padding)."""
-    decay, no_decay = [], []
-    for name, p in system.named_parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.dim() >= 2 and "norm" not in name else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+    """AdamW; weight decay on matrices and kernels only (not biases, norms or embeddings' padding).
+
+    The frame encoder's parameters learn at ``lr * encoder_lr_scale``; the schedule scales
+    every group alike.
+    """
+    encoder = {id(p) for p in system.encoder.parameters()}
+    groups = []
+    for in_encoder, scale in ((True, encoder_lr_scale), (False, 1.0)):
+        decay, no_decay = [], []
+        for name, p in system.named_parameters():
+            if p.requires_grad and (id(p) in encoder) == in_encoder:
+                (decay if p.dim() >= 2 and "norm" not in name else no_decay).append(p)
+        groups += [
+            {"params": decay, "weight_decay": weight_decay, "lr": lr * scale},
+            {"params": no_decay, "weight_decay": 0.0, "lr": lr * scale},
+        ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)

@@ -1,5 +1,6 @@
-"""The auxiliary losses of a training step: onset labels taken from the target audio."""
+"""A training step's parts: onset labels taken from the target audio, the optimizer's groups."""
 
+import pytest
 import torch
 
 from avseq.train.steps import onset_labels, onset_loss
@@ -36,3 +37,33 @@ def test_onset_loss_ignores_padded_steps_and_weighs_rare_onsets():
     false_alarm = logits.clone()
     false_alarm[0, 0] = 9.0
     assert float(onset_loss(missed, lengths, labels)) > 5 * float(onset_loss(false_alarm, lengths, labels))
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1, 0.0])
+def test_the_encoder_learns_at_its_own_rate_and_norms_do_not_decay(scale):
+    from avseq.models import build_system
+    from avseq.train.schedule import build_scheduler
+    from avseq.train.steps import make_optimizer
+
+    system = build_system(
+        {
+            "kind": "sound",
+            "encoder": {"name": "compact", "out_dim": 8, "width": 4, "depth": 2},
+            "model": {"n_mels": 4, "hidden_size": 8, "num_layers": 1},
+        }
+    )
+    opt = make_optimizer(system, 0.01, 0.1, (0.9, 0.999), encoder_lr_scale=scale)
+    sched = build_scheduler(opt, 10, 1, "cosine", 0.05)
+    encoder = {id(p) for p in system.encoder.parameters()}
+    seen = 0
+    for group in opt.param_groups:
+        for p in group["params"]:
+            seen += 1
+            expected = 0.01 * 0.5 * (scale if id(p) in encoder else 1.0)  # half the rate in warmup
+            assert group["lr"] == pytest.approx(expected)
+            assert group["weight_decay"] == (0.1 if p.dim() >= 2 else 0.0)
+    assert seen == sum(1 for _ in system.parameters())
+    sched.step()  # warmup over: the base rates
+    encoder_group = [g for g in opt.param_groups if id(g["params"][0]) in encoder]
+    assert all(g["lr"] == pytest.approx(0.01 * scale) for g in encoder_group)
+    assert all(g["lr"] == pytest.approx(0.01) for g in opt.param_groups if g not in encoder_group)
