@@ -1,9 +1,12 @@
 """The bundles shipped in the package: loadable by name, small, documented, and still as good as recorded.
 
 The synthetic test split's seeds are disjoint from the training split's, so these clips were never
-seen in training. The targets the shipped models meet are asserted: caption BLEU-4 >= 0.5 and sound
-onset F1 >= 0.8 within one video frame of the true impacts (1.0 measured on these 32 clips). The
-figures they miss are recorded in each bundle.json and the README.
+seen in training. The targets the shipped models meet are asserted: caption BLEU-4 >= 0.5 (0.80
+measured on these 32 clips) and sound onset F1 >= 0.8 within one video frame of the true impacts
+(0.99). The caption attribute target (0.9) is missed (0.88 here, 0.878 on 200 test clips: counts
+are wrong), so attribute accuracy is held at >= 0.8, the level the bundle reaches; before the
+encoder kept colour it was 0.65. The figures they miss are recorded in each bundle.json and the
+README (CIDEr against the nearest-neighbour baseline needs training clips, so `avseq eval` measures it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
     scores = result.scores
     assert result.counts["ok"] == 32 and scores["clips scored"] == 32
     assert scores["BLEU-4"] >= 0.5, scores
+    assert scores["attribute accuracy"] >= 0.8, scores
     entries = read_manifest(next((tmp_path / "demo" / "inputs").glob("*.jsonl")))
     per_clip = []
     for entry in entries:
