@@ -63,6 +63,7 @@ def test_the_encoder_learns_at_its_own_rate_and_norms_do_not_decay(scale):
             assert group["lr"] == pytest.approx(expected)
             assert group["weight_decay"] == (0.1 if p.dim() >= 2 else 0.0)
     assert seen == sum(1 for _ in system.parameters())
+    opt.step()  # no gradients yet: changes nothing
     sched.step()  # warmup over: the base rates
     encoder_group = [g for g in opt.param_groups if id(g["params"][0]) in encoder]
     assert all(g["lr"] == pytest.approx(0.01 * scale) for g in encoder_group)
