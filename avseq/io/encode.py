@@ -82,7 +82,9 @@ def write_video(
         for wave in ([audio] if audio is not None else []) + list(extra_audio or []):
             streams.append((_add_audio_stream(out, audio_codec, sample_rate, wave), wave))
         for i in range(t):
-            frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24")
+            # Convert here with one swscale thread: PyAV's own conversion inside encode() picks
+            # the thread count from the machine, so the same frames could differ in the last bit.
+            frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24").reformat(format=pix_fmt, threads=1)
             # Always stamp frames: x264 rate control reads timestamps, and unstamped frames
             # made the same input encode to different bytes from run to run.
             frame.pts = round(pts[i] / time_base) if pts is not None else i

@@ -39,7 +39,7 @@ def _decode_mono(path) -> tuple[np.ndarray, int]:
 
 def _decode_rgb(path) -> np.ndarray:
     with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+        return np.stack([f.reformat(format="rgb24", threads=1).to_ndarray() for f in c.decode(video=0)])
 
 
 @pytest.fixture(scope="session")
