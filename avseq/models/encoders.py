@@ -4,6 +4,12 @@ Encoders own the input normalization their weights expect (``mean``/``std`` buff
 saved with the weights), run the CNN over valid frames only, ``chunk_size`` frames at
 a time, and leave padded positions zero. Backbones are registered in ``ENCODERS``;
 ``build_encoder`` turns a name plus plain options into a :class:`FrameEncoder`.
+
+With ``motion=True`` the CNN also sees each frame's difference from the previous frame
+of its clip (a motion stream, as in two-stream video networks): 6 input channels, zero
+difference on a clip's first frame. What moved between frames stands out, however thin
+it is in any one frame; on the synthetic world a CNN learns to count the hits of a thin
+stick from it, and not from the frames alone.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class FrameEncoder(nn.Module):
         mean, std: per-channel normalization applied to frames in [0, 1].
         chunk_size: frames per backbone call, so long clips never need all activations at once.
         frozen: no gradients for the backbone, and its BatchNorm stays in eval mode.
+        motion: feed the backbone 6 channels, the normalized frame and its difference from the
+            previous frame of the clip (divided by ``std``); the backbone must take 6 channels.
     """
 
     def __init__(
@@ -45,11 +53,13 @@ class FrameEncoder(nn.Module):
         *,
         chunk_size: int = 64,
         frozen: bool = False,
+        motion: bool = False,
     ) -> None:
         super().__init__()
         if chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
         self.backbone, self.out_dim, self.chunk_size = backbone, out_dim, chunk_size
+        self.motion = motion
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.frozen = False
@@ -68,10 +78,24 @@ class FrameEncoder(nn.Module):
             self.backbone.eval()
         return self
 
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        """images (N, 3, H, W) float in [0, 1] -> features (N, D), ``chunk_size`` at a time."""
+    def encode_images(self, images: torch.Tensor, starts: torch.Tensor | None = None) -> torch.Tensor:
+        """images (N, 3, H, W) float in [0, 1] -> features (N, D), ``chunk_size`` at a time.
+
+        starts (N,) bool, for a motion encoder: True where an image begins a clip, the others
+        following the image before them in time. Default: every image begins one (no motion).
+        """
+        previous = torch.arange(images.shape[0], device=images.device)
+        if starts is not None:
+            previous = torch.where(starts.to(images.device), previous, previous - 1)
+        chunks = []
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            chunks = [self.backbone((c - self.mean) / self.std) for c in images.split(self.chunk_size)]
+            for first in range(0, images.shape[0], self.chunk_size):
+                chunk = images[first : first + self.chunk_size]
+                x = (chunk - self.mean) / self.std
+                if self.motion:
+                    before = images[previous[first : first + self.chunk_size]]
+                    x = torch.cat([x, (chunk - before) / self.std], 1)
+                chunks.append(self.backbone(x))
         return torch.cat(chunks) if chunks else images.new_zeros((0, self.out_dim))
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -84,7 +108,9 @@ class FrameEncoder(nn.Module):
             )
         check_lengths(lengths, frames.shape[1])
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
-        feats = self.encode_images(frames[mask])
+        starts = torch.zeros_like(mask)
+        starts[:, 0] = True
+        feats = self.encode_images(frames[mask], starts[mask])
         return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
 
 
@@ -138,11 +164,18 @@ class CompactCNN(nn.Module):
     images (N, 3, H, W) -> (N, out_dim). Channels double per block from ``width`` (capped at 8x).
     ``pool="avg"`` averages the final map over space (where things are is lost);
     ``pool="grid"`` averages it onto a ``grid x grid`` map and flattens that, so the features
-    keep where objects are (a contact with the floor or a wall).
+    keep where objects are (a contact with the floor or a wall). ``in_channels``: 3, or 6 for
+    a motion encoder (set by ``build_encoder(..., motion=True)``).
     """
 
     def __init__(
-        self, out_dim: int = 128, width: int = 32, depth: int = 4, pool: Pool = "avg", grid: int = 4
+        self,
+        out_dim: int = 128,
+        width: int = 32,
+        depth: int = 4,
+        pool: Pool = "avg",
+        grid: int = 4,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
         if pool not in POOL_CHOICES:
@@ -150,7 +183,7 @@ class CompactCNN(nn.Module):
         if grid < 1:
             raise ConfigError(f"grid must be >= 1, got {grid}")
         layers: list[nn.Module] = []
-        c_in = 3
+        c_in = in_channels
         for i in range(depth):
             c_out = width * 2 ** min(i, 3)
             layers += [
@@ -171,16 +204,27 @@ class CompactCNN(nn.Module):
 
 
 def _compact(
-    out_dim: int = 128, width: int = 32, depth: int = 4, pool: Pool = "avg", grid: int = 4
+    out_dim: int = 128,
+    width: int = 32,
+    depth: int = 4,
+    pool: Pool = "avg",
+    grid: int = 4,
+    in_channels: int = 3,
 ) -> tuple[nn.Module, int]:
-    return CompactCNN(out_dim, width, depth, pool, grid), out_dim
+    return CompactCNN(out_dim, width, depth, pool, grid, in_channels), out_dim
 
 
 ENCODERS.register("compact")(EncoderSpec(_compact, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
 
 
 def build_encoder(
-    name: str, *, weights: str | None = None, frozen: bool = False, chunk_size: int = 64, **kwargs
+    name: str,
+    *,
+    weights: str | None = None,
+    frozen: bool = False,
+    chunk_size: int = 64,
+    motion: bool = False,
+    **kwargs,
 ) -> FrameEncoder:
     """Build the registered encoder ``name``.
 
@@ -191,6 +235,8 @@ def build_encoder(
             (classifier keys are ignored) or a whole FrameEncoder (with its mean/std).
         frozen: freeze the backbone (no gradients, BatchNorm in eval mode).
         chunk_size: frames per CNN call.
+        motion: also feed each frame's difference from the previous one (see
+            :class:`FrameEncoder`); needs a backbone built with ``in_channels`` (``compact``).
         **kwargs: backbone options (``compact``: out_dim, width, depth, pool, grid).
     """
     try:
@@ -198,6 +244,10 @@ def build_encoder(
     except ValueError as err:
         raise ConfigError(str(err)) from None
     _check_options(name, spec.build, kwargs)
+    if motion:
+        if "in_channels" not in inspect.signature(spec.build).parameters:
+            raise ConfigError(f"frame encoder {name!r} takes 3 channels only, so motion needs 'compact'")
+        kwargs["in_channels"] = 6
     backbone, out_dim = spec.build(**kwargs)
     mean, std = spec.mean, spec.std
     whole_state = None
@@ -214,7 +264,7 @@ def build_encoder(
             )
         state, mean, std = torchvision_state_dict(spec.torchvision_arch, weights)
         load_into(backbone, _drop_head(state, spec.head_prefixes), f"{name}/{weights}")
-    encoder = FrameEncoder(backbone, out_dim, mean, std, chunk_size=chunk_size)
+    encoder = FrameEncoder(backbone, out_dim, mean, std, chunk_size=chunk_size, motion=motion)
     if whole_state is not None:
         load_into(encoder, whole_state, str(weights))
     if frozen:
@@ -223,9 +273,10 @@ def build_encoder(
 
 
 def _check_options(name: str, build: Callable, options: dict) -> None:
-    allowed = ", ".join(inspect.signature(build).parameters) or "(none)"
+    names = [p for p in inspect.signature(build).parameters if p != "in_channels"]  # set by motion
+    allowed = ", ".join(names) or "(none)"
     for key in options:
-        if key not in allowed.split(", "):
+        if key not in names:
             raise ConfigError(f"Unknown option {key!r} for frame encoder {name!r}. Supported: {allowed}")
 
 

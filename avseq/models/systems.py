@@ -161,10 +161,17 @@ class FrameCaptionSystem(_CaptioningSystem):
     Its methods take the same arguments as :class:`CaptionSystem`'s, so pipelines and
     feature caches treat both alike: per-frame features (B, T, D) plus lengths, from
     which the middle valid frame (index ``(length - 1) // 2``) is used. The frame-level
-    paths encode that one frame only.
+    paths encode that one frame only, so a motion encoder would see no motion there: refused.
     """
 
     kind = "frame_caption"
+
+    def __init__(self, encoder: FrameEncoder, model: nn.Module, config: dict | None = None) -> None:
+        if getattr(encoder, "motion", False):
+            raise ConfigError(
+                "kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion"
+            )
+        super().__init__(encoder, model, config)
 
     def from_features(
         self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor

@@ -68,6 +68,38 @@ def test_chunk_size_does_not_change_features():
         torch.testing.assert_close(a(frames, lengths), b(frames, lengths))
 
 
+def test_motion_encoder_sees_each_frame_and_its_difference_from_the_previous_one():
+    enc = build_encoder("compact", out_dim=8, width=4, depth=2, motion=True, chunk_size=2).eval()
+    assert enc.motion and enc.backbone.features[0].in_channels == 6
+    frames, lengths = frames_batch([5, 3], h=16, w=16)
+    with torch.no_grad():
+        out = enc(frames, lengths)
+        # what the backbone gets: normalized frames, then (frame - previous frame) / std, zero at t=0
+        clip = frames[0]
+        diff = torch.cat([torch.zeros_like(clip[:1]), clip[1:] - clip[:-1]]) / enc.std
+        expected = enc.backbone(torch.cat([(clip - enc.mean) / enc.std, diff], 1))
+        torch.testing.assert_close(out[0], expected, atol=1e-5, rtol=1e-4)
+        # chunks and padding do not leak frames across clips: clip 1 alone gives the same
+        torch.testing.assert_close(out[1, :3], enc(frames[1:, :3], lengths[1:])[0], atol=1e-5, rtol=1e-4)
+        assert torch.all(out[1, 3:] == 0)
+        # a still clip has no motion anywhere: every frame gets the first frame's features
+        still = frames[:1, :1].expand(1, 4, -1, -1, -1)
+        feats = enc(still, torch.tensor([4]))[0]
+        assert torch.allclose(feats[1:], feats[:1].expand(3, -1), atol=1e-5)
+        # single images (no clip order given) have no motion
+        torch.testing.assert_close(enc.encode_images(clip[:1]), out[0, :1], atol=1e-5, rtol=1e-4)
+    assert not build_encoder("compact").motion
+
+
+def test_motion_needs_a_backbone_that_takes_six_channels():
+    with pytest.raises(
+        ConfigError, match=r"frame encoder 'resnet18' takes 3 channels only, so motion needs 'compact'"
+    ):
+        build_encoder("resnet18", motion=True)
+    with pytest.raises(ConfigError, match=r"Unknown option 'in_channels' for frame encoder 'compact'"):
+        build_encoder("compact", in_channels=6)
+
+
 @pytest.mark.parametrize(
     "name, dim",
     [("resnet18", 512), ("resnet50", 2048), ("mobilenet_v3_small", 576), ("efficientnet_b0", 1280)],

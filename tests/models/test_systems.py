@@ -42,19 +42,22 @@ def test_every_kind_builds_and_runs():
     assert sorted(SYSTEMS) == ["caption", "classify", "frame_caption", "sound"]
 
 
-def test_features_then_from_features_equals_forward():
+@pytest.mark.parametrize("motion", [False, True])
+def test_features_then_from_features_equals_forward(motion):
     frames, lengths = clips()
-    sound = make("sound")
+    sound = make("sound", motion=motion)
     assert isinstance(sound, SoundSystem)
     with torch.no_grad():
         feats = sound.features(frames, lengths)
         torch.testing.assert_close(sound.from_features(feats, lengths)[0], sound(frames, lengths)[0])
-    caption = make("caption")
+    caption = make("caption", motion=motion)
     assert isinstance(caption, CaptionSystem)
     feats = caption.features(frames, lengths)
     assert [h[0].tokens for h in caption.generate_from_features(feats, lengths)] == [
         h[0].tokens for h in caption.generate(frames, lengths)
     ]
+    if motion:
+        return
     single = make("frame_caption")
     feats = single.features(frames, lengths)
     assert feats.shape == (2, 5, 16)
@@ -114,6 +117,14 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
             r"Unknown cell 'rnn'\. Supported: gru, lstm",
         ),
         ({"kind": "sound", "encoder": ENCODER, "model": {"upsample": "x"}}, r"model: Invalid upsample 'x'"),
+        (
+            {
+                "kind": "frame_caption",
+                "encoder": {**ENCODER, "motion": True},
+                "model": CONFIGS["frame_caption"],
+            },
+            r"kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion",
+        ),
     ],
 )
 def test_bad_configs_name_the_key_and_the_choices(config, message):
