@@ -2,7 +2,8 @@
 
 Stable names other packages use (see docs/architecture.md):
 
-- encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, **options)``, ``FrameEncoder``
+- encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, motion=, **options)``,
+  ``FrameEncoder``, ``ConcatEncoder`` (several side by side)
 - models: ``SoundModel`` + ``sound_loss``, ``Captioner`` + ``caption_loss``, ``ClipClassifier``,
   ``FrameToCaption``; decoding: ``Hypothesis``, ``greedy_decode``, ``beam_search``
 - ``Tokenizer`` with ``PAD_ID BOS_ID EOS_ID UNK_ID``
@@ -13,7 +14,7 @@ Stable names other packages use (see docs/architecture.md):
 from avseq.models.beam import Hypothesis, beam_search, greedy_decode
 from avseq.models.captioner import Captioner, caption_loss, word_loss
 from avseq.models.classifier import ClipClassifier
-from avseq.models.encoders import ENCODERS, FrameEncoder, build_encoder
+from avseq.models.encoders import ENCODERS, ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
 from avseq.models.sound import SoundModel, mel_lengths, onset_strength, sound_loss
 from avseq.models.systems import (
@@ -38,6 +39,7 @@ __all__ = [
     "ClassifySystem",
     "ClipClassifier",
     "FrameCaptionSystem",
+    "ConcatEncoder",
     "FrameEncoder",
     "FrameToCaption",
     "Hypothesis",

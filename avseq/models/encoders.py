@@ -27,6 +27,7 @@ from avseq.models.rnn import check_lengths, length_mask
 from avseq.models.weights import is_local_path, load_into, read_state_dict, torchvision_state_dict
 from avseq.registry import Registry
 
+SYSTEM_ENCODER = "encoder."  # where a system's state dict keeps its frame encoder
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -112,6 +113,29 @@ class FrameEncoder(nn.Module):
         starts[:, 0] = True
         feats = self.encode_images(frames[mask], starts[mask])
         return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+
+
+class ConcatEncoder(nn.Module):
+    """Several frame encoders over the same frames, their features concatenated: (B, T, sum of D).
+
+    How captioning systems combine streams that each see what the other misses (appearance
+    and motion, a trained CNN and a pretrained one). Each member keeps its own weights,
+    normalization and ``frozen`` state; ``frozen`` is True only when every member is.
+    """
+
+    def __init__(self, encoders: Sequence[FrameEncoder]) -> None:
+        super().__init__()
+        if not encoders:
+            raise ConfigError("a concatenated encoder needs at least one member")
+        self.members = nn.ModuleList(encoders)
+        self.out_dim = sum(e.out_dim for e in encoders)
+
+    @property
+    def frozen(self) -> bool:
+        return all(e.frozen for e in self.members)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.cat([e(frames, lengths) for e in self.members], -1)
 
 
 @dataclass(frozen=True)
@@ -231,8 +255,9 @@ def build_encoder(
     Args:
         weights: None (random init); "DEFAULT" or a torchvision weights name such as
             "IMAGENET1K_V1" (torchvision backbones only; read through the torch hub cache);
-            or a local safetensors / ``torch.save`` state dict of either the backbone
-            (classifier keys are ignored) or a whole FrameEncoder (with its mean/std).
+            or a local safetensors / ``torch.save`` state dict of the backbone (classifier
+            keys are ignored), of a whole FrameEncoder (with its mean/std), or of a whole
+            system such as a bundle's ``weights.safetensors`` (its ``encoder.`` entries).
         frozen: freeze the backbone (no gradients, BatchNorm in eval mode).
         chunk_size: frames per CNN call.
         motion: also feed each frame's difference from the previous one (see
@@ -253,6 +278,10 @@ def build_encoder(
     whole_state = None
     if weights is not None and is_local_path(weights):
         state = read_state_dict(weights)
+        if any(k.startswith(SYSTEM_ENCODER) for k in state):  # a whole system's weights (a bundle's)
+            state = {
+                k.removeprefix(SYSTEM_ENCODER): v for k, v in state.items() if k.startswith(SYSTEM_ENCODER)
+            }
         if any(k.startswith("backbone.") for k in state):
             whole_state = state
         else:

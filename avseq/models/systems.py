@@ -3,7 +3,8 @@
 A bundle stores ``system.config`` and the weights; ``build_system(config)`` rebuilds it:
 
     {"kind": "sound" | "caption" | "classify" | "frame_caption",
-     "encoder": {"name": "compact", "out_dim": 128, ...build_encoder options...},
+     "encoder": {"name": "compact", "out_dim": 128, ...build_encoder options...}
+                or a list of such dicts (a ConcatEncoder: their features side by side),
      "model": {...options of the model class, without in_dim (taken from the encoder)...}}
 
 Each system exposes ``features(frames, lengths)`` (run the CNN) and ``from_features(...)``
@@ -23,7 +24,7 @@ from avseq.errors import ConfigError
 from avseq.models.beam import Hypothesis
 from avseq.models.captioner import Captioner
 from avseq.models.classifier import ClipClassifier
-from avseq.models.encoders import FrameEncoder, build_encoder
+from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
 from avseq.models.sound import SoundModel
 
@@ -167,7 +168,7 @@ class FrameCaptionSystem(_CaptioningSystem):
     kind = "frame_caption"
 
     def __init__(self, encoder: FrameEncoder, model: nn.Module, config: dict | None = None) -> None:
-        if getattr(encoder, "motion", False):
+        if any(isinstance(m, FrameEncoder) and m.motion for m in encoder.modules()):
             raise ConfigError(
                 "kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion"
             )
@@ -214,11 +215,8 @@ def build_system(config: dict, *, load_weights: bool = True) -> nn.Module:
     """
     _check_config(config)
     system_cls, model_cls = SYSTEMS[config["kind"]]
-    enc_opts = dict(config["encoder"])
-    name = enc_opts.pop("name")
-    if not load_weights:
-        enc_opts.pop("weights", None)
-    encoder = build_encoder(name, **enc_opts)
+    members = [_build_member(c, load_weights) for c in _encoder_list(config["encoder"])]
+    encoder = members[0] if isinstance(config["encoder"], dict) else ConcatEncoder(members)
     model_opts = dict(config.get("model", {}))
     if model_opts.pop("in_dim", encoder.out_dim) != encoder.out_dim:
         raise ConfigError(
@@ -232,6 +230,18 @@ def build_system(config: dict, *, load_weights: bool = True) -> nn.Module:
     return system_cls(encoder, model, copy.deepcopy(config))
 
 
+def _encoder_list(encoder: dict | list) -> list[dict]:
+    return [encoder] if isinstance(encoder, dict) else list(encoder)
+
+
+def _build_member(options: dict, load_weights: bool) -> FrameEncoder:
+    options = dict(options)
+    name = options.pop("name")
+    if not load_weights:
+        options.pop("weights", None)
+    return build_encoder(name, **options)
+
+
 def _check_config(config: dict) -> None:
     if not isinstance(config, dict):
         raise ConfigError(f"system config must be a dict, got {type(config).__name__}")
@@ -242,9 +252,11 @@ def _check_config(config: dict) -> None:
     if kind not in SYSTEMS:
         raise ConfigError(f"Invalid system kind {kind!r}. Supported: {', '.join(SYSTEMS)}")
     encoder = config.get("encoder")
-    if not isinstance(encoder, dict) or not isinstance(encoder.get("name"), str):
+    members = _encoder_list(encoder) if isinstance(encoder, (dict, list)) else []
+    if not members or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in members):
         raise ConfigError(
-            "system config key 'encoder' must be a dict with a 'name' (e.g. {'name': 'compact'})"
+            "system config key 'encoder' must be a dict with a 'name' (e.g. {'name': 'compact'}), "
+            "or a list of such dicts (their features are concatenated)"
         )
     if not isinstance(config.get("model", {}), dict):
         raise ConfigError("system config key 'model' must be a dict of model options")

@@ -22,11 +22,13 @@ from avseq.train.steps import features_of
 
 
 def batchnorm_layers(system: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    """The BatchNorm layers of the system's encoder that train (none for a frozen encoder)."""
-    encoder = system.encoder
-    if getattr(encoder, "frozen", False):
-        return []
-    return [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    """The BatchNorm layers of the system's encoder that train: those a frozen encoder (or a
+    frozen member of a concatenated one) keeps in eval mode are left out."""
+    encoder, was_training = system.encoder, system.encoder.training
+    encoder.train()  # frozen encoders keep their backbone in eval mode
+    layers = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    encoder.train(was_training)
+    return layers
 
 
 @torch.no_grad()

@@ -25,7 +25,9 @@ from torch import nn
 from tqdm import tqdm
 
 from avseq.bundles import Preprocessing, save_bundle
-from avseq.errors import ConfigError
+from avseq.bundles import resolve as resolve_bundle
+from avseq.bundles.document import WEIGHTS
+from avseq.errors import BundleError, ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.models import Tokenizer, build_system
 from avseq.train import checkpoints as ckpt
@@ -81,6 +83,26 @@ def system_config(cfg: TrainConfig, prep: Preprocessing, tokenizer: Tokenizer | 
     return system
 
 
+def encoder_from_bundle(config: dict) -> dict:
+    """``config`` with an ``encoder.weights`` that names a bundle (bundled name or folder) replaced
+    by that bundle's weights file, so training starts from the bundle's trained frame encoder
+    (e.g. the synth-sound encoder, which learned to see impacts from the clips' own audio)."""
+    encoder = config["encoder"]
+    members = [_bundle_weights(e) for e in (encoder if isinstance(encoder, list) else [encoder])]
+    return {**config, "encoder": members if isinstance(encoder, list) else members[0]}
+
+
+def _bundle_weights(encoder: dict) -> dict:
+    weights = encoder.get("weights")
+    if not isinstance(weights, str):
+        return encoder
+    try:
+        folder = resolve_bundle(weights)
+    except BundleError:
+        return encoder  # a weights file or a torchvision weights name: build_encoder reads it
+    return {**encoder, "weights": str(folder / WEIGHTS)}
+
+
 @dataclass
 class Run:
     """Everything one training run works with (a record, not a trainer)."""
@@ -114,13 +136,17 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     tokenizer = (
         tdata.build_tokenizer(train_entries, cfg.loss.min_word_count) if cfg.kind == "caption" else None
     )
-    system = build_system(system_config(cfg, prep, tokenizer)).to(device)
+    config = system_config(cfg, prep, tokenizer)
+    system = build_system(encoder_from_bundle(config)).to(device)
+    system.config = config  # records the bundle's name, not a path on this machine
     cache = None
     if cfg.data.cache_features and getattr(system.encoder, "frozen", False):
         from avseq.data.feature_cache import FeatureCache
 
         root = tdata.data_root(cfg, run_dir) / "feature_cache"
-        cache = FeatureCache(root, system.encoder, cfg.system["encoder"]["name"], prep, device)
+        encoders = cfg.system["encoder"]
+        label = "+".join(e["name"] for e in (encoders if isinstance(encoders, list) else [encoders]))
+        cache = FeatureCache(root, system.encoder, label, prep, device)
     make = lambda entries, train: tdata.make_dataset(  # noqa: E731
         cfg.kind,
         entries,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from avseq.errors import ConfigError
-from avseq.models import SYSTEMS, CaptionSystem, SoundSystem, build_system
+from avseq.models import SYSTEMS, CaptionSystem, ConcatEncoder, SoundSystem, build_system
 
 ENCODER = {"name": "compact", "out_dim": 16, "width": 4, "depth": 2}
 CONFIGS = {
@@ -72,6 +72,27 @@ def test_features_then_from_features_equals_forward(motion):
     ]
 
 
+def test_a_list_of_encoders_concatenates_their_features():
+    config = {
+        "kind": "caption",
+        "encoder": [ENCODER, {**ENCODER, "out_dim": 8, "frozen": True}],
+        "model": CONFIGS["caption"],
+    }
+    system = build_system(config).eval()
+    assert isinstance(system.encoder, ConcatEncoder) and system.encoder.out_dim == 24
+    assert system.model.input_proj.in_features == 24 and not system.encoder.frozen
+    frames, lengths = clips()
+    with torch.no_grad():
+        first, second = (e(frames, lengths) for e in system.encoder.members)
+        torch.testing.assert_close(system.features(frames, lengths), torch.cat([first, second], -1))
+    assert second.shape == (2, 5, 8) and torch.all(second[1, 3:] == 0)
+    rebuilt = build_system(json.loads(json.dumps(system.config)))
+    rebuilt.load_state_dict(system.state_dict())
+    for e in system.encoder.members:
+        e.freeze()
+    assert system.encoder.frozen
+
+
 def test_config_round_trips_through_json():
     system = make("caption")
     again = build_system(json.loads(json.dumps(system.config))).eval()
@@ -105,6 +126,8 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
             r"Unknown system config key 'extra'\. Supported: kind",
         ),
         ({"kind": "sound", "encoder": {"out_dim": 4}}, r"'encoder' must be a dict with a 'name'"),
+        ({"kind": "sound", "encoder": []}, r"'encoder' must be a dict .* or a list of such dicts"),
+        ({"kind": "sound", "encoder": [ENCODER, {"width": 4}]}, r"or a list of such dicts"),
         ({"kind": "sound", "encoder": {"name": "vgg"}}, r"Unknown frame encoder 'vgg'\. Supported: compact"),
         (
             {"kind": "sound", "encoder": ENCODER, "model": {"n_mel": 4}},

@@ -46,3 +46,18 @@ def test_zero_batches_changes_nothing(tiny_config):
     before = {k: v.clone() for k, v in run.system.state_dict().items()}
     recompute_batchnorm(run.system, run.train_set, "caption", batches=0, batch_size=3, device=run.device)
     assert all(torch.equal(before[k], v) for k, v in run.system.state_dict().items())
+
+
+def test_only_the_trained_members_of_a_concatenated_encoder_are_recomputed(tiny_config):
+    from tests.train.conftest import ENCODER
+
+    cfg = tiny_config("caption", system={"encoder": [ENCODER, {**ENCODER, "frozen": True}]})
+    run = setup(cfg, cfg.output_dir)
+    trained, frozen = run.system.encoder.members
+    layers = batchnorm_layers(run.system)
+    assert {id(m) for m in layers} == {
+        id(m) for m in trained.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    }
+    kept = {k: v.clone() for k, v in frozen.state_dict().items()}
+    recompute_batchnorm(run.system, run.train_set, "caption", batches=1, batch_size=2, device=run.device)
+    assert all(torch.equal(v, frozen.state_dict()[k]) for k, v in kept.items())

@@ -14,6 +14,7 @@ from avseq.train import loop
 from avseq.train.loop import setup, train
 from avseq.train.steps import LossOptions, train_step
 from avseq.types import Spectrogram
+from tests.train.conftest import ENCODER as TINY_ENCODER
 
 
 def _rows(run_dir):
@@ -61,6 +62,23 @@ def test_sound_output_starts_at_the_mean_training_level(tiny_config):
     torch.testing.assert_close(run.system.model.quiet_level, quiet)
     with pytest.raises(ValueError, match=r"mean_log_mel must be \(64,\)"):
         run.system.model.init_level(torch.zeros(3))
+
+
+def test_encoder_starts_from_a_bundle_named_in_encoder_weights(tiny_config, tmp_path):
+    sound = train(tiny_config("sound"))
+    bundle = sound.run_dir / "best" / "bundle"
+    trained = load(bundle).system.encoder.state_dict()
+    cfg = tiny_config("caption", system={"encoder": {**TINY_ENCODER, "weights": str(bundle)}})
+    run = setup(cfg, tmp_path / "from_sound")
+    started = run.system.encoder.state_dict()
+    assert started.keys() == trained.keys()
+    assert all(torch.equal(started[k], trained[k]) for k in trained)
+    # the run (and so its bundles) records the bundle it started from, not a weights file path
+    assert run.system.config["encoder"]["weights"] == str(bundle)
+    # a weights file that is not a bundle still goes to build_encoder as it is
+    assert loop.encoder_from_bundle({"encoder": {"weights": "x.safetensors"}}) == {
+        "encoder": {"weights": "x.safetensors"}
+    }
 
 
 def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tiny_config, tmp_path):
