@@ -1,12 +1,11 @@
 """The bundles shipped in the package: loadable by name, small, documented, and still as good as recorded.
 
 The synthetic test split's seeds are disjoint from the training split's, so these clips were never
-seen in training. The targets the shipped models meet are asserted: caption BLEU-4 >= 0.5 (0.80
-measured on these 32 clips) and sound onset F1 >= 0.8 within one video frame of the true impacts
-(0.99). The caption attribute target (0.9) is missed (0.88 here, 0.878 on 200 test clips: counts
-are wrong), so attribute accuracy is held at >= 0.8, the level the bundle reaches; before the
-encoder kept colour it was 0.65. The figures they miss are recorded in each bundle.json and the
-README (CIDEr against the nearest-neighbour baseline needs training clips, so `avseq eval` measures it).
+seen in training. The targets the shipped models meet are asserted on 64 of them: caption BLEU-4
+>= 0.5 (0.82 measured on these clips), caption attribute accuracy >= 0.9 (0.92; 0.918 on 200 test
+clips) and sound onset F1 >= 0.8 within one video frame of the true impacts (1.00). The caption
+CIDEr target (1.5x the nearest-neighbour baseline, which needs the training clips, so `avseq eval`
+measures it) is missed: 1.40x; that figure is recorded in the bundle.json and the README.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ def test_shipped_bundle_loads_by_name_and_records_how_it_was_made(name):
 
 @pytest.mark.slow
 def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
-    result = run_demo(tmp_path / "demo", n=32, progress=False)
+    result = run_demo(tmp_path / "demo", n=64, progress=False)
     scores = result.scores
-    assert result.counts["ok"] == 32 and scores["clips scored"] == 32
+    assert result.counts["ok"] == 64 and scores["clips scored"] == 64
     assert scores["BLEU-4"] >= 0.5, scores
-    assert scores["attribute accuracy"] >= 0.8, scores
+    assert scores["attribute accuracy"] >= 0.9, scores
     entries = read_manifest(next((tmp_path / "demo" / "inputs").glob("*.jsonl")))
     per_clip = []
     for entry in entries:
@@ -48,4 +47,4 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
         found = detect_onsets(sound.wave, sound.sample_rate)
         per_clip.append(onset_f1([e.time for e in entry.events], found, 1 / entry.fps))
     assert OnsetScores.total(per_clip).f1 >= 0.8, OnsetScores.total(per_clip)
-    assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(32))
+    assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(64))
