@@ -8,8 +8,9 @@ a time, and leave padded positions zero. Backbones are registered in ``ENCODERS`
 With ``motion=True`` the CNN also sees each frame's difference from the previous frame
 of its clip (a motion stream, as in two-stream video networks): 6 input channels, zero
 difference on a clip's first frame. What moved between frames stands out, however thin
-it is in any one frame; on the synthetic world a CNN learns to count the hits of a thin
-stick from it, and not from the frames alone.
+it is in any one frame: trained on the hit count of the synthetic world's thin stick, a CNN
+fed differences reached 0.76-0.94 where one fed frames alone stayed at chance. (Through a
+caption loss the gain was smaller; synth-caption uses a sound-trained CNN instead.)
 """
 
 from __future__ import annotations

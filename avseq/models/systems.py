@@ -215,7 +215,7 @@ def build_system(config: dict, *, load_weights: bool = True) -> nn.Module:
     """
     _check_config(config)
     system_cls, model_cls = SYSTEMS[config["kind"]]
-    members = [_build_member(c, load_weights) for c in _encoder_list(config["encoder"])]
+    members = [_build_member(c, load_weights) for c in encoder_configs(config["encoder"])]
     encoder = members[0] if isinstance(config["encoder"], dict) else ConcatEncoder(members)
     model_opts = dict(config.get("model", {}))
     if model_opts.pop("in_dim", encoder.out_dim) != encoder.out_dim:
@@ -230,7 +230,8 @@ def build_system(config: dict, *, load_weights: bool = True) -> nn.Module:
     return system_cls(encoder, model, copy.deepcopy(config))
 
 
-def _encoder_list(encoder: dict | list) -> list[dict]:
+def encoder_configs(encoder: dict | list) -> list[dict]:
+    """A system config's ``encoder`` value as a list of member configs (one for a single encoder)."""
     return [encoder] if isinstance(encoder, dict) else list(encoder)
 
 
@@ -252,7 +253,7 @@ def _check_config(config: dict) -> None:
     if kind not in SYSTEMS:
         raise ConfigError(f"Invalid system kind {kind!r}. Supported: {', '.join(SYSTEMS)}")
     encoder = config.get("encoder")
-    members = _encoder_list(encoder) if isinstance(encoder, (dict, list)) else []
+    members = encoder_configs(encoder) if isinstance(encoder, (dict, list)) else []
     if not members or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in members):
         raise ConfigError(
             "system config key 'encoder' must be a dict with a 'name' (e.g. {'name': 'compact'}), "

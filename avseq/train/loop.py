@@ -30,6 +30,7 @@ from avseq.bundles.document import WEIGHTS
 from avseq.errors import BundleError, ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.models import Tokenizer, build_system
+from avseq.models.systems import encoder_configs
 from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
 from avseq.train import distributed
@@ -87,9 +88,8 @@ def encoder_from_bundle(config: dict) -> dict:
     """``config`` with an ``encoder.weights`` that names a bundle (bundled name or folder) replaced
     by that bundle's weights file, so training starts from the bundle's trained frame encoder
     (e.g. the synth-sound encoder, which learned to see impacts from the clips' own audio)."""
-    encoder = config["encoder"]
-    members = [_bundle_weights(e) for e in (encoder if isinstance(encoder, list) else [encoder])]
-    return {**config, "encoder": members if isinstance(encoder, list) else members[0]}
+    members = [_bundle_weights(e) for e in encoder_configs(config["encoder"])]
+    return {**config, "encoder": members if isinstance(config["encoder"], list) else members[0]}
 
 
 def _bundle_weights(encoder: dict) -> dict:
@@ -144,8 +144,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         from avseq.data.feature_cache import FeatureCache
 
         root = tdata.data_root(cfg, run_dir) / "feature_cache"
-        encoders = cfg.system["encoder"]
-        label = "+".join(e["name"] for e in (encoders if isinstance(encoders, list) else [encoders]))
+        label = "+".join(e["name"] for e in encoder_configs(cfg.system["encoder"]))
         cache = FeatureCache(root, system.encoder, label, prep, device)
     make = lambda entries, train: tdata.make_dataset(  # noqa: E731
         cfg.kind,
