@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -228,15 +228,12 @@ class CompactCNN(nn.Module):
         return self.proj(x.mean((2, 3)))
 
 
-def _compact(
-    out_dim: int = 128,
-    width: int = 32,
-    depth: int = 4,
-    pool: Pool = "avg",
-    grid: int = 4,
-    in_channels: int = 3,
-) -> tuple[nn.Module, int]:
-    return CompactCNN(out_dim, width, depth, pool, grid, in_channels), out_dim
+def _compact(**options: Any) -> tuple[nn.Module, int]:
+    cnn = CompactCNN(**options)
+    return cnn, cnn.proj.out_features
+
+
+_compact.__signature__ = inspect.signature(CompactCNN)  # its options, for _check_options and motion
 
 
 ENCODERS.register("compact")(EncoderSpec(_compact, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
