@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 
 from avseq.io.atomic import atomic_path
 
@@ -81,10 +82,14 @@ def write_video(
         streams = []
         for wave in ([audio] if audio is not None else []) + list(extra_audio or []):
             streams.append((_add_audio_stream(out, audio_codec, sample_rate, wave), wave))
+        # Convert here with one swscale thread: PyAV's own conversion inside encode() picks
+        # the thread count from the machine, so the same frames could differ in the last bit.
+        # One reformatter for the whole stream keeps its scaler (see avseq.io.convert).
+        reformatter = VideoReformatter()
         for i in range(t):
-            # Convert here with one swscale thread: PyAV's own conversion inside encode() picks
-            # the thread count from the machine, so the same frames could differ in the last bit.
-            frame = av.VideoFrame.from_ndarray(arr[i], format="rgb24").reformat(format=pix_fmt, threads=1)
+            frame = reformatter.reformat(
+                av.VideoFrame.from_ndarray(arr[i], format="rgb24"), format=pix_fmt, threads=1
+            )
             # Always stamp frames: x264 rate control reads timestamps, and unstamped frames
             # made the same input encode to different bytes from run to run.
             frame.pts = round(pts[i] / time_base) if pts is not None else i

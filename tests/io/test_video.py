@@ -1,5 +1,6 @@
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,3 +185,24 @@ def test_frame_stack_grows_past_its_capacity_hint(media):
     frames = stack.frames()
     assert frames.data.shape == (40, 3, 24, 32) and frames.data.is_contiguous()
     assert frame_ids(frames.data) == [i // 2 for i in range(40)]
+
+
+def test_one_scaler_per_decode_with_pyavs_pixels(media, monkeypatch):
+    """A scaler per frame cost 7-8 ms a frame (avseq.io.convert): a decode keeps one, same pixels."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    from avseq.io import convert
+
+    made = []
+
+    def counting() -> VideoReformatter:
+        made.append(VideoReformatter())
+        return made[-1]
+
+    monkeypatch.setattr(convert, "VideoReformatter", counting)
+    frames = decode_video(media["gop"], size=(12, 16))
+    assert len(made) == 1 and frames.data.shape == (N_FRAMES, 3, 12, 16)
+    with av.open(str(media["gop"])) as c:
+        expected = [f.reformat(width=16, height=12, format="rgb24").to_ndarray() for f in c.decode(video=0)]
+    assert torch.equal(frames.data, torch.from_numpy(np.stack(expected)).permute(0, 3, 1, 2))
