@@ -30,6 +30,12 @@ import click
 @click.option(
     "--beam-size", type=click.IntRange(min=1), help="Caption beam size (default: the training one)."
 )
+@click.option(
+    "--rerank",
+    type=click.Choice(["score", "consensus"]),
+    help="Caption choice among the beam: its best score, or the consensus of its hypotheses "
+    "(default: the training one).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
     bundle: str,
@@ -41,6 +47,7 @@ def evaluate(
     baseline_clips: int | None,
     device: str,
     beam_size: int | None,
+    rerank: str | None,
     quiet: bool,
 ) -> None:
     """Evaluate BUNDLE (a path or bundled name) against baselines; print a side-by-side table."""
@@ -48,7 +55,8 @@ def evaluate(
 
     result = evaluate_bundle(
         bundle, data, report, split=split, train_data=train_data, limit=limit,
-        baseline_clips=baseline_clips, device=device, beam_size=beam_size, progress=not quiet,
+        baseline_clips=baseline_clips, device=device, beam_size=beam_size, rerank=rerank,
+        progress=not quiet,
     )  # fmt: skip
     click.echo(summary_table(result))
     for note in result["notes"]:

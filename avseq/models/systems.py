@@ -24,6 +24,7 @@ from avseq.errors import ConfigError
 from avseq.models.beam import Hypothesis
 from avseq.models.captioner import Captioner
 from avseq.models.classifier import ClipClassifier
+from avseq.models.consensus import RERANKS, Rerank, consensus_order
 from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
 from avseq.models.sound import SoundModel
@@ -69,7 +70,8 @@ class SoundSystem(_System):
 
 
 class _CaptioningSystem(_System):
-    """Decoding shared by the captioning systems: greedy when ``beam_size == 1``, else beam search.
+    """Decoding shared by the captioning systems: greedy when ``beam_size == 1``, else beam search,
+    optionally reranked by consensus.
 
     Subclasses say what the model decodes from: :meth:`_from_features` (cached per-frame
     features) and :meth:`_from_frames` (frames, running the CNN as little as needed).
@@ -81,12 +83,20 @@ class _CaptioningSystem(_System):
     def _from_frames(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple:
         raise NotImplementedError
 
-    def _decode(self, inputs: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int):
+    def _decode(
+        self, inputs: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int, rerank: Rerank
+    ):
+        if rerank not in RERANKS:
+            raise ValueError(f"Invalid rerank {rerank!r}. Supported: {', '.join(RERANKS)}")
         if beam_size == 1 and n_best == 1:
             return [[h] for h in self.model.greedy(*inputs, max_len=max_len)]
-        return self.model.beam_search(
-            *inputs, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=n_best
+        keep = beam_size if rerank == "consensus" else n_best
+        hyps = self.model.beam_search(
+            *inputs, beam_size=beam_size, max_len=max_len, length_penalty=length_penalty, n_best=keep
         )
+        if rerank == "consensus":
+            hyps = [consensus_order(h)[:n_best] for h in hyps]
+        return hyps
 
     @torch.no_grad()
     def generate_from_features(
@@ -97,13 +107,16 @@ class _CaptioningSystem(_System):
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,
+        rerank: Rerank = "score",
     ) -> list[list[Hypothesis]]:
         """features (B, T, D), lengths (B,) -> per clip ``n_best`` hypotheses, best first.
 
         ``length_penalty`` is the GNMT alpha of :mod:`avseq.models.beam` (0 = raw log-prob).
+        ``rerank``: ``score`` keeps the beam's order; ``consensus`` reorders the whole beam by
+        expected agreement with the other hypotheses (:mod:`avseq.models.consensus`).
         """
         inputs = self._from_features(features, lengths)
-        return self._decode(inputs, beam_size, max_len, length_penalty, n_best)
+        return self._decode(inputs, beam_size, max_len, length_penalty, n_best, rerank)
 
     @torch.no_grad()
     def generate(
@@ -114,9 +127,12 @@ class _CaptioningSystem(_System):
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,
+        rerank: Rerank = "score",
     ) -> list[list[Hypothesis]]:
-        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per clip ``n_best`` hypotheses, best first."""
-        return self._decode(self._from_frames(frames, lengths), beam_size, max_len, length_penalty, n_best)
+        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per clip ``n_best`` hypotheses, best first
+        (options as in :meth:`generate_from_features`)."""
+        inputs = self._from_frames(frames, lengths)
+        return self._decode(inputs, beam_size, max_len, length_penalty, n_best, rerank)
 
 
 class CaptionSystem(_CaptioningSystem):

@@ -104,6 +104,9 @@ class TrainLoopConfig(_Strict):
     bn_batches: before each validation (so in every saved bundle), recompute a trained
     encoder's BatchNorm statistics over this many training batches (0 = keep the running
     averages; see :mod:`avseq.train.batchnorm`).
+    beam_size, max_caption_len, rerank: how validation decodes captions, and the defaults of
+    ``avseq eval`` for the bundles the run saves; rerank ``consensus`` picks, among the beam's
+    hypotheses, the one the others agree with most (:mod:`avseq.models.consensus`).
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -118,6 +121,7 @@ class TrainLoopConfig(_Strict):
     bn_batches: int = Field(default=0, ge=0)
     beam_size: int = Field(default=3, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
+    rerank: Literal["score", "consensus"] = "score"
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
     progress: bool = True
 

@@ -1,6 +1,6 @@
 """Caption evaluation of a bundle on a split, with two baselines scored the same way.
 
-- model: beam-search captions of the bundle;
+- model: beam-search captions of the bundle (reranked by consensus when asked);
 - most_frequent: the most frequent training caption, for every clip;
 - nearest_neighbour: the first caption of the training clip whose mean-pooled
   features (the bundle's own encoder) are closest in cosine similarity.
@@ -41,14 +41,19 @@ def score(
 
 @torch.no_grad()
 def generate(
-    bundle: Bundle, features: list[torch.Tensor], beam_size: int, max_len: int, batch_size: int
+    bundle: Bundle,
+    features: list[torch.Tensor],
+    beam_size: int,
+    max_len: int,
+    batch_size: int,
+    rerank: str = "score",
 ) -> list[str]:
     """Decoded captions of clips given their (T, D) features, ``batch_size`` clips per call."""
     texts = []
     for i in range(0, len(features), batch_size):
         data, lengths = pad_sequences(features[i : i + batch_size], dim=0)
         hyps = bundle.system.generate_from_features(
-            data, lengths.to(data.device), beam_size=beam_size, max_len=max_len
+            data, lengths.to(data.device), beam_size=beam_size, max_len=max_len, rerank=rerank
         )
         texts += [bundle.tokenizer.decode(h[0].tokens) for h in hyps]
     return texts
@@ -70,6 +75,7 @@ def evaluate_captions(
     *,
     beam_size: int = 3,
     max_len: int = 20,
+    rerank: str = "score",
     batch_size: int = 16,
     progress=lambda items, desc: items,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -77,7 +83,7 @@ def evaluate_captions(
     prep = bundle.preprocessing
     test_feats = [clip_features(bundle.system, e, prep, device) for e in progress(test, "test clips")]
     train_feats = [clip_features(bundle.system, e, prep, device) for e in progress(train, "train clips")]
-    model = generate(bundle, test_feats, beam_size, max_len, batch_size)
+    model = generate(bundle, test_feats, beam_size, max_len, batch_size, rerank)
     frequent = most_frequent_caption(train)
     neighbours = nearest(pooled(test_feats), pooled(train_feats))
     systems = {

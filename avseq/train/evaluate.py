@@ -49,9 +49,13 @@ def evaluate_bundle(
     baseline_clips: int | None = None,
     device: str = "auto",
     beam_size: int | None = None,
+    rerank: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score the bundle and its baselines on ``split`` of ``data``; write and return the report."""
+    """Score the bundle and its baselines on ``split`` of ``data``; write and return the report.
+
+    beam_size, rerank: caption decoding; None takes the bundle's training settings.
+    """
     dev = resolve_device(device)
     bundle = load(bundle_path, dev)
     manifest = split_manifest(data, split)
@@ -67,7 +71,7 @@ def evaluate_bundle(
     }  # fmt: skip
     with torch.no_grad():
         if bundle.kind == "caption":
-            systems, rows = _captions(bundle, test, train, dev, beam_size, wrap, report)
+            systems, rows = _captions(bundle, test, train, dev, (beam_size, rerank), wrap, report)
             _write_jsonl(clips_dir / "captions.jsonl", rows)
         elif bundle.kind == "sound":
             from avseq.train.eval_sound import evaluate_sound
@@ -84,15 +88,19 @@ def evaluate_bundle(
     return report
 
 
-def _captions(bundle, test, train, dev, beam_size, wrap, report) -> tuple[dict, list]:
+def _captions(bundle, test, train, dev, decoding, wrap, report) -> tuple[dict, list]:
     from avseq.train.eval_caption import evaluate_captions
 
+    beam_size, rerank = decoding
     beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
+    rerank = rerank or _train_option(bundle.meta, "rerank", "score")
     max_len = _train_option(bundle.meta, "max_caption_len", 20)
-    report.update(beam_size=beam, max_len=max_len)
+    report.update(beam_size=beam, rerank=rerank, max_len=max_len)
     if not java_available():
         report["notes"].append("Java not found: METEOR skipped, captions tokenized without PTBTokenizer")
-    return evaluate_captions(bundle, test, train, dev, beam_size=beam, max_len=max_len, progress=wrap)
+    return evaluate_captions(
+        bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, progress=wrap
+    )
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -242,7 +242,7 @@ def run_validation(run: Run) -> dict[str, float]:
     return validate(
         run.system, run.val_set, run.cfg.kind, batch_size=t.batch_size, device=run.device, bf16=t.bf16,
         options=run.loss, tokenizer=run.tokenizer, beam_size=t.beam_size, max_len=t.max_caption_len,
-        tolerance=1.0 / fps,
+        rerank=t.rerank, tolerance=1.0 / fps,
     )  # fmt: skip
 
 

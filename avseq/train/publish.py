@@ -13,6 +13,12 @@ from pathlib import Path
 from avseq.bundles import load, save_bundle
 from avseq.errors import ConfigError
 
+# what of the report a shipped bundle keeps: the figures and what they depend on
+EVAL_KEYS = (
+    "split", "clips", "manifest", "baseline_train_clips", "beam_size", "rerank", "max_len", "systems",
+    "notes",
+)  # fmt: skip
+
 
 def publish_bundle(
     source: str | Path, destination: str | Path, report: str | Path, reproduce: list[str], name: str
@@ -25,7 +31,7 @@ def publish_bundle(
     bundle = load(source)
     meta = {
         **bundle.meta,
-        "eval": {k: figures[k] for k in ("split", "clips", "manifest", "systems", "notes") if k in figures},
+        "eval": {k: figures[k] for k in EVAL_KEYS if k in figures},
         "reproduce": reproduce,
     }
     return save_bundle(

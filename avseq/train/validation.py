@@ -43,6 +43,7 @@ def validate(
     tokenizer: Tokenizer | None = None,
     beam_size: int = 3,
     max_len: int = 20,
+    rerank: str = "score",
     tolerance: float = 1 / 15,
 ) -> dict[str, float]:
     """``{"val_loss": ..., <metrics>}`` over every item of ``dataset`` (in order).
@@ -61,7 +62,7 @@ def validate(
             total += float(batch_loss(system, batch, options)) * len(batch.ids)
         count += len(batch.ids)
         if kind == "caption":
-            _caption_batch(system, batch, tokenizer, beam_size, max_len, state)
+            _caption_batch(system, batch, tokenizer, (beam_size, max_len, rerank), state)
         else:
             _sound_batch(system, batch, entries, tolerance, state)
     out = {"val_loss": total / count}
@@ -72,9 +73,10 @@ def validate(
     return out
 
 
-def _caption_batch(system, batch: CaptionBatch, tokenizer, beam_size, max_len, state) -> None:
+def _caption_batch(system, batch: CaptionBatch, tokenizer, decoding: tuple, state) -> None:
     feats, lengths = features_of(system, batch)
-    hyps = system.generate_from_features(feats, lengths, beam_size=beam_size, max_len=max_len)
+    beam_size, max_len, rerank = decoding
+    hyps = system.generate_from_features(feats, lengths, beam_size=beam_size, max_len=max_len, rerank=rerank)
     for clip_id, refs, best in zip(batch.ids, batch.references, hyps, strict=True):
         state["refs"][clip_id] = list(refs)
         state["preds"][clip_id] = tokenizer.decode(best[0].tokens)

@@ -200,3 +200,34 @@ def test_publish_adds_eval_figures_and_reproduce_commands(tiny_config, tmp_path)
     assert shipped.meta["reproduce"] == ["avseq train x"] and shipped.meta["seed"] == 0
     with pytest.raises(ConfigError, match="no evaluation report"):
         publish_bundle(out, tmp_path / "again", tmp_path / "missing.json", [], "s")
+
+
+def test_caption_eval_decodes_as_the_run_did_unless_told(tiny_config, tmp_path, monkeypatch):
+    from avseq.models.systems import CaptionSystem
+
+    seen = []
+    real = CaptionSystem.generate_from_features
+    monkeypatch.setattr(
+        CaptionSystem,
+        "generate_from_features",
+        lambda self, *a, **k: seen.append((k["beam_size"], k["rerank"])) or real(self, *a, **k),
+    )
+    result = train(tiny_config("caption", train={"beam_size": 2, "rerank": "consensus"}))
+    assert set(seen) == {(2, "consensus")}  # validation
+    bundle = str(result.run_dir / "best" / "bundle")
+    data = str(tiny_config("caption").data.root)
+    for extra, expected in [
+        ([], (2, "consensus")),
+        (["--rerank", "score", "--beam-size", "3"], (3, "score")),
+    ]:
+        seen.clear()
+        report = tmp_path / f"rep{len(extra)}.json"
+        out = CliRunner().invoke(
+            main, ["eval", bundle, "--data", data, "--split", "val", "-o", str(report), "--quiet", *extra]
+        )
+        assert out.exit_code == 0, out.output
+        assert set(seen) == {expected}
+        assert (
+            json.loads(report.read_text())["beam_size"],
+            json.loads(report.read_text())["rerank"],
+        ) == expected

@@ -213,7 +213,9 @@ class VocoderStage:
 
 
 class CaptionParams(BaseModel):
-    """search: greedy or beam; beam_size (beam only), max_len tokens, length_penalty (GNMT alpha)."""
+    """search: greedy or beam; beam_size (beam only), max_len tokens, length_penalty (GNMT alpha);
+    rerank (beam only): ``score`` keeps the best-scoring hypothesis, ``consensus`` the one the
+    beam's hypotheses agree with most (avseq.models.consensus)."""
 
     model_config = ConfigDict(extra="forbid")
     bundle: str
@@ -221,6 +223,7 @@ class CaptionParams(BaseModel):
     beam_size: int = Field(4, ge=1, le=64)
     max_len: int = Field(20, ge=1, le=200)
     length_penalty: float = Field(0.0, ge=0.0, le=5.0)
+    rerank: Literal["score", "consensus"] = "score"
 
 
 class CaptionStage:
@@ -237,7 +240,7 @@ class CaptionStage:
         p = self.params
         is_features, data, lengths = _system_inputs(inputs[0], self.device)
         beam = 1 if p.search == "greedy" else p.beam_size
-        options = dict(beam_size=beam, max_len=p.max_len, length_penalty=p.length_penalty)
+        options = dict(beam_size=beam, max_len=p.max_len, length_penalty=p.length_penalty, rerank=p.rerank)
         run = self.system.generate_from_features if is_features else self.system.generate
         hyps = run(data, lengths, **options)
         return [self.tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
