@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -27,7 +27,7 @@ from avseq.models.beam import Hypothesis
 
 MAX_N = 4
 Rerank = Literal["score", "consensus"]
-RERANKS: tuple[str, ...] = ("score", "consensus")
+RERANKS: tuple[str, ...] = get_args(Rerank)
 
 
 def _ngrams(tokens: Sequence[int], max_n: int) -> list[Counter]:
