@@ -71,7 +71,9 @@ def evaluate_bundle(
     }  # fmt: skip
     with torch.no_grad():
         if bundle.kind == "caption":
-            systems, rows = _captions(bundle, test, train, dev, (beam_size, rerank), wrap, report)
+            systems, rows = _captions(
+                bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank
+            )
             _write_jsonl(clips_dir / "captions.jsonl", rows)
         elif bundle.kind == "sound":
             from avseq.train.eval_sound import evaluate_sound
@@ -88,10 +90,9 @@ def evaluate_bundle(
     return report
 
 
-def _captions(bundle, test, train, dev, decoding, wrap, report) -> tuple[dict, list]:
+def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank) -> tuple[dict, list]:
     from avseq.train.eval_caption import evaluate_captions
 
-    beam_size, rerank = decoding
     beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
     rerank = rerank or _train_option(bundle.meta, "rerank", "score")
     max_len = _train_option(bundle.meta, "max_caption_len", 20)

@@ -62,7 +62,9 @@ def validate(
             total += float(batch_loss(system, batch, options)) * len(batch.ids)
         count += len(batch.ids)
         if kind == "caption":
-            _caption_batch(system, batch, tokenizer, (beam_size, max_len, rerank), state)
+            _caption_batch(
+                system, batch, tokenizer, state, beam_size=beam_size, max_len=max_len, rerank=rerank
+            )
         else:
             _sound_batch(system, batch, entries, tolerance, state)
     out = {"val_loss": total / count}
@@ -73,10 +75,9 @@ def validate(
     return out
 
 
-def _caption_batch(system, batch: CaptionBatch, tokenizer, decoding: tuple, state) -> None:
+def _caption_batch(system, batch: CaptionBatch, tokenizer, state, **decoding) -> None:
     feats, lengths = features_of(system, batch)
-    beam_size, max_len, rerank = decoding
-    hyps = system.generate_from_features(feats, lengths, beam_size=beam_size, max_len=max_len, rerank=rerank)
+    hyps = system.generate_from_features(feats, lengths, **decoding)
     for clip_id, refs, best in zip(batch.ids, batch.references, hyps, strict=True):
         state["refs"][clip_id] = list(refs)
         state["preds"][clip_id] = tokenizer.decode(best[0].tokens)
