@@ -1,4 +1,4 @@
-"""Greedy decoding and batched beam search over any step-wise decoder.
+"""Greedy decoding, batched beam search and sampling over any step-wise decoder.
 
 A decoder exposes one step, ``step(tokens (N,), state) -> (log_probs (N, V), state)``,
 where ``state`` is a dict of tensors whose first dimension is N (clips, or
@@ -183,10 +183,54 @@ def _collect(
     return out
 
 
-class StepwiseSearch:
-    """Greedy and beam search for a decoder module with ``decode_step``, ``bos_id`` and ``eos_id``.
+def sample_decode(
+    step: StepFn,
+    state: State,
+    batch_size: int,
+    *,
+    samples: int,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw ``samples`` captions per clip from the decoder's distribution (ancestral sampling).
 
-    Decoders mix this in and call ``_greedy`` / ``_beam`` with their encoded state, so
+    Returns tokens (B * samples, L) int64 (clip-major: rows ``b * samples .. (b + 1) * samples - 1``
+    belong to clip ``b``), each ending at its ``<eos>`` and padded with ``eos_id`` after it;
+    lengths (B * samples,) counting the generated tokens with the ``<eos>`` (at most ``max_len``);
+    and log_prob (B * samples,), the sum of the sampled tokens' log-probabilities, which keeps
+    its graph (gradients flow into the decoder, as self-critical training needs). The draws use
+    torch's global RNG.
+    """
+    _check_args(max_len)
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    device = _device(state)
+    n = batch_size * samples
+    state = {name: t.repeat_interleave(samples, 0) for name, t in state.items()}
+    tokens = torch.full((n,), bos_id, dtype=torch.long, device=device)
+    finished = torch.zeros(n, dtype=torch.bool, device=device)
+    lengths = torch.zeros(n, dtype=torch.long, device=device)
+    log_prob = torch.zeros(n, device=device)
+    picked = []
+    for _ in range(max_len):
+        logp, state = step(tokens, state)
+        drawn = torch.multinomial(logp.detach().exp(), 1)[:, 0]
+        tokens = torch.where(finished, torch.full_like(drawn, eos_id), drawn)
+        log_prob = log_prob + torch.where(finished, 0.0, logp.gather(1, tokens[:, None])[:, 0])
+        lengths = lengths + (~finished).long()
+        picked.append(tokens)
+        finished = finished | (tokens == eos_id)
+        if bool(finished.all()):
+            break
+    return torch.stack(picked, 1), lengths, log_prob
+
+
+class StepwiseSearch:
+    """Greedy search, beam search and sampling for a decoder module with ``decode_step``,
+    ``bos_id`` and ``eos_id``.
+
+    Decoders mix this in and call ``_greedy`` / ``_beam`` / ``_sample`` with their encoded state, so
     every decoder searches through the one implementation above.
     """
 
@@ -198,6 +242,14 @@ class StepwiseSearch:
         return greedy_decode(
             self.decode_step, state, batch_size, max_len=max_len, bos_id=self.bos_id, eos_id=self.eos_id
         )
+
+    def _sample(
+        self, state: State, batch_size: int, samples: int, max_len: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return sample_decode(
+            self.decode_step, state, batch_size, samples=samples, max_len=max_len,
+            bos_id=self.bos_id, eos_id=self.eos_id,
+        )  # fmt: skip
 
     def _beam(
         self, state: State, batch_size: int, beam_size: int, max_len: int, length_penalty: float, n_best: int

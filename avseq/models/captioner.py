@@ -159,6 +159,13 @@ class Captioner(StepwiseSearch, nn.Module):
         state = self.encode(features, lengths)
         return self._beam(state, features.shape[0], beam_size, max_len, length_penalty, n_best)
 
+    def sample(
+        self, features: torch.Tensor, lengths: torch.Tensor, samples: int = 5, max_len: int = 20
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``samples`` sampled captions per clip, with gradients: tokens (B * samples, L),
+        lengths (B * samples,), log_prob (B * samples,) (see :func:`avseq.models.beam.sample_decode`)."""
+        return self._sample(self.encode(features, lengths), features.shape[0], samples, max_len)
+
 
 def caption_loss(
     logits: torch.Tensor, targets: torch.Tensor, pad_id: int = PAD_ID, label_smoothing: float = 0.0

@@ -135,6 +135,11 @@ class ConcatEncoder(nn.Module):
     def frozen(self) -> bool:
         return all(e.frozen for e in self.members)
 
+    def freeze(self) -> None:
+        """Freeze every member (see :meth:`FrameEncoder.freeze`)."""
+        for e in self.members:
+            e.freeze()
+
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.cat([e(frames, lengths) for e in self.members], -1)
 

@@ -79,3 +79,9 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         """Beam search; per clip the ``n_best`` hypotheses sorted by GNMT-normalized score."""
         state = self.encode(features)
         return self._beam(state, features.shape[0], beam_size, max_len, length_penalty, n_best)
+
+    def sample(
+        self, features: torch.Tensor, samples: int = 5, max_len: int = 20
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``samples`` sampled captions per clip, with gradients (as :meth:`Captioner.sample`)."""
+        return self._sample(self.encode(features), features.shape[0], samples, max_len)

@@ -118,6 +118,14 @@ class _CaptioningSystem(_System):
         inputs = self._from_features(features, lengths)
         return self._decode(inputs, beam_size, max_len, length_penalty, n_best, rerank)
 
+    def sample_from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, samples: int, max_len: int = 20
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """features (B, T, D), lengths (B,) -> ``samples`` captions drawn per clip, with gradients:
+        tokens (B * samples, L), token lengths (B * samples,) and log_prob (B * samples,)
+        (:func:`avseq.models.beam.sample_decode`; clip-major rows)."""
+        return self.model.sample(*self._from_features(features, lengths), samples=samples, max_len=max_len)
+
     @torch.no_grad()
     def generate(
         self,

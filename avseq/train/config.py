@@ -86,7 +86,10 @@ class LossConfig(_Strict):
     sound starts (targets are raised to the model's ``floor`` when it has one), plus
     ``onset_bce`` times the onset-detection loss (the model needs ``onset_head: true``);
     caption: cross-entropy with ``label_smoothing``, plus ``word_bce`` times the bag-of-words
-    loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut."""
+    loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut.
+    ``self_critical_from``: from this step on, captions train by self-critical sequence
+    training instead (:mod:`avseq.train.self_critical`): ``self_critical_samples`` captions
+    are sampled per clip and rewarded by their CIDEr-D against the clip's references."""
 
     kind: Literal["l1", "mse"] = "l1"
     onset_weight: float = Field(default=0.0, ge=0)
@@ -94,6 +97,8 @@ class LossConfig(_Strict):
     word_bce: float = Field(default=0.0, ge=0)
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     min_word_count: int = Field(default=1, ge=1)
+    self_critical_from: int | None = Field(default=None, ge=0)
+    self_critical_samples: int = Field(default=5, ge=2)
 
 
 class TrainLoopConfig(_Strict):
@@ -107,6 +112,10 @@ class TrainLoopConfig(_Strict):
     beam_size, max_caption_len, rerank: how validation decodes captions, and the defaults of
     ``avseq eval`` for the bundles the run saves; rerank ``consensus`` picks, among the beam's
     hypotheses, the one the others agree with most (:mod:`avseq.models.consensus`).
+    freeze_encoder_at: from this step on the frame encoder stops learning: its BatchNorm
+    statistics are recomputed (``bn_batches``) and fixed, every training clip's features are
+    computed once (kept in the data folder's feature cache) and the remaining steps train the
+    sequence model alone, several times faster a step.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -124,6 +133,7 @@ class TrainLoopConfig(_Strict):
     rerank: Literal["score", "consensus"] = "score"
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
     progress: bool = True
+    freeze_encoder_at: int | None = Field(default=None, ge=0)
 
 
 class TrainConfig(_Strict):
@@ -151,6 +161,14 @@ class TrainConfig(_Strict):
         for weight, head in (("onset_bce", "onset_head"), ("word_bce", "word_head")):
             if getattr(self.loss, weight) > 0 and not model.get(head):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
+        if self.loss.self_critical_from is not None and kind != "caption":
+            raise ValueError("loss.self_critical_from trains captions; this system is a sound model")
+        for key, value in (
+            ("loss.self_critical_from", self.loss.self_critical_from),
+            ("train.freeze_encoder_at", self.train.freeze_encoder_at),
+        ):
+            if value is not None and value >= self.train.steps:
+                raise ValueError(f"{key} is {value} but the run has only train.steps={self.train.steps}")
         return self
 
     @property

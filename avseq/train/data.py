@@ -21,6 +21,7 @@ from avseq.data.collate import collate_caption, collate_sound
 from avseq.data.datasets import CaptionDataset, SoundDataset, SoundExample
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
+from avseq.models.systems import encoder_configs
 from avseq.train.config import TrainConfig
 from avseq.types import Frames
 
@@ -103,6 +104,16 @@ def make_dataset(
     return CachedFeatureDataset(ds, cache)
 
 
+def feature_cache(
+    cfg: TrainConfig, run_dir: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device
+):
+    """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``."""
+    from avseq.data.feature_cache import FeatureCache
+
+    label = "+".join(e["name"] for e in encoder_configs(cfg.system["encoder"]))
+    return FeatureCache(data_root(cfg, run_dir) / "feature_cache", system.encoder, label, prep, device)
+
+
 def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64) -> tuple[torch.Tensor, ...]:
     """Levels of the first ``clips`` targets of a sound dataset, each ``(n_mels,)``: their mean
     raised to ``floor``; with a floor, also the mean of the values below it (the floor where
@@ -183,7 +194,8 @@ class MemoryCache(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)  # entry, set_epoch, preprocessing...
 
-    def _video(self, index: int) -> Frames:
+    def load_video(self, index: int) -> Frames:
+        """Frames of item ``index``, decoded on first use and kept."""
         key = str(self.dataset.entry(index).path)
         if key not in self._frames:
             frames = self.dataset.load_video(index)
@@ -199,7 +211,7 @@ class MemoryCache(Dataset):
         return self._targets[key]
 
     def __getitem__(self, index: int):
-        video = self._video(index)
+        video = self.load_video(index)
         if not isinstance(self.dataset, SoundDataset):
             return self.dataset.make_example(index, video)
         target, duration = self.target(index)

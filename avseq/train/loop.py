@@ -9,6 +9,7 @@ the ``last`` / ``best`` links (see :mod:`avseq.train.checkpoints`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import random
@@ -33,7 +34,7 @@ from avseq.models import Tokenizer, build_system
 from avseq.models.systems import encoder_configs
 from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
-from avseq.train import distributed
+from avseq.train import distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
 from avseq.train.config import TrainConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
@@ -103,6 +104,9 @@ def _bundle_weights(encoder: dict) -> dict:
     return {**encoder, "weights": str(folder / WEIGHTS)}
 
 
+LOSS_CONFIG_ONLY = {"min_word_count", "self_critical_from", "self_critical_samples"}  # not LossOptions
+
+
 @dataclass
 class Run:
     """Everything one training run works with (a record, not a trainer)."""
@@ -141,11 +145,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     system.config = config  # records the bundle's name, not a path on this machine
     cache = None
     if cfg.data.cache_features and getattr(system.encoder, "frozen", False):
-        from avseq.data.feature_cache import FeatureCache
-
-        root = tdata.data_root(cfg, run_dir) / "feature_cache"
-        label = "+".join(e["name"] for e in encoder_configs(cfg.system["encoder"]))
-        cache = FeatureCache(root, system.encoder, label, prep, device)
+        cache = tdata.feature_cache(cfg, run_dir, system, prep, device)
     make = lambda entries, train: tdata.make_dataset(  # noqa: E731
         cfg.kind,
         entries,
@@ -166,7 +166,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     o = cfg.optim
     optimizer = make_optimizer(system, o.lr, o.weight_decay, o.betas, o.encoder_lr_scale)
     scheduler = build_scheduler(optimizer, cfg.train.steps, o.warmup_steps, o.decay, o.min_lr_ratio)
-    loss = LossOptions(**cfg.loss.model_dump(exclude={"min_word_count"}))
+    loss = LossOptions(**cfg.loss.model_dump(exclude=LOSS_CONFIG_ONLY))
     splits = {
         cfg.data.train_split: str(manifests[cfg.data.train_split]),
         cfg.data.val_split: str(manifests[cfg.data.val_split]),
@@ -241,7 +241,8 @@ def run_validation(run: Run) -> dict[str, float]:
     fps = run.prep.fps or 15.0
     return validate(
         run.system, run.val_set, run.cfg.kind, batch_size=t.batch_size, device=run.device, bf16=t.bf16,
-        options=run.loss, tokenizer=run.tokenizer, beam_size=t.beam_size, max_len=t.max_caption_len,
+        options=dataclasses.replace(run.loss, reward=None),  # val_loss: cross-entropy in every phase
+        tokenizer=run.tokenizer, beam_size=t.beam_size, max_len=t.max_caption_len,
         rerank=t.rerank, tolerance=1.0 / fps,
     )  # fmt: skip
 
@@ -323,10 +324,13 @@ def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dic
     saved_at = step if step else None
     with bar:
         while step < end:
+            if phases.enter(run, step):  # the encoder froze or the loss changed: DDP wraps anew
+                run.forward = distributed.wrap(run.system, run.loss, run.device)
+            stop = min(end, phases.next_change(run.cfg, step) or end)
             epoch, skip = divmod(step, spe)
             if hasattr(run.train_set, "set_epoch"):
                 run.train_set.set_epoch(epoch)
-            batches = tdata.epoch_plan(n, t.batch_size, t.seed, epoch).batches[skip:][: end - step]
+            batches = tdata.epoch_plan(n, t.batch_size, t.seed, epoch).batches[skip:][: stop - step]
             batches = distributed.shard_batches(batches)  # this rank's slice of each batch
             pad = run.tokenizer.pad_id if run.tokenizer else 0
             tick = time.perf_counter()

@@ -22,6 +22,7 @@ from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
 from avseq.models.rnn import length_mask
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from avseq.train.self_critical import CaptionReward, self_critical_loss
 from avseq.types import Features, Spectrogram
 
 
@@ -31,13 +32,18 @@ class LossOptions:
     ``floor`` is the model's), plus
     ``onset_bce`` times the onset-detection loss of :func:`onset_loss` (needs the model's
     ``onset_head``); caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`, plus
-    ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``)."""
+    ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``);
+    with a ``reward``, captions train by self-critical sequence training instead, ``samples``
+    sampled captions of at most ``max_len`` tokens per clip (:mod:`avseq.train.self_critical`)."""
 
     onset_weight: float = 0.0
     kind: str = "l1"
     label_smoothing: float = 0.0
     onset_bce: float = 0.0
     word_bce: float = 0.0
+    reward: CaptionReward | None = None
+    samples: int = 5
+    max_len: int = 20
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
         return _sound_batch_loss(system, feats, lengths, batch.target, options)
+    if options.reward is not None:
+        return self_critical_loss(
+            system, feats, lengths, batch.references, options.reward, options.samples, options.max_len
+        )
     return _caption_batch_loss(system, feats, lengths, batch.tokens, options)
 
 

@@ -1,11 +1,11 @@
-"""Greedy decoding and beam search on small random step functions, checked by brute force."""
+"""Greedy decoding, beam search and sampling on small random step functions, checked by brute force."""
 
 import itertools
 
 import pytest
 import torch
 
-from avseq.models.beam import beam_search, greedy_decode, length_penalty_factor
+from avseq.models.beam import beam_search, greedy_decode, length_penalty_factor, sample_decode
 
 BOS, EOS, V = 1, 2, 4
 
@@ -114,3 +114,38 @@ def test_bad_arguments_name_the_value():
         beam_search(dec.step, dec.start(1), 1, beam_size=2, max_len=3, bos_id=BOS, eos_id=EOS, n_best=3)
     with pytest.raises(ValueError, match="max_len must be >= 1, got 0"):
         greedy_decode(dec.step, dec.start(1), 1, max_len=0, bos_id=BOS, eos_id=EOS)
+
+
+@torch.no_grad()
+def _sequence_log_prob(dec: ToyDecoder, state, seq: list[int]) -> float:
+    st, tok, logp = state, torch.tensor([BOS]), 0.0
+    for s in seq:
+        lp, st = dec.step(tok, st)
+        logp += float(lp[0, s])
+        tok = torch.tensor([s])
+    return logp
+
+
+def test_samples_are_clip_major_end_at_eos_and_carry_their_log_probability():
+    dec = ToyDecoder(3)
+    dec.u.requires_grad_(True)
+    state = dec.start(2)
+    torch.manual_seed(0)
+    tokens, lengths, log_prob = sample_decode(
+        dec.step, state, 2, samples=40, max_len=4, bos_id=BOS, eos_id=EOS
+    )
+    assert tokens.shape[0] == 80 and tokens.shape[1] <= 4 and lengths.shape == log_prob.shape == (80,)
+    for row, (seq, n) in enumerate(zip(tokens.tolist(), lengths.tolist(), strict=True)):
+        assert 1 <= n <= 4 and EOS not in seq[: n - 1] and all(t == EOS for t in seq[n:])
+        assert seq[n - 1] == EOS or n == 4
+        clip_state = {"h": state["h"][row // 40 : row // 40 + 1]}
+        assert float(log_prob[row].detach()) == pytest.approx(
+            _sequence_log_prob(dec, clip_state, seq[:n]), abs=1e-5
+        )
+    # draws follow the model: the most frequent first token is the most probable one
+    first = torch.bincount(tokens[:40, 0], minlength=V).argmax()
+    assert int(first) == int(dec.step(torch.tensor([BOS]), {"h": state["h"][:1]})[0][0].argmax())
+    log_prob.sum().backward()  # gradients reach the decoder
+    assert dec.u.grad is not None and float(dec.u.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="samples must be >= 1, got 0"):
+        sample_decode(dec.step, state, 2, samples=0, max_len=4, bos_id=BOS, eos_id=EOS)

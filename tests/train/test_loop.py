@@ -231,3 +231,33 @@ def test_caption_eval_decodes_as_the_run_did_unless_told(tiny_config, tmp_path, 
             json.loads(report.read_text())["beam_size"],
             json.loads(report.read_text())["rerank"],
         ) == expected
+
+
+def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly(tiny_config, tmp_path):
+    config = lambda: tiny_config(  # noqa: E731
+        "caption",
+        train={"steps": 6, "bn_batches": 1, "freeze_encoder_at": 2},
+        loss={"self_critical_from": 4, "self_critical_samples": 3},
+    )
+    start = setup(config(), tmp_path / "start").system.state_dict()
+    straight = train(config(), tmp_path / "straight")
+    stopped = train(config(), tmp_path / "resumed", stop_at=3)  # between the freeze and the switch
+    at_3 = load(stopped.run_dir / "last" / "bundle").system.state_dict()
+    final = load(straight.run_dir / "last" / "bundle").system.state_dict()
+    encoder = [k for k in final if k.startswith("encoder.")]
+    assert encoder and any(not torch.equal(start[k], at_3[k]) for k in encoder)  # it learned before step 2
+    assert all(torch.equal(at_3[k], final[k]) for k in encoder)  # and not after
+    assert any(not torch.equal(at_3[k], final[k]) for k in final if k.startswith("model."))
+    rows = _rows(straight.run_dir)
+    assert float(rows[-1]["val_loss"]) > 0  # validation reports cross-entropy after the switch too
+    summary = json.loads((straight.run_dir / "summary.json").read_text())
+    cache = summary["feature_cache"]
+    assert cache["misses"] + cache["hits"] >= 4  # train clips, once each
+    resumed = train(config(), stopped.run_dir, resume=True)
+    a, b = _weights(straight.run_dir), _weights(resumed.run_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in rows] == [r["loss"] for r in _rows(resumed.run_dir)]
+    with pytest.raises(ConfigError, match="self_critical_from trains captions"):
+        tiny_config("sound", loss={"self_critical_from": 2})
+    with pytest.raises(ConfigError, match="freeze_encoder_at is 6 but the run has only train.steps=6"):
+        tiny_config("caption", train={"steps": 6, "freeze_encoder_at": 6})
