@@ -155,3 +155,19 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
 def test_bad_configs_name_the_key_and_the_choices(config, message):
     with pytest.raises(ConfigError, match=message):
         build_system(config)
+
+
+@pytest.mark.parametrize("kind", ["caption", "frame_caption"])
+def test_captioning_systems_sample_with_gradients_into_the_decoder(kind):
+    system = make(kind)
+    frames, lengths = clips()
+    torch.manual_seed(0)
+    tokens, token_lengths, log_prob = system.sample_from_features(
+        system.features(frames, lengths), lengths, samples=3, max_len=6
+    )
+    batch = frames.shape[0]
+    assert tokens.shape[0] == token_lengths.shape[0] == log_prob.shape[0] == batch * 3
+    assert int(token_lengths.max()) <= 6 and bool((log_prob < 0).all())
+    assert not ({system.model.bos_id, system.model.pad_id} & set(tokens.flatten().tolist()))  # masked out
+    log_prob.sum().backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in system.model.parameters())
