@@ -15,14 +15,12 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from avseq.bundles import Preprocessing, save_bundle
@@ -38,6 +36,7 @@ from avseq.train import distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
 from avseq.train.config import TrainConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
+from avseq.train.run import Run
 from avseq.train.schedule import build_scheduler
 from avseq.train.state import load_training_state, save_training_state
 from avseq.train.steps import LossOptions, StepStats, make_optimizer, train_step
@@ -105,26 +104,6 @@ def _bundle_weights(encoder: dict) -> dict:
 
 
 LOSS_CONFIG_ONLY = {"min_word_count", "self_critical_from", "self_critical_samples"}  # not LossOptions
-
-
-@dataclass
-class Run:
-    """Everything one training run works with (a record, not a trainer)."""
-
-    cfg: TrainConfig
-    run_dir: Path
-    device: torch.device
-    prep: Preprocessing
-    tokenizer: Tokenizer | None
-    system: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    train_set: Any
-    val_set: Any
-    splits: dict[str, str]
-    cache: Any = None  # avseq.data.feature_cache.FeatureCache when the encoder is frozen
-    loss: LossOptions = field(default_factory=LossOptions)
-    forward: Callable | None = None  # the DDP-wrapped loss under torchrun (avseq.train.distributed)
 
 
 def setup(cfg: TrainConfig, run_dir: Path) -> Run:

@@ -15,17 +15,14 @@ run resumed past a change is put back in the state an uninterrupted run is in.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from avseq.data.feature_cache import CachedFeatureDataset
 from avseq.train import data as tdata
 from avseq.train import distributed
 from avseq.train.batchnorm import recompute_batchnorm
 from avseq.train.config import TrainConfig
+from avseq.train.run import Run
 from avseq.train.self_critical import CaptionReward
-
-if TYPE_CHECKING:
-    from avseq.train.loop import Run
 
 
 def change_steps(cfg: TrainConfig) -> list[int]:
