@@ -24,9 +24,10 @@ MAX_N = 4
 SIGMA = 6.0
 
 
-def ngram_counts(tokens: Tokens, max_n: int = MAX_N) -> Counter:
-    """Counts of every 1..max_n-gram of ``tokens`` (tuples as keys)."""
-    return Counter(tuple(tokens[i : i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1))
+def ngram_counts(tokens: Tokens, max_n: int = MAX_N) -> list[Counter]:
+    """Counts of the n-grams of ``tokens`` (tuples as keys), one Counter per order n = 1..max_n."""
+    orders = range(1, max_n + 1)
+    return [Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)) for n in orders]
 
 
 @dataclass(frozen=True)
@@ -52,20 +53,20 @@ class CiderD:
         clips = 0
         for references in corpus:
             clips += 1
-            self.document_frequency.update({g for ref in references for g in ngram_counts(ref, max_n)})
+            self.document_frequency.update(
+                {g for ref in references for order in ngram_counts(ref, max_n) for g in order}
+            )
         if clips == 0:
             raise ValueError("CiderD needs a corpus of at least one clip's references")
         self.log_clips = math.log(float(clips))
 
     def vector(self, tokens: Tokens) -> _Vector:
         """The tf-idf vector of ``tokens`` (precompute references' once when scoring many candidates)."""
-        weights: list[dict[tuple, float]] = [{} for _ in range(self.max_n)]
-        length = 0
-        for gram, tf in ngram_counts(tokens, self.max_n).items():
-            df = math.log(max(1.0, self.document_frequency[gram]))
-            weights[len(gram) - 1][gram] = tf * (self.log_clips - df)
-            length += tf if len(gram) == 2 else 0
+        counts = ngram_counts(tokens, self.max_n)
+        idf = lambda g: self.log_clips - math.log(max(1.0, self.document_frequency[g]))  # noqa: E731
+        weights = [{g: tf * idf(g) for g, tf in order.items()} for order in counts]
         norms = [math.sqrt(sum(w * w for w in order.values())) for order in weights]
+        length = sum(counts[1].values()) if self.max_n >= 2 else 0
         return _Vector(weights, norms, length)
 
     def similarity(self, candidate: _Vector, reference: _Vector) -> float:

@@ -23,17 +23,12 @@ from typing import Literal, get_args
 
 import torch
 
+from avseq.metrics.cider import ngram_counts
 from avseq.models.beam import Hypothesis
 
 MAX_N = 4
 Rerank = Literal["score", "consensus"]
 RERANKS: tuple[str, ...] = get_args(Rerank)
-
-
-def _ngrams(tokens: Sequence[int], max_n: int) -> list[Counter]:
-    return [
-        Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)) for n in range(1, max_n + 1)
-    ]
 
 
 def ngram_similarity(a: Sequence[int], b: Sequence[int], max_n: int = MAX_N) -> float:
@@ -42,7 +37,7 @@ def ngram_similarity(a: Sequence[int], b: Sequence[int], max_n: int = MAX_N) -> 
     1 for equal non-empty sequences; an order n that neither sequence is long enough
     for counts as agreement only when both are equally short.
     """
-    return _similarity(_ngrams(a, max_n), _ngrams(b, max_n))
+    return _similarity(ngram_counts(a, max_n), ngram_counts(b, max_n))
 
 
 def _similarity(grams_a: list[Counter], grams_b: list[Counter]) -> float:
@@ -66,7 +61,7 @@ def consensus_order(hyps: Sequence[Hypothesis]) -> list[Hypothesis]:
     if len(hyps) < 2:
         return list(hyps)
     weights = torch.tensor([h.log_prob for h in hyps], dtype=torch.float64).softmax(0).tolist()
-    grams = [_ngrams(h.tokens, MAX_N) for h in hyps]
+    grams = [ngram_counts(h.tokens, MAX_N) for h in hyps]
     gain = [sum(w * _similarity(g, other) for w, other in zip(weights, grams, strict=True)) for g in grams]
     order = sorted(range(len(hyps)), key=lambda i: -gain[i])
     return [hyps[i] for i in order]
