@@ -36,9 +36,10 @@ class SoundBatch:
 
 @dataclass(frozen=True, repr=False)
 class CaptionBatch:
-    """ids: B clip ids; video as in :class:`SoundBatch`; tokens: (B, L) int64 padded with
-    ``pad_id``; token_lengths: (B,) int64; captions: the B target captions; references:
-    every caption of each clip (for metrics)."""
+    """ids: B clip ids; video as in :class:`SoundBatch`; tokens: (R, L) int64 padded with
+    ``pad_id``, one row per target caption (R >= B when clips train on several);
+    token_lengths: (R,) int64; rows: (R,) int64, the clip (0..B-1) of each token row;
+    captions: the R target captions; references: every caption of each clip (for metrics)."""
 
     ids: list[str]
     video: FrameBatch | Features
@@ -46,6 +47,7 @@ class CaptionBatch:
     token_lengths: torch.Tensor
     captions: list[str]
     references: list[tuple[str, ...]]
+    rows: torch.Tensor
 
     def to(self, device: torch.device | str) -> CaptionBatch:
         return CaptionBatch(
@@ -55,6 +57,7 @@ class CaptionBatch:
             self.token_lengths.to(device),
             self.captions,
             self.references,
+            self.rows.to(device),
         )
 
     def __repr__(self) -> str:
@@ -100,13 +103,15 @@ def collate_sound(examples: Sequence[SoundExample]) -> SoundBatch:
 
 
 def collate_caption(examples: Sequence[CaptionExample], pad_id: int = 0) -> CaptionBatch:
-    """Pad caption examples into a :class:`CaptionBatch` (tokens padded with ``pad_id``)."""
-    tokens, lengths = pad_sequences([e.tokens for e in examples], dim=0, value=pad_id)
+    """Pad caption examples into a :class:`CaptionBatch` (tokens padded with ``pad_id``), one
+    token row per target caption, clip by clip."""
+    tokens, lengths = pad_sequences([t for e in examples for t in e.tokens], dim=0, value=pad_id)
     return CaptionBatch(
         [e.id for e in examples],
         pad_video([e.video for e in examples]),
         tokens,
         lengths,
-        [e.caption for e in examples],
+        [c for e in examples for c in e.targets],
         [e.references for e in examples],
+        torch.tensor([i for i, e in enumerate(examples) for _ in e.tokens], dtype=torch.int64),
     )

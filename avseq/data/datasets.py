@@ -2,7 +2,7 @@
 
 - :class:`SoundDataset`: video frames in, the log-mel of the clip's own audio
   track out (self-supervised: the audio is the target, never an input).
-- :class:`CaptionDataset`: video frames in, one reference caption as token ids out.
+- :class:`CaptionDataset`: video frames in, one or more of the clip's captions as token ids out.
 
 Either dataset yields frames, or per-frame features when wrapped by
 :class:`~avseq.data.feature_cache.CachedFeatureDataset`. :func:`collate_sound`
@@ -56,17 +56,19 @@ class SoundExample:
 
 @dataclass(frozen=True, repr=False)
 class CaptionExample:
-    """One clip for captioning. video as in :class:`SoundExample`; tokens: (L,) int64 of
-    ``caption`` (with BOS/EOS if the tokenizer adds them); references: all captions of the clip."""
+    """One clip for captioning. video as in :class:`SoundExample`; targets: the captions to
+    train on (one, or several of the clip's); tokens: one (L,) int64 tensor per target (with
+    BOS/EOS if the tokenizer adds them); references: all captions of the clip."""
 
     id: str
     video: Video
-    tokens: torch.Tensor
-    caption: str
+    tokens: tuple[torch.Tensor, ...]
+    targets: tuple[str, ...]
     references: tuple[str, ...]
 
     def __repr__(self) -> str:
-        return f"CaptionExample(id={self.id!r}, video={_video_repr(self.video)}, tokens={len(self.tokens)})"
+        lengths = [len(t) for t in self.tokens]
+        return f"CaptionExample(id={self.id!r}, video={_video_repr(self.video)}, tokens={lengths})"
 
 
 def _video_repr(video: Video) -> str:
@@ -129,11 +131,13 @@ class SoundDataset(ClipDataset):
 
 
 class CaptionDataset(ClipDataset):
-    """Frames -> one caption as token ids.
+    """Frames -> captions as token ids.
 
-    caption_choice: "random" = one caption per clip, drawn anew each epoch (call
-    :meth:`set_epoch`); "first" = always the first; "all" = one item per
-    (clip, caption) pair. Clips without captions are refused.
+    caption_choice: "random" = ``captions_per_clip`` distinct captions per clip (all of them
+    when it has fewer), drawn anew each epoch (call :meth:`set_epoch`); "first" = always the
+    first; "all" = one item per (clip, caption) pair. Several captions of a clip share one
+    decoding of its video and one encoding (the batch's ``rows`` name each caption's clip).
+    Clips without captions are refused.
     """
 
     def __init__(
@@ -143,12 +147,19 @@ class CaptionDataset(ClipDataset):
         tokenizer: TextEncoder,
         caption_choice: CaptionChoice = "random",
         seed: int = 0,
+        captions_per_clip: int = 1,
     ) -> None:
         super().__init__(entries, preprocessing)
         if caption_choice not in get_args(CaptionChoice):
             raise ConfigError(
                 f"Invalid caption_choice {caption_choice!r}. Supported: {', '.join(get_args(CaptionChoice))}"
             )
+        if captions_per_clip < 1 or (captions_per_clip > 1 and caption_choice != "random"):
+            raise ConfigError(
+                f"captions_per_clip must be >= 1, and above 1 only with caption_choice 'random'; "
+                f"got {captions_per_clip} with {caption_choice!r}"
+            )
+        self.captions_per_clip = captions_per_clip
         empty = [e.id for e in self.entries if not e.captions]
         if empty:
             raise ConfigError(
@@ -164,20 +175,25 @@ class CaptionDataset(ClipDataset):
     def __len__(self) -> int:
         return len(self._pairs) if self.caption_choice == "all" else len(self.entries)
 
-    def _locate(self, index: int) -> tuple[int, int]:
+    def _locate(self, index: int) -> tuple[int, list[int]]:
+        """(clip, indices of the captions item ``index`` trains on)."""
         if self.caption_choice == "all":
-            return self._pairs[index]
+            clip, j = self._pairs[index]
+            return clip, [j]
         if self.caption_choice == "first":
-            return index, 0
+            return index, [0]
         n = len(self.entries[index].captions)
-        return index, int(np.random.default_rng([self.seed, self.epoch, index]).integers(n))
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.captions_per_clip == 1:  # integers(n): the draw the shipped recipes trained with
+            return index, [int(rng.integers(n))]
+        return index, rng.permutation(n)[: self.captions_per_clip].tolist()
 
     def entry(self, index: int) -> ManifestEntry:
         return self.entries[self._locate(index)[0]]
 
     def make_example(self, index: int, video: Video) -> CaptionExample:
-        clip, j = self._locate(index)
+        clip, chosen = self._locate(index)
         entry = self.entries[clip]
-        caption = entry.captions[j]
-        tokens = torch.tensor(self.tokenizer.encode(caption), dtype=torch.int64)
-        return CaptionExample(entry.id, video, tokens, caption, entry.captions)
+        targets = tuple(entry.captions[j] for j in chosen)
+        tokens = tuple(torch.tensor(self.tokenizer.encode(c), dtype=torch.int64) for c in targets)
+        return CaptionExample(entry.id, video, tokens, targets, entry.captions)

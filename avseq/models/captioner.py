@@ -123,19 +123,29 @@ class Captioner(StepwiseSearch, nn.Module):
         return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
     def forward(
-        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, with_words: bool = False
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        tokens: torch.Tensor,
+        with_words: bool = False,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing. features (B, T, D), lengths (B,), tokens (B, L) starting with ``<bos>``.
+        """Teacher forcing. features (B, T, D), lengths (B,), tokens (R, L) starting with ``<bos>``.
 
-        Returns logits (B, L, V): ``logits[:, i]`` predicts the token after ``tokens[:, i]``.
+        Returns logits (R, L, V): ``logits[:, i]`` predicts the token after ``tokens[:, i]``.
         For a padded caption ``seq = [<bos>, w1..wn, <eos>, <pad>...]`` pass ``seq[:, :-1]``
-        and score against ``seq[:, 1:]`` with :func:`caption_loss`. ``with_words`` (needs
-        ``word_head``) also returns the bag-of-words logits (B, V).
+        and score against ``seq[:, 1:]`` with :func:`caption_loss`. ``rows`` (R,): the clip
+        of each caption, when clips have several (default: caption i is clip i's); each clip
+        is encoded once. ``with_words`` (needs ``word_head``) also returns the bag-of-words
+        logits (R, V).
         """
         if with_words and self.words is None:
             raise ValueError("with_words needs a Captioner built with word_head=True")
         state = self.encode(features, lengths)
         words = self.words(self.dropout(masked_mean(state["memory"], lengths))) if with_words else None
+        if rows is not None:
+            state = {k: v[rows] for k, v in state.items()}
+            words = words[rows] if words is not None else None
         steps = []
         for i in range(tokens.shape[1]):
             logits, state = self._step(tokens[:, i], state)

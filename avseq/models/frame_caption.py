@@ -59,9 +59,15 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         logits, state = self._step(tokens, state)
         return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
-    def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: features (B, D), tokens (B, L) from ``<bos>`` -> logits (B, L, V)."""
-        out, _ = self.decoder(self.embed(tokens), self.init_state.join(self.encode(features)))
+    def forward(
+        self, features: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Teacher forcing: features (B, D), tokens (R, L) from ``<bos>`` -> logits (R, L, V);
+        ``rows`` (R,): the clip of each caption when clips have several (default: one each)."""
+        state = self.encode(features)
+        if rows is not None:
+            state = {k: v[rows] for k, v in state.items()}
+        out, _ = self.decoder(self.embed(tokens), self.init_state.join(state))
         return self.out(self.dropout(out))
 
     def greedy(self, features: torch.Tensor, max_len: int = 20) -> list[Hypothesis]:

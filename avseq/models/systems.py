@@ -149,11 +149,17 @@ class CaptionSystem(_CaptioningSystem):
     kind = "caption"
 
     def from_features(
-        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, with_words: bool = False
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        tokens: torch.Tensor,
+        with_words: bool = False,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing from features (B, T, D): tokens (B, L) -> logits (B, L, V), plus the
-        bag-of-words logits (B, V) when ``with_words`` (see :class:`~avseq.models.Captioner`)."""
-        return self.model(features, lengths, tokens, with_words)
+        """Teacher forcing from features (B, T, D): tokens (R, L) -> logits (R, L, V), plus the
+        bag-of-words logits (R, V) when ``with_words``; ``rows`` (R,): each caption's clip when
+        clips have several (see :class:`~avseq.models.Captioner`)."""
+        return self.model(features, lengths, tokens, with_words, rows)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
@@ -199,10 +205,15 @@ class FrameCaptionSystem(_CaptioningSystem):
         super().__init__(encoder, model, config)
 
     def from_features(
-        self, features: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        tokens: torch.Tensor,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """features (B, T, D), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
-        return self.model(*self._from_features(features, lengths), tokens)
+        """features (B, T, D), lengths (B,), tokens (R, L) -> logits (R, L, V); ``rows`` (R,):
+        each caption's clip when clips have several."""
+        return self.model(*self._from_features(features, lengths), tokens, rows)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""

@@ -116,6 +116,10 @@ class TrainLoopConfig(_Strict):
     statistics are recomputed (``bn_batches``) and fixed, every training clip's features are
     computed once (kept in the data folder's feature cache) and the remaining steps train the
     sequence model alone, several times faster a step.
+    captions_per_clip: captions: each training clip of a batch is taught this many of its
+    captions at once (all of them when it has fewer), drawn anew each epoch. Its video is
+    decoded and encoded once; the decoder runs once per caption. More of the references' wording
+    per step, at little cost when the frame encoder dominates the step.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -134,6 +138,7 @@ class TrainLoopConfig(_Strict):
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
     progress: bool = True
     freeze_encoder_at: int | None = Field(default=None, ge=0)
+    captions_per_clip: int = Field(default=1, ge=1)
 
 
 class TrainConfig(_Strict):
@@ -163,6 +168,8 @@ class TrainConfig(_Strict):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
         if self.loss.self_critical_from is not None and kind != "caption":
             raise ValueError("loss.self_critical_from trains captions; this system is a sound model")
+        if self.train.captions_per_clip > 1 and kind != "caption":
+            raise ValueError("train.captions_per_clip trains captions; this system is a sound model")
         for key, value in (
             ("loss.self_critical_from", self.loss.self_critical_from),
             ("train.freeze_encoder_at", self.train.freeze_encoder_at),

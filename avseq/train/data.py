@@ -86,17 +86,20 @@ def make_dataset(
     train: bool,
     cache=None,
     in_memory: bool = False,
+    captions_per_clip: int = 1,
 ) -> Dataset:
     """A sound or caption dataset over ``entries``, reading cached features when ``cache`` is set.
 
-    Training caption sets draw one of each clip's captions per epoch; validation uses the first.
+    Training caption sets draw ``captions_per_clip`` of each clip's captions per epoch;
+    validation uses the first.
     cache: an :class:`avseq.data.feature_cache.FeatureCache` (frozen encoders only);
     in_memory: otherwise, keep decoded clips in memory (:class:`MemoryCache`).
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
     else:
-        ds = CaptionDataset(entries, prep, tokenizer, "random" if train else "first", seed=seed)
+        choice, per_clip = ("random", captions_per_clip) if train else ("first", 1)
+        ds = CaptionDataset(entries, prep, tokenizer, choice, seed=seed, captions_per_clip=per_clip)
     if cache is None:
         return MemoryCache(ds) if in_memory else ds
     from avseq.data.feature_cache import CachedFeatureDataset

@@ -75,7 +75,7 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
         return self_critical_loss(
             system, feats, lengths, batch.references, options.reward, options.samples, options.max_len
         )
-    return _caption_batch_loss(system, feats, lengths, batch.tokens, options)
+    return _caption_batch_loss(system, feats, lengths, batch.tokens, batch.rows, options)
 
 
 def _sound_batch_loss(
@@ -93,10 +93,17 @@ def _sound_batch_loss(
 
 
 def _caption_batch_loss(
-    system: nn.Module, feats: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, options: LossOptions
+    system: nn.Module,
+    feats: torch.Tensor,
+    lengths: torch.Tensor,
+    tokens: torch.Tensor,
+    rows: torch.Tensor,
+    options: LossOptions,
 ) -> torch.Tensor:
+    """Cross-entropy of every token row (a clip may have several: ``rows`` names each one's clip)."""
     with_words = options.word_bce > 0
-    out = system.from_features(feats, lengths, tokens[:, :-1], with_words=with_words)
+    extra = {"with_words": True} if with_words else {}  # frame captioners have no word head
+    out = system.from_features(feats, lengths, tokens[:, :-1], rows=rows, **extra)
     logits, words = out if with_words else (out, None)
     loss = caption_loss(logits, tokens[:, 1:], label_smoothing=options.label_smoothing)
     if with_words:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -79,19 +80,21 @@ def test_caption_dataset_tokens_choices_and_collate(tiny_entries):
     ds = CaptionDataset(tiny_entries[:3], PREP, tok, caption_choice="all")
     assert len(ds) == sum(len(e.captions) for e in tiny_entries[:3])
     ex = ds[1]
-    assert ex.caption == tiny_entries[0].captions[1] and ex.references == tiny_entries[0].captions
-    assert ex.tokens[0] == BOS_ID and ex.tokens[-1] == EOS_ID and tok.decode(ex.tokens) == ex.caption
+    assert ex.targets == (tiny_entries[0].captions[1],) and ex.references == tiny_entries[0].captions
+    (tokens,) = ex.tokens
+    assert tokens[0] == BOS_ID and tokens[-1] == EOS_ID and tok.decode(tokens) == ex.targets[0]
     batch = collate_caption([ds[0], ds[3], ds[6]])
-    lengths = [len(ds[i].tokens) for i in (0, 3, 6)]
+    lengths = [len(ds[i].tokens[0]) for i in (0, 3, 6)]
     assert batch.tokens.shape == (3, max(lengths)) and batch.token_lengths.tolist() == lengths
     assert all((batch.tokens[i, n:] == PAD_ID).all() for i, n in enumerate(lengths))
+    assert batch.rows.tolist() == [0, 1, 2]
     assert batch.video.data.shape[:2] == (3, max(len(ds[i].video) for i in (0, 3, 6)))
 
 
 def test_random_caption_choice_is_seeded_per_epoch(tiny_entries):
     tok = Tokenizer.build(c for e in tiny_entries for c in e.captions)
     ds = CaptionDataset(tiny_entries, PREP, tok, caption_choice="random", seed=1)
-    pick = lambda: [ds.make_example(i, ds.load_video(0)).caption for i in range(len(ds))]  # noqa: E731
+    pick = lambda: [ds.make_example(i, ds.load_video(0)).targets for i in range(len(ds))]  # noqa: E731
     first = pick()
     assert first == pick()
     picks = set()
@@ -99,6 +102,34 @@ def test_random_caption_choice_is_seeded_per_epoch(tiny_entries):
         ds.set_epoch(epoch)
         picks.add(tuple(pick()))
     assert len(picks) > 1
+
+
+def test_several_captions_per_clip_are_distinct_seeded_and_batched_clip_by_clip(tiny_entries):
+    tok = Tokenizer.build(c for e in tiny_entries for c in e.captions)
+    one = CaptionDataset(tiny_entries, PREP, tok, seed=3)
+    two = CaptionDataset(tiny_entries, PREP, tok, seed=3, captions_per_clip=2)
+    every = CaptionDataset(tiny_entries, PREP, tok, seed=3, captions_per_clip=99)
+    video = one.load_video(0)
+    for i, entry in enumerate(tiny_entries):
+        assert len(entry.captions) >= 2
+        # one caption per clip: the same draw as before the option existed
+        rng = np.random.default_rng([3, 0, i])
+        assert one.make_example(i, video).targets == (entry.captions[int(rng.integers(len(entry.captions)))],)
+        pair = two.make_example(i, video).targets
+        assert len(set(pair)) == 2 and set(pair) <= set(entry.captions)
+        assert sorted(every.make_example(i, video).targets) == sorted(entry.captions)
+    draws = set()
+    for epoch in range(6):
+        two.set_epoch(epoch)
+        draws.add(tuple(two.make_example(i, video).targets for i in range(len(two))))
+    assert len(draws) > 1  # redrawn each epoch
+    examples = [two.make_example(i, video) for i in range(3)]
+    batch = collate_caption(examples)
+    assert batch.rows.tolist() == [0, 0, 1, 1, 2, 2] and len(batch.ids) == 3
+    assert batch.captions == [c for e in examples for c in e.targets]
+    assert [tok.decode(batch.tokens[r, : batch.token_lengths[r]]) for r in range(6)] == batch.captions
+    with pytest.raises(ConfigError, match="captions_per_clip must be >= 1"):
+        CaptionDataset(tiny_entries, PREP, tok, caption_choice="all", captions_per_clip=2)
 
 
 def test_dataset_errors_name_the_problem(tiny_entries):

@@ -234,9 +234,9 @@ def test_caption_eval_decodes_as_the_run_did_unless_told(tiny_config, tmp_path, 
 
 
 def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly(tiny_config, tmp_path):
-    config = lambda: tiny_config(  # noqa: E731
+    config = lambda: tiny_config(  # noqa: E731 (two captions per clip: redrawn each epoch, resumed exactly)
         "caption",
-        train={"steps": 6, "bn_batches": 1, "freeze_encoder_at": 2},
+        train={"steps": 6, "bn_batches": 1, "freeze_encoder_at": 2, "captions_per_clip": 2},
         loss={"self_critical_from": 4, "self_critical_samples": 3},
     )
     start = setup(config(), tmp_path / "start").system.state_dict()
@@ -261,3 +261,5 @@ def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly
         tiny_config("sound", loss={"self_critical_from": 2})
     with pytest.raises(ConfigError, match="freeze_encoder_at is 6 but the run has only train.steps=6"):
         tiny_config("caption", train={"steps": 6, "freeze_encoder_at": 6})
+    with pytest.raises(ConfigError, match="captions_per_clip trains captions"):
+        tiny_config("sound", train={"captions_per_clip": 2})

@@ -68,3 +68,50 @@ def test_the_encoder_learns_at_its_own_rate_and_norms_do_not_decay(scale):
     encoder_group = [g for g in opt.param_groups if id(g["params"][0]) in encoder]
     assert all(g["lr"] == pytest.approx(0.01 * scale) for g in encoder_group)
     assert all(g["lr"] == pytest.approx(0.01) for g in opt.param_groups if g not in encoder_group)
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"),
+    [
+        ("caption", {"vocab_size": 12, "hidden_size": 8, "embed_dim": 6, "word_head": True}),
+        ("frame_caption", {"vocab_size": 12, "hidden_size": 8, "embed_dim": 6}),
+    ],
+)
+def test_a_clip_taught_several_captions_at_once_equals_that_clip_repeated_per_caption(kind, model):
+    """Each clip is encoded once; the loss and every gradient match a batch that repeats the
+    clip for each of its captions (dropout off, BatchNorm in eval mode, so both see the same)."""
+    from avseq.data.collate import collate_caption
+    from avseq.data.datasets import CaptionExample
+    from avseq.models import build_system
+    from avseq.train.steps import LossOptions, batch_loss
+    from avseq.types import Frames
+
+    torch.manual_seed(0)
+    encoder = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}
+    system = build_system({"kind": kind, "encoder": encoder, "model": model}).eval()
+    videos = [Frames(torch.rand(n, 3, 16, 16), torch.arange(n) / 8.0) for n in (5, 3)]
+    captions = [[[1, 4, 5, 2], [1, 6, 7, 8, 2], [1, 9, 2]], [[1, 10, 11, 2]]]
+    shared = collate_caption(
+        [
+            CaptionExample(f"c{i}", v, tuple(torch.tensor(c) for c in caps), ("",) * len(caps), ())
+            for i, (v, caps) in enumerate(zip(videos, captions, strict=True))
+        ]
+    )
+    repeated = collate_caption(
+        [
+            CaptionExample(f"c{i}", v, (torch.tensor(c),), ("",), ())
+            for i, (v, caps) in enumerate(zip(videos, captions, strict=True))
+            for c in caps
+        ]
+    )
+    assert shared.rows.tolist() == [0, 0, 0, 1] and len(repeated.ids) == 4
+    options = LossOptions(label_smoothing=0.1, word_bce=0.5 if "word_head" in model else 0.0)
+    grads = []
+    for batch in (shared, repeated):
+        system.zero_grad()
+        loss = batch_loss(system, batch, options)
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in system.parameters()]))
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    for a, b in zip(grads[0][1], grads[1][1], strict=True):
+        torch.testing.assert_close(a, b)
