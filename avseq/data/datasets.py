@@ -154,12 +154,6 @@ class CaptionDataset(ClipDataset):
             raise ConfigError(
                 f"Invalid caption_choice {caption_choice!r}. Supported: {', '.join(get_args(CaptionChoice))}"
             )
-        if captions_per_clip < 1 or (captions_per_clip > 1 and caption_choice != "random"):
-            raise ConfigError(
-                f"captions_per_clip must be >= 1, and above 1 only with caption_choice 'random'; "
-                f"got {captions_per_clip} with {caption_choice!r}"
-            )
-        self.captions_per_clip = captions_per_clip
         empty = [e.id for e in self.entries if not e.captions]
         if empty:
             raise ConfigError(
@@ -167,10 +161,20 @@ class CaptionDataset(ClipDataset):
             )
         self.tokenizer, self.caption_choice, self.seed, self.epoch = tokenizer, caption_choice, seed, 0
         self._pairs = [(i, j) for i, e in enumerate(self.entries) for j in range(len(e.captions))]
+        self.set_captions_per_clip(captions_per_clip)
 
     def set_epoch(self, epoch: int) -> None:
         """Redraw the random caption choice for ``epoch``."""
         self.epoch = epoch
+
+    def set_captions_per_clip(self, captions_per_clip: int) -> None:
+        """Draw this many captions per clip from now on (e.g. once the frame encoder is frozen)."""
+        if captions_per_clip < 1 or (captions_per_clip > 1 and self.caption_choice != "random"):
+            raise ConfigError(
+                f"captions_per_clip must be >= 1, and above 1 only with caption_choice 'random'; "
+                f"got {captions_per_clip} with {self.caption_choice!r}"
+            )
+        self.captions_per_clip = captions_per_clip
 
     def __len__(self) -> int:
         return len(self._pairs) if self.caption_choice == "all" else len(self.entries)

@@ -120,6 +120,9 @@ class TrainLoopConfig(_Strict):
     captions at once (all of them when it has fewer), drawn anew each epoch. Its video is
     decoded and encoded once; the decoder runs once per caption. More of the references' wording
     per step, at little cost when the frame encoder dominates the step.
+    captions_per_clip_frozen: the same while the frame encoder is frozen (after
+    ``freeze_encoder_at``, or throughout for a frozen encoder), where the decoder is most of
+    the step; default ``captions_per_clip``.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -139,6 +142,7 @@ class TrainLoopConfig(_Strict):
     progress: bool = True
     freeze_encoder_at: int | None = Field(default=None, ge=0)
     captions_per_clip: int = Field(default=1, ge=1)
+    captions_per_clip_frozen: int | None = Field(default=None, ge=1)
 
 
 class TrainConfig(_Strict):
@@ -168,8 +172,9 @@ class TrainConfig(_Strict):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
         if self.loss.self_critical_from is not None and kind != "caption":
             raise ValueError("loss.self_critical_from trains captions; this system is a sound model")
-        if self.train.captions_per_clip > 1 and kind != "caption":
-            raise ValueError("train.captions_per_clip trains captions; this system is a sound model")
+        for key in ("captions_per_clip", "captions_per_clip_frozen"):
+            if (getattr(self.train, key) or 1) > 1 and kind != "caption":
+                raise ValueError(f"train.{key} trains captions; this system is a sound model")
         for key, value in (
             ("loss.self_critical_from", self.loss.self_critical_from),
             ("train.freeze_encoder_at", self.train.freeze_encoder_at),
@@ -181,6 +186,11 @@ class TrainConfig(_Strict):
     @property
     def kind(self) -> Kind:
         return self.system["kind"]
+
+    def captions_per_clip(self, frozen: bool) -> int:
+        """Captions taught per training clip and step, with the frame encoder frozen or not."""
+        t = self.train
+        return (t.captions_per_clip_frozen or t.captions_per_clip) if frozen else t.captions_per_clip
 
     @property
     def val_metric(self) -> str:

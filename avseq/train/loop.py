@@ -134,7 +134,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         train=train,
         cache=cache,
         in_memory=cfg.data.in_memory,
-        captions_per_clip=cfg.train.captions_per_clip,
+        captions_per_clip=cfg.captions_per_clip(frozen=getattr(system.encoder, "frozen", False)),
     )
     train_set, val_set = make(train_entries, True), make(val_entries, False)
     if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)

@@ -3,7 +3,8 @@
 - ``train.freeze_encoder_at``: the frame encoder stops learning. Its BatchNorm
   statistics are recomputed one last time and fixed, every training clip's features
   are computed once into the feature cache, and later steps read them instead of
-  running the CNN, so they cost a fraction of a full step.
+  running the CNN, so they cost a fraction of a full step. Captions: each clip is then
+  taught ``train.captions_per_clip_frozen`` of its captions per step.
 - ``loss.self_critical_from``: captions switch from cross-entropy to self-critical
   sequence training (:mod:`avseq.train.self_critical`).
 
@@ -62,6 +63,8 @@ def freeze_encoder(run: Run) -> None:
     run.train_set = CachedFeatureDataset(run.train_set, run.cache)
     with distributed.main_first():  # rank 0 fills the cache once
         run.train_set.precompute(progress=t.progress)
+    if run.cfg.kind == "caption":
+        run.train_set.set_captions_per_clip(run.cfg.captions_per_clip(frozen=True))
 
 
 def start_self_critical(run: Run) -> None:

@@ -233,14 +233,24 @@ def test_caption_eval_decodes_as_the_run_did_unless_told(tiny_config, tmp_path, 
         ) == expected
 
 
-def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly(tiny_config, tmp_path):
-    config = lambda: tiny_config(  # noqa: E731 (two captions per clip: redrawn each epoch, resumed exactly)
+def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly(
+    tiny_config, tmp_path, monkeypatch
+):
+    config = lambda: tiny_config(  # noqa: E731
         "caption",
-        train={"steps": 6, "bn_batches": 1, "freeze_encoder_at": 2, "captions_per_clip": 2},
+        train={"steps": 6, "bn_batches": 1, "freeze_encoder_at": 2, "captions_per_clip_frozen": 2},
         loss={"self_critical_from": 4, "self_critical_samples": 3},
     )
     start = setup(config(), tmp_path / "start").system.state_dict()
+    per_clip = []
+
+    def spy(system, batch, *args, **kwargs):
+        per_clip.append(len(batch.rows) / len(batch.ids))
+        return train_step(system, batch, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", spy)
     straight = train(config(), tmp_path / "straight")
+    assert per_clip == [1, 1, 2, 2, 2, 2]  # two captions per clip once the encoder is frozen
     stopped = train(config(), tmp_path / "resumed", stop_at=3)  # between the freeze and the switch
     at_3 = load(stopped.run_dir / "last" / "bundle").system.state_dict()
     final = load(straight.run_dir / "last" / "bundle").system.state_dict()
@@ -261,5 +271,5 @@ def test_phases_freeze_the_encoder_then_train_self_critically_and_resume_exactly
         tiny_config("sound", loss={"self_critical_from": 2})
     with pytest.raises(ConfigError, match="freeze_encoder_at is 6 but the run has only train.steps=6"):
         tiny_config("caption", train={"steps": 6, "freeze_encoder_at": 6})
-    with pytest.raises(ConfigError, match="captions_per_clip trains captions"):
-        tiny_config("sound", train={"captions_per_clip": 2})
+    with pytest.raises(ConfigError, match="captions_per_clip_frozen trains captions"):
+        tiny_config("sound", train={"captions_per_clip_frozen": 2})
