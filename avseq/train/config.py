@@ -118,8 +118,8 @@ class TrainLoopConfig(_Strict):
     sequence model alone, several times faster a step.
     captions_per_clip: captions: each training clip of a batch is taught this many of its
     captions at once (all of them when it has fewer), drawn anew each epoch. Its video is
-    decoded and encoded once; the decoder runs once per caption. More of the references' wording
-    per step, at little cost when the frame encoder dominates the step.
+    decoded and encoded once; the decoder runs once per caption, so each extra caption costs
+    the decoder's share of a step again.
     captions_per_clip_frozen: the same while the frame encoder is frozen (after
     ``freeze_encoder_at``, or throughout for a frozen encoder), where the decoder is most of
     the step; default ``captions_per_clip``.
