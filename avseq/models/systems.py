@@ -209,10 +209,14 @@ class FrameCaptionSystem(_CaptioningSystem):
         features: torch.Tensor,
         lengths: torch.Tensor,
         tokens: torch.Tensor,
+        with_words: bool = False,
         rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """features (B, T, D), lengths (B,), tokens (R, L) -> logits (R, L, V); ``rows`` (R,):
-        each caption's clip when clips have several."""
+        each caption's clip when clips have several. Takes the arguments of
+        :meth:`CaptionSystem.from_features`; ``with_words`` is refused (no bag-of-words head)."""
+        if with_words:
+            raise ValueError("a frame captioner has no bag-of-words head (with_words)")
         return self.model(*self._from_features(features, lengths), tokens, rows)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -102,8 +102,7 @@ def _caption_batch_loss(
 ) -> torch.Tensor:
     """Cross-entropy of every token row (a clip may have several: ``rows`` names each one's clip)."""
     with_words = options.word_bce > 0
-    extra = {"with_words": True} if with_words else {}  # frame captioners have no word head
-    out = system.from_features(feats, lengths, tokens[:, :-1], rows=rows, **extra)
+    out = system.from_features(feats, lengths, tokens[:, :-1], with_words=with_words, rows=rows)
     logits, words = out if with_words else (out, None)
     loss = caption_loss(logits, tokens[:, 1:], label_smoothing=options.label_smoothing)
     if with_words:
