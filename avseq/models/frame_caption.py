@@ -60,10 +60,17 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
     def forward(
-        self, features: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor | None = None
+        self,
+        features: torch.Tensor,
+        tokens: torch.Tensor,
+        with_words: bool = False,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Teacher forcing: features (B, D), tokens (R, L) from ``<bos>`` -> logits (R, L, V);
-        ``rows`` (R,): the clip of each caption when clips have several (default: one each)."""
+        ``rows`` (R,): the clip of each caption when clips have several (default: one each).
+        ``with_words`` is refused: this model has no bag-of-words head."""
+        if with_words:
+            raise ValueError("with_words needs a bag-of-words head; FrameToCaption has none")
         state = self.encode(features)
         if rows is not None:
             state = {k: v[rows] for k, v in state.items()}

@@ -83,6 +83,19 @@ class _CaptioningSystem(_System):
     def _from_frames(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple:
         raise NotImplementedError
 
+    def from_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        tokens: torch.Tensor,
+        with_words: bool = False,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing from features (B, T, D), lengths (B,): tokens (R, L) -> logits (R, L, V),
+        plus the bag-of-words logits (R, V) when ``with_words`` (models with a word head);
+        ``rows`` (R,): each caption's clip when clips have several (see :class:`~avseq.models.Captioner`)."""
+        return self.model(*self._from_features(features, lengths), tokens, with_words, rows)
+
     def _decode(
         self, inputs: tuple, beam_size: int, max_len: int, length_penalty: float, n_best: int, rerank: Rerank
     ):
@@ -148,19 +161,6 @@ class CaptionSystem(_CaptioningSystem):
 
     kind = "caption"
 
-    def from_features(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        tokens: torch.Tensor,
-        with_words: bool = False,
-        rows: torch.Tensor | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing from features (B, T, D): tokens (R, L) -> logits (R, L, V), plus the
-        bag-of-words logits (R, V) when ``with_words``; ``rows`` (R,): each caption's clip when
-        clips have several (see :class:`~avseq.models.Captioner`)."""
-        return self.model(features, lengths, tokens, with_words, rows)
-
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
         return self.from_features(self.features(frames, lengths), lengths, tokens)
@@ -203,21 +203,6 @@ class FrameCaptionSystem(_CaptioningSystem):
                 "kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion"
             )
         super().__init__(encoder, model, config)
-
-    def from_features(
-        self,
-        features: torch.Tensor,
-        lengths: torch.Tensor,
-        tokens: torch.Tensor,
-        with_words: bool = False,
-        rows: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """features (B, T, D), lengths (B,), tokens (R, L) -> logits (R, L, V); ``rows`` (R,):
-        each caption's clip when clips have several. Takes the arguments of
-        :meth:`CaptionSystem.from_features`; ``with_words`` is refused (no bag-of-words head)."""
-        if with_words:
-            raise ValueError("a frame captioner has no bag-of-words head (with_words)")
-        return self.model(*self._from_features(features, lengths), tokens, rows)
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W), lengths (B,), tokens (B, L) -> logits (B, L, V)."""
