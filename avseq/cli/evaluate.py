@@ -36,6 +36,12 @@ import click
     help="Caption choice among the beam: its best score, or the consensus of its hypotheses "
     "(default: the training one).",
 )
+@click.option(
+    "--baseline-encoder",
+    help="A bundle (path or bundled name) whose encoder, with its own preprocessing, finds the "
+    "nearest-neighbour baselines' training clips, instead of the evaluated bundle's: one fixed "
+    "baseline for models compared with each other.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
     bundle: str,
@@ -48,6 +54,7 @@ def evaluate(
     device: str,
     beam_size: int | None,
     rerank: str | None,
+    baseline_encoder: str | None,
     quiet: bool,
 ) -> None:
     """Evaluate BUNDLE (a path or bundled name) against baselines; print a side-by-side table."""
@@ -56,7 +63,7 @@ def evaluate(
     result = evaluate_bundle(
         bundle, data, report, split=split, train_data=train_data, limit=limit,
         baseline_clips=baseline_clips, device=device, beam_size=beam_size, rerank=rerank,
-        progress=not quiet,
+        baseline_encoder=baseline_encoder, progress=not quiet,
     )  # fmt: skip
     click.echo(summary_table(result))
     for note in result["notes"]:

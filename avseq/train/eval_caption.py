@@ -3,7 +3,8 @@
 - model: beam-search captions of the bundle (reranked by consensus when asked);
 - most_frequent: the most frequent training caption, for every clip;
 - nearest_neighbour: the first caption of the training clip whose mean-pooled
-  features (the bundle's own encoder) are closest in cosine similarity.
+  features are closest in cosine similarity (by the bundle's own encoder, or by
+  ``retrieval``'s: see :mod:`avseq.train.eval_data`).
 
 Scores: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, PTB tokenization; METEOR
 needs Java) and, when the manifest carries attributes, attribute accuracy.
@@ -21,7 +22,7 @@ from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
 from avseq.data.collate import pad_sequences
 from avseq.metrics import attribute_accuracy, caption_scores
-from avseq.train.eval_data import clip_features, nearest, pooled
+from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 
 
 def score(
@@ -77,15 +78,23 @@ def evaluate_captions(
     max_len: int = 20,
     rerank: str = "score",
     batch_size: int = 16,
+    retrieval: Bundle | None = None,
     progress=lambda items, desc: items,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(report, per-clip rows) for the model and both baselines on ``test``."""
+    """(report, per-clip rows) for the model and both baselines on ``test``.
+
+    retrieval: the bundle whose encoder finds each clip's nearest training clip (default: ``bundle``).
+    """
     prep = bundle.preprocessing
     test_feats = [clip_features(bundle.system, e, prep, device) for e in progress(test, "test clips")]
-    train_feats = [clip_features(bundle.system, e, prep, device) for e in progress(train, "train clips")]
+    if retrieval is None:
+        test_keys = pooled(test_feats)
+    else:
+        test_keys = retrieval_keys(retrieval, test, device, progress, "test clips, baseline encoder")
+    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips")
     model = generate(bundle, test_feats, beam_size, max_len, batch_size, rerank)
     frequent = most_frequent_caption(train)
-    neighbours = nearest(pooled(test_feats), pooled(train_feats))
+    neighbours = nearest(test_keys, train_keys)
     systems = {
         "model": dict(zip([e.id for e in test], model, strict=True)),
         "most_frequent": {e.id: frequent for e in test},

@@ -3,7 +3,10 @@
 ``--data`` is a manifest file or a folder holding ``<split>.jsonl`` manifests (as
 ``avseq synth`` writes them). The training clips for the baselines come from
 ``--train-data`` or, by default, from ``train.jsonl`` beside the evaluated manifest
-(or the ``train`` entries of a manifest that mixes splits).
+(or the ``train`` entries of a manifest that mixes splits). The nearest-neighbour
+baselines retrieve a training clip by mean-pooled encoder features: the evaluated
+bundle's, or another bundle's (``--baseline-encoder``), so that models compared with
+each other face one fixed baseline.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from avseq.bundles import Preprocessing
+from avseq.bundles import Bundle, Preprocessing
 from avseq.data import ManifestEntry, read_manifest
 from avseq.data.clips import load_frames
 from avseq.errors import ConfigError
@@ -76,6 +79,15 @@ def pooled(features: Sequence[torch.Tensor]) -> torch.Tensor:
     """Mean over time of each clip's (T, D) features, L2-normalized -> (N, D)."""
     stacked = torch.stack([f.float().mean(0) for f in features])
     return torch.nn.functional.normalize(stacked, dim=1)
+
+
+def retrieval_keys(
+    bundle: Bundle, entries: Sequence[ManifestEntry], device: torch.device, progress=None, desc: str = ""
+) -> torch.Tensor:
+    """Pooled features (N, D) of ``entries`` by ``bundle``'s encoder and preprocessing: what the
+    nearest-neighbour baselines compare."""
+    items = progress(entries, desc) if progress else entries
+    return pooled([clip_features(bundle.system, e, bundle.preprocessing, device) for e in items])
 
 
 def nearest(queries: torch.Tensor, keys: torch.Tensor) -> list[int]:

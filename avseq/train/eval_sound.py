@@ -3,7 +3,7 @@
 - model: the bundle's log-mel, vocoded with Griffin-Lim;
 - mean_mel: the mean training log-mel (per mel bin, over clips and time), vocoded;
 - retrieval: the real audio of the training clip whose mean-pooled features are
-  closest (its log-mel for the mel distance).
+  closest (by the bundle's encoder or ``retrieval``'s; its log-mel for the mel distance).
 
 Per clip and system: onsets of the generated audio against the reference onsets
 (the manifest's event times, else librosa onsets of the real audio) within one
@@ -28,7 +28,7 @@ from avseq.data import ManifestEntry
 from avseq.data.clips import align_to_video, clip_duration, load_target
 from avseq.io.audio import decode_audio, write_audio
 from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1, sync_offset
-from avseq.train.eval_data import clip_features, nearest, pooled
+from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 from avseq.vocoders import GriffinLim
 
 SYSTEMS = ("model", "mean_mel", "retrieval")
@@ -134,14 +134,17 @@ def evaluate_sound(
     clips_dir: Path,
     *,
     n_iter: int = 32,
+    retrieval: Bundle | None = None,
     progress=lambda items, desc: items,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(report, per-clip rows); writes the model's WAV of each clip into ``clips_dir``."""
+    """(report, per-clip rows); writes the model's WAV of each clip into ``clips_dir``.
+
+    retrieval: the bundle whose encoder finds each clip's nearest training clip (default: ``bundle``).
+    """
     prep = bundle.preprocessing
     sr, fps = prep.recipe.sample_rate, prep.fps or 15.0
     vocoder = GriffinLim(prep.recipe, n_iter=n_iter)
-    train_feats = [clip_features(bundle.system, e, prep, device) for e in progress(train, "train clips")]
-    train_keys = pooled(train_feats)
+    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips")
     mean_mel = mean_log_mel(bundle, train)
     scorer = Scorer(1.0 / fps, sr)
     rows = []
@@ -154,7 +157,8 @@ def evaluate_sound(
             "mean_mel": mean_mel[:, None].expand(-1, n).clone(),
         }
         waves = {k: _vocode(vocoder, m, real.wave.shape[0]) for k, m in mels.items()}
-        j = nearest(pooled([feats]), train_keys)[0]
+        query = pooled([feats]) if retrieval is None else retrieval_keys(retrieval, [entry], device)
+        j = nearest(query, train_keys)[0]
         neighbour = real_clip(train[j], bundle)
         waves["retrieval"] = fit_length(neighbour.wave, real.wave.shape[0])
         mels["retrieval"] = neighbour.log_mel

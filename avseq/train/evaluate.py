@@ -50,14 +50,18 @@ def evaluate_bundle(
     device: str = "auto",
     beam_size: int | None = None,
     rerank: str | None = None,
+    baseline_encoder: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score the bundle and its baselines on ``split`` of ``data``; write and return the report.
 
     beam_size, rerank: caption decoding; None takes the bundle's training settings.
+    baseline_encoder: a bundle (path or bundled name) whose encoder, with its own preprocessing,
+    picks the nearest-neighbour baselines' training clips; None: the evaluated bundle's.
     """
     dev = resolve_device(device)
     bundle = load(bundle_path, dev)
+    retrieval = load(baseline_encoder, dev) if baseline_encoder is not None else None
     manifest = split_manifest(data, split)
     test = split_entries(manifest, split, limit)
     train = training_entries(data, manifest, train_data, baseline_clips)
@@ -69,16 +73,22 @@ def evaluate_bundle(
         "bundle": str(bundle.path), "version": bundle.version, "kind": bundle.kind, "split": split,
         "manifest": str(manifest), "clips": len(test), "baseline_train_clips": len(train), "notes": [],
     }  # fmt: skip
+    if retrieval is not None:
+        report["baseline_encoder"] = {"bundle": str(retrieval.path), "version": retrieval.version}
+        report["notes"].append(f"nearest-neighbour baselines retrieve by {retrieval.path}'s encoder")
     with torch.no_grad():
         if bundle.kind == "caption":
             systems, rows = _captions(
-                bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank
-            )
+                bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
+                retrieval=retrieval,
+            )  # fmt: skip
             _write_jsonl(clips_dir / "captions.jsonl", rows)
         elif bundle.kind == "sound":
             from avseq.train.eval_sound import evaluate_sound
 
-            systems, rows = evaluate_sound(bundle, test, train, dev, clips_dir, progress=wrap)
+            systems, rows = evaluate_sound(
+                bundle, test, train, dev, clips_dir, retrieval=retrieval, progress=wrap
+            )
             _write_jsonl(clips_dir / "clips.jsonl", rows)
         else:
             raise ConfigError(
@@ -90,7 +100,7 @@ def evaluate_bundle(
     return report
 
 
-def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank) -> tuple[dict, list]:
+def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank, retrieval) -> tuple[dict, list]:
     from avseq.train.eval_caption import evaluate_captions
 
     beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
@@ -100,8 +110,9 @@ def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank) -> t
     if not java_available():
         report["notes"].append("Java not found: METEOR skipped, captions tokenized without PTBTokenizer")
     return evaluate_captions(
-        bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, progress=wrap
-    )
+        bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, retrieval=retrieval,
+        progress=wrap,
+    )  # fmt: skip
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

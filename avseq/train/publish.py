@@ -16,7 +16,7 @@ from avseq.errors import ConfigError
 # what of the report a shipped bundle keeps: the figures and what they depend on
 EVAL_KEYS = (
     "split", "clips", "manifest", "baseline_train_clips", "beam_size", "rerank", "max_len", "systems",
-    "notes",
+    "notes", "baseline_encoder",
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from avseq.bundles import load
 from avseq.cli import main
 from avseq.data.collate import SoundBatch, collate_sound
-from avseq.errors import ConfigError
+from avseq.errors import BundleError, ConfigError
 from avseq.train import checkpoints as ckpt
 from avseq.train import loop
 from avseq.train.loop import setup, train
@@ -200,6 +200,48 @@ def test_publish_adds_eval_figures_and_reproduce_commands(tiny_config, tmp_path)
     assert shipped.meta["reproduce"] == ["avseq train x"] and shipped.meta["seed"] == 0
     with pytest.raises(ConfigError, match="no evaluation report"):
         publish_bundle(out, tmp_path / "again", tmp_path / "missing.json", [], "s")
+
+
+@pytest.mark.parametrize("kind", ["caption", "sound"])
+def test_baselines_retrieve_by_another_bundles_encoder_when_told(tiny_config, tmp_path, monkeypatch, kind):
+    from avseq.train import eval_data
+    from avseq.train.eval_data import nearest, retrieval_keys, split_entries
+    from avseq.train.evaluate import evaluate_bundle
+
+    other = "sound" if kind == "caption" else "caption"
+    evaluated = train(tiny_config(kind, train={"steps": 2}), tmp_path / "a").run_dir / "last" / "bundle"
+    encoder = train(tiny_config(other, train={"steps": 2}), tmp_path / "b").run_dir / "last" / "bundle"
+    data = tiny_config(kind).data.root
+    seen = []  # (system, clip id) of every clip encoded
+    real = eval_data.clip_features
+    monkeypatch.setattr(
+        eval_data,
+        "clip_features",
+        lambda system, e, *a: seen.append((type(system), e.id)) or real(system, e, *a),
+    )
+    report = evaluate_bundle(
+        evaluated, data, tmp_path / "rep.json", split="val", baseline_encoder=str(encoder), progress=False
+    )
+    assert report["baseline_encoder"] == {"bundle": str(encoder), "version": load(encoder).version}
+    assert any("retrieve by" in note for note in report["notes"])
+    by = load(encoder)
+    test, train_clips = split_entries(data / "val.jsonl", "val"), split_entries(data / "train.jsonl", "train")
+    # every training clip is encoded by the baseline encoder alone; its neighbours are that encoder's
+    assert {e.id for e in train_clips} == {i for s, i in seen if s is type(by.system)} - {e.id for e in test}
+    assert not {i for s, i in seen if s is not type(by.system)} & {e.id for e in train_clips}
+    expected = nearest(
+        retrieval_keys(by, test, torch.device("cpu")), retrieval_keys(by, train_clips, torch.device("cpu"))
+    )
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "rep_clips" / f"{'captions' if kind == 'caption' else 'clips'}.jsonl").open()
+    ]
+    if kind == "caption":
+        assert [r["nearest_neighbour"] for r in rows] == [train_clips[j].captions[0] for j in expected]
+    else:
+        assert [r["retrieved"] for r in rows] == [train_clips[j].id for j in expected]
+    with pytest.raises(BundleError, match="No bundle .no-such-bundle."):
+        evaluate_bundle(evaluated, data, tmp_path / "r2.json", split="val", baseline_encoder="no-such-bundle")
 
 
 def test_caption_eval_decodes_as_the_run_did_unless_told(tiny_config, tmp_path, monkeypatch):
