@@ -7,11 +7,17 @@ attribute's word forms appears in it as whole words: ``wood`` may appear as
 An attribute is scored only on clips where most reference captions express it
 (a sliding object's count is rarely said), so the metric asks for what the
 captions of the world actually describe.
+
+The floating ``distractor`` (recorded as "colour material shape") is scored the
+same way, by the words the grammar names it with ("a red cube floats above"),
+but reported beside ``mean`` and ``all``, not in them: only half of a clip's
+captions name it, so leaving it out is not a wrong caption, while naming it with
+the wrong colour or shape is what costs a model most CIDEr on this world.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from avseq.metrics.captions import simple_tokenize
 
@@ -25,6 +31,17 @@ SYNTH_FORMS: dict[str, tuple[str, ...]] = {
     "slide": ("slide", "slides", "slid", "moves"),
     "struck": ("struck", "stick", "strikes"),
 }
+
+
+def distractor_words(value: str) -> str:
+    """The words captions name a distractor by: "red wood cube" -> "red cube" ("" stays "")."""
+    words = value.split()
+    return f"{words[0]} {words[-1]}" if words else ""
+
+
+# Attributes reported beside the others but kept out of "mean" and "all": name -> the words
+# a caption says for the recorded value.
+DIAGNOSTIC_ATTRIBUTES = {"distractor": distractor_words}
 
 
 def attribute_words(value: object, forms: Mapping[str, Sequence[str]] = SYNTH_FORMS) -> set[str]:
@@ -67,6 +84,7 @@ def attribute_accuracy(
     references: Sequence[Sequence[str]] | None = None,
     names: Sequence[str] = DEFAULT_ATTRIBUTES,
     forms: Mapping[str, Sequence[str]] = SYNTH_FORMS,
+    diagnostics: Mapping[str, Callable[[str], str]] = DIAGNOSTIC_ATTRIBUTES,
 ) -> dict[str, float]:
     """Per-attribute and overall accuracy of ``predictions`` against clip ``attributes``.
 
@@ -75,7 +93,8 @@ def attribute_accuracy(
     when given, an attribute counts for a clip only if most references express it.
     Returns ``{name: accuracy}`` for each name scored on at least one clip, plus
     ``"mean"`` (their mean) and ``"all"``: the fraction of clips whose every scored
-    attribute is right.
+    attribute is right. ``diagnostics`` (name -> the words a caption says for the value)
+    are scored alike and reported under their names, but stay out of ``mean`` and ``all``.
     """
     if len(attributes) != len(predictions):
         raise ValueError(f"got {len(attributes)} attribute records but {len(predictions)} predictions")
@@ -83,16 +102,18 @@ def attribute_accuracy(
         raise ValueError(f"got {len(references)} reference lists but {len(predictions)} predictions")
     if not predictions:
         raise ValueError("attribute_accuracy needs at least one clip")
-    hits: dict[str, list[bool]] = {n: [] for n in names}
+    hits: dict[str, list[bool]] = {n: [] for n in (*names, *diagnostics)}
     all_right = []
     for i, (attrs, caption) in enumerate(zip(attributes, predictions, strict=True)):
         refs = references[i] if references is not None else ()
-        scored = [n for n in names if n in attrs and expressed(attrs[n], refs, forms)]
-        clip_hits = [attribute_hit(attrs[n], caption, forms) for n in scored]
-        for n, hit in zip(scored, clip_hits, strict=True):
+        values = {n: attrs[n] for n in names if n in attrs}
+        values.update({n: words(str(attrs[n])) for n, words in diagnostics.items() if attrs.get(n)})
+        scored = {n: attribute_hit(v, caption, forms) for n, v in values.items() if expressed(v, refs, forms)}
+        for n, hit in scored.items():
             hits[n].append(hit)
-        all_right.append(all(clip_hits))
-    out = {n: sum(h) / len(h) for n, h in hits.items() if h}
+        all_right.append(all(hit for n, hit in scored.items() if n not in diagnostics))
+    out = {n: sum(hits[n]) / len(hits[n]) for n in names if hits[n]}
     out["mean"] = sum(out.values()) / len(out) if out else 0.0
     out["all"] = sum(all_right) / len(all_right)
+    out.update({n: sum(hits[n]) / len(hits[n]) for n in diagnostics if hits[n]})
     return out

@@ -123,6 +123,7 @@ HEADLINES = {
     "caption": {
         "BLEU-1": ("BLEU-1",), "BLEU-4": ("BLEU-4",), "METEOR": ("METEOR",), "ROUGE-L": ("ROUGE-L",),
         "CIDEr": ("CIDEr",), "attr_mean": ("attributes", "mean"), "attr_all": ("attributes", "all"),
+        "attr_distractor": ("attributes", "distractor"),
     },
     "sound": {
         "onset_f1_frame": ("onset_frame", "f1"), "onset_f1_50ms": ("onset_50ms", "f1"),

@@ -1,7 +1,7 @@
 import pytest
 
 from avseq.metrics import caption_scores, java_available
-from avseq.metrics.attributes import attribute_accuracy, attribute_hit
+from avseq.metrics.attributes import attribute_accuracy, attribute_hit, distractor_words
 from avseq.metrics.captions import simple_tokenize
 
 needs_java = pytest.mark.skipif(not java_available(), reason="needs Java for PTBTokenizer / METEOR")
@@ -91,6 +91,31 @@ def test_attribute_accuracy_counts_word_forms_and_numbers():
     assert not attribute_hit("red", "reddish") and attribute_hit("struck", "a stick hits it")
     with pytest.raises(ValueError, match="2 attribute records but 1 predictions"):
         attribute_accuracy(attrs, preds[:1])
+
+
+def test_the_distractor_is_scored_by_its_colour_and_shape_but_kept_out_of_mean_and_all():
+    attrs = [
+        {"colour": "red", "distractor": "blue wood cube"},
+        {"colour": "green", "distractor": "red metal ball"},
+        {"colour": "green", "distractor": "yellow glass pyramid"},
+        {"colour": "purple", "distractor": ""},
+    ]
+    refs = [
+        ["a red ball bounces", "a red ball bounces while a blue cube floats above"],
+        ["a green cube slides", "a green cube slides while a red ball floats above"],
+        ["a green cube slides", "a green cube hits the wall", "it slides while a yellow pyramid floats"],
+        ["a purple ball bounces"],
+    ]
+    preds = [
+        "a red ball bounces while a blue cube floats above",  # named right
+        "a green cube slides while a red cube floats above",  # wrong shape
+        "a green cube slides",  # not scored: most references leave it out
+        "a purple ball bounces while a red cube floats above",  # not scored: no distractor
+    ]
+    acc = attribute_accuracy(attrs, preds, refs)
+    assert acc == {"colour": 1.0, "mean": 1.0, "all": 1.0, "distractor": 0.5}
+    assert distractor_words("blue wood cube") == "blue cube" and distractor_words("") == ""
+    assert "distractor" not in attribute_accuracy(attrs, preds, refs, diagnostics={})
 
 
 def test_attributes_the_references_do_not_express_are_not_scored():
