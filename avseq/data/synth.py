@@ -41,6 +41,7 @@ from avseq.data.synth_world import Scene, SceneOptions, sample_scene
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.io.encode import write_video
+from avseq.io.heap import filled_heap
 
 SPLIT_SEEDS: dict[str, tuple[int, int]] = {
     "train": (0, 1_000_000),
@@ -150,15 +151,18 @@ def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent
     video = out_dir / split / f"{clip_id}.mp4"
     # One encoder thread: x264's output depends on its thread count (which "auto" takes from the
     # machine), so the same seed would give different bytes on different machines or worker layouts.
+    # And a filled heap: x264 reads memory it never wrote, which otherwise depends on what the
+    # process freed before (see avseq.io.heap).
     opts = {"crf": str(config.crf), "threads": "1"}
-    write_video(
-        video, clip.frames, config.fps, audio=clip.audio, sample_rate=config.sample_rate, options=opts
-    )
     silent = None
-    if silent_copy:
-        silent = write_video(
-            out_dir / f"{split}_silent" / f"{clip_id}.mp4", clip.frames, config.fps, options=opts
+    with filled_heap():
+        write_video(
+            video, clip.frames, config.fps, audio=clip.audio, sample_rate=config.sample_rate, options=opts
         )
+        if silent_copy:
+            silent = write_video(
+                out_dir / f"{split}_silent" / f"{clip_id}.mp4", clip.frames, config.fps, options=opts
+            )
     entry = ManifestEntry(
         path=video.resolve(),
         id=clip_id,
