@@ -2,8 +2,8 @@
 
 Stable names other packages use (see docs/architecture.md):
 
-- encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, motion=, **options)``,
-  ``FrameEncoder``, ``ConcatEncoder`` (several side by side)
+- encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, motion=,
+  frame_stride=, **options)``, ``FrameEncoder``, ``ConcatEncoder`` (several side by side)
 - models: ``SoundModel`` + ``sound_loss``, ``Captioner`` + ``caption_loss``, ``ClipClassifier``,
   ``FrameToCaption``; decoding: ``Hypothesis``, ``greedy_decode``, ``beam_search``
 - ``Tokenizer`` with ``PAD_ID BOS_ID EOS_ID UNK_ID``

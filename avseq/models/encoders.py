@@ -44,6 +44,9 @@ class FrameEncoder(nn.Module):
         frozen: no gradients for the backbone, and its BatchNorm stays in eval mode.
         motion: feed the backbone 6 channels, the normalized frame and its difference from the
             previous frame of the clip (divided by ``std``); the backbone must take 6 channels.
+        frame_stride: encode every ``frame_stride``-th frame of a clip (0, k, 2k, ...) and hold
+            its features over the frames up to the next one: a slow stream, for what does not
+            change within a clip (colour, shape), at a fraction of the cost.
     """
 
     def __init__(
@@ -56,12 +59,17 @@ class FrameEncoder(nn.Module):
         chunk_size: int = 64,
         frozen: bool = False,
         motion: bool = False,
+        frame_stride: int = 1,
     ) -> None:
         super().__init__()
         if chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+        if frame_stride < 1:
+            raise ConfigError(f"frame_stride must be >= 1, got {frame_stride}")
+        if motion and frame_stride > 1:
+            raise ConfigError("motion needs every frame: use frame_stride 1 with motion")
         self.backbone, self.out_dim, self.chunk_size = backbone, out_dim, chunk_size
-        self.motion = motion
+        self.motion, self.frame_stride = motion, frame_stride
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
         self.frozen = False
@@ -110,10 +118,15 @@ class FrameEncoder(nn.Module):
             )
         check_lengths(lengths, frames.shape[1])
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
+        held = torch.arange(frames.shape[1], device=frames.device) // self.frame_stride * self.frame_stride
+        encoded = mask & (held == torch.arange(frames.shape[1], device=frames.device))
         starts = torch.zeros_like(mask)
         starts[:, 0] = True
-        feats = self.encode_images(frames[mask], starts[mask])
-        return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+        feats = self.encode_images(frames[encoded], starts[encoded])
+        out = feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(encoded[..., None], feats)
+        if self.frame_stride > 1:  # each frame takes the features of the last encoded one
+            out = out[:, held] * mask[..., None]
+        return out
 
 
 class ConcatEncoder(nn.Module):
@@ -194,8 +207,10 @@ class CompactCNN(nn.Module):
     images (N, 3, H, W) -> (N, out_dim). Channels double per block from ``width`` (capped at 8x).
     ``pool="avg"`` averages the final map over space (where things are is lost);
     ``pool="grid"`` averages it onto a ``grid x grid`` map and flattens that, so the features
-    keep where objects are (a contact with the floor or a wall). ``in_channels``: 3, or 6 for
-    a motion encoder (set by ``build_encoder(..., motion=True)``).
+    keep where objects are (a contact with the floor or a wall). ``stem_width``: 0, or the
+    channels of one stride-1 conv block at full resolution before the strided ones, so small
+    objects (a few pixels across) are seen before the first halving. ``in_channels``: 3, or 6
+    for a motion encoder (set by ``build_encoder(..., motion=True)``).
     """
 
     def __init__(
@@ -205,6 +220,7 @@ class CompactCNN(nn.Module):
         depth: int = 4,
         pool: Pool = "avg",
         grid: int = 4,
+        stem_width: int = 0,
         in_channels: int = 3,
     ) -> None:
         super().__init__()
@@ -212,12 +228,15 @@ class CompactCNN(nn.Module):
             raise ConfigError(f"Invalid pool {pool!r}. Supported: {', '.join(POOL_CHOICES)}")
         if grid < 1:
             raise ConfigError(f"grid must be >= 1, got {grid}")
+        if stem_width < 0:
+            raise ConfigError(f"stem_width must be >= 0, got {stem_width}")
+        blocks = [(stem_width, 1)] if stem_width else []
+        blocks += [(width * 2 ** min(i, 3), 2) for i in range(depth)]
         layers: list[nn.Module] = []
         c_in = in_channels
-        for i in range(depth):
-            c_out = width * 2 ** min(i, 3)
+        for c_out, stride in blocks:
             layers += [
-                nn.Conv2d(c_in, c_out, 3, 2, 1, bias=False),
+                nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
@@ -252,6 +271,7 @@ def build_encoder(
     frozen: bool = False,
     chunk_size: int = 64,
     motion: bool = False,
+    frame_stride: int = 1,
     **kwargs,
 ) -> FrameEncoder:
     """Build the registered encoder ``name``.
@@ -266,7 +286,8 @@ def build_encoder(
         chunk_size: frames per CNN call.
         motion: also feed each frame's difference from the previous one (see
             :class:`FrameEncoder`); needs a backbone built with ``in_channels`` (``compact``).
-        **kwargs: backbone options (``compact``: out_dim, width, depth, pool, grid).
+        frame_stride: encode every k-th frame and hold its features (see :class:`FrameEncoder`).
+        **kwargs: backbone options (``compact``: out_dim, width, depth, pool, grid, stem_width).
     """
     try:
         spec = ENCODERS.get(name)
@@ -297,7 +318,9 @@ def build_encoder(
             )
         state, mean, std = torchvision_state_dict(spec.torchvision_arch, weights)
         load_into(backbone, _drop_head(state, spec.head_prefixes), f"{name}/{weights}")
-    encoder = FrameEncoder(backbone, out_dim, mean, std, chunk_size=chunk_size, motion=motion)
+    encoder = FrameEncoder(
+        backbone, out_dim, mean, std, chunk_size=chunk_size, motion=motion, frame_stride=frame_stride
+    )
     if whole_state is not None:
         load_into(encoder, whole_state, str(weights))
     if frozen:

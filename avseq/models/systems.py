@@ -192,15 +192,18 @@ class FrameCaptionSystem(_CaptioningSystem):
     Its methods take the same arguments as :class:`CaptionSystem`'s, so pipelines and
     feature caches treat both alike: per-frame features (B, T, D) plus lengths, from
     which the middle valid frame (index ``(length - 1) // 2``) is used. The frame-level
-    paths encode that one frame only, so a motion encoder would see no motion there: refused.
+    paths encode that one frame only, so a motion encoder would see no motion there, and a
+    ``frame_stride`` encoder's features would come from another frame than the cached path's:
+    both refused.
     """
 
     kind = "frame_caption"
 
     def __init__(self, encoder: FrameEncoder, model: nn.Module, config: dict | None = None) -> None:
-        if any(isinstance(m, FrameEncoder) and m.motion for m in encoder.modules()):
+        if any(isinstance(m, FrameEncoder) and (m.motion or m.frame_stride > 1) for m in encoder.modules()):
             raise ConfigError(
-                "kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion"
+                "kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion "
+                "or a frame_stride"
             )
         super().__init__(encoder, model, config)
 

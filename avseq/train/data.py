@@ -113,7 +113,9 @@ def feature_cache(
     """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``."""
     from avseq.data.feature_cache import FeatureCache
 
-    label = "+".join(e["name"] for e in encoder_configs(cfg.system["encoder"]))
+    # the weights hash tells trained encoders apart; a member's frame_stride changes its features alone
+    strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(cfg.system["encoder"])]
+    label = "+".join(name if stride == 1 else f"{name}/{stride}" for name, stride in strides)
     return FeatureCache(data_root(cfg, run_dir) / "feature_cache", system.encoder, label, prep, device)
 
 

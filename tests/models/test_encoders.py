@@ -58,6 +58,38 @@ def test_compact_grid_pool_keeps_where_things_are_and_avg_stays_the_default():
         build_encoder("compact", pool="max")
 
 
+def test_compact_stem_keeps_full_resolution_for_one_block():
+    stem = build_encoder("compact", out_dim=8, width=4, depth=2, stem_width=3).eval()
+    convs = [m for m in stem.backbone.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.stride) for c in convs] == [(3, (1, 1)), (4, (2, 2)), (8, (2, 2))]
+    images = torch.rand(2, 3, 16, 16)
+    assert stem.backbone.features(images).shape == (2, 8, 4, 4)  # 16 px halved twice, not three times
+    plain = build_encoder("compact", out_dim=8, width=4, depth=2)
+    assert [m.stride for m in plain.backbone.features if isinstance(m, torch.nn.Conv2d)] == [(2, 2)] * 2
+    with pytest.raises(ConfigError, match=r"stem_width must be >= 0, got -1"):
+        build_encoder("compact", stem_width=-1)
+
+
+def test_frame_stride_encodes_every_kth_frame_and_holds_it():
+    torch.manual_seed(0)
+    slow = build_encoder("compact", out_dim=6, width=4, depth=2, frame_stride=3).eval()
+    every = build_encoder("compact", out_dim=6, width=4, depth=2).eval()
+    every.load_state_dict(slow.state_dict())
+    frames, lengths = frames_batch([7, 5])
+    calls = []
+    slow.backbone.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
+    with torch.no_grad():
+        held, full = slow(frames, lengths), every(frames, lengths)
+    assert calls == [3 + 2]  # frames 0, 3, 6 of the first clip and 0, 3 of the second
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(held[b, :n], full[b, [t // 3 * 3 for t in range(n)]])
+        assert torch.all(held[b, n:] == 0)
+    with pytest.raises(ConfigError, match=r"frame_stride must be >= 1, got 0"):
+        build_encoder("compact", frame_stride=0)
+    with pytest.raises(ConfigError, match=r"motion needs every frame"):
+        build_encoder("compact", motion=True, frame_stride=2)
+
+
 def test_chunk_size_does_not_change_features():
     frames, lengths = frames_batch([7, 5])
     torch.manual_seed(0)

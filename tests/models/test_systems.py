@@ -150,6 +150,14 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
             },
             r"kind 'frame_caption' encodes one frame per clip, so its encoder cannot use motion",
         ),
+        (
+            {
+                "kind": "frame_caption",
+                "encoder": [ENCODER, {**ENCODER, "frame_stride": 2}],
+                "model": CONFIGS["frame_caption"],
+            },
+            r"cannot use motion or a frame_stride",
+        ),
     ],
 )
 def test_bad_configs_name_the_key_and_the_choices(config, message):

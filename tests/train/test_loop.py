@@ -142,6 +142,17 @@ def test_feature_cache_is_hit_from_the_second_epoch(tiny_config):
     assert stats["hits"] >= 2 * 4  # epochs 2 and 3 read every train clip from the cache
 
 
+def test_feature_cache_tells_frame_strides_apart(tiny_config):
+    """A member's frame_stride changes its features, not its weights: the cache keys differ."""
+    identities = []
+    for stride in (1, 2):
+        frozen = {**TINY_ENCODER, "frozen": True, "frame_stride": stride}
+        cfg = tiny_config("sound", system={"encoder": frozen})
+        identities.append(setup(cfg, cfg.output_dir).cache.identity)
+    assert identities[0]["weights"] == identities[1]["weights"]  # the same seed, the same weights
+    assert (identities[0]["encoder"], identities[1]["encoder"]) == ("compact", "compact/2")
+
+
 def test_cli_train_then_eval_side_by_side(tiny_config, tmp_path):
     cfg = tiny_config("sound")
     path = tmp_path / "tiny.yaml"
