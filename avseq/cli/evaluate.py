@@ -42,6 +42,12 @@ import click
     "nearest-neighbour baselines' training clips, instead of the evaluated bundle's: one fixed "
     "baseline for models compared with each other.",
 )
+@click.option(
+    "--feature-cache", default="auto", show_default=True,
+    help="Folder where the training clips' features by the retrieving encoder are read and stored, "
+    "so a second evaluation decodes no training clip (nor the first after training: a run stores "
+    "its frozen encoder's there). auto: feature_cache beside the training manifest; off: none.",
+)  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
     bundle: str,
@@ -55,6 +61,7 @@ def evaluate(
     beam_size: int | None,
     rerank: str | None,
     baseline_encoder: str | None,
+    feature_cache: str,
     quiet: bool,
 ) -> None:
     """Evaluate BUNDLE (a path or bundled name) against baselines; print a side-by-side table."""
@@ -64,6 +71,7 @@ def evaluate(
         bundle, data, report, split=split, train_data=train_data, limit=limit,
         baseline_clips=baseline_clips, device=device, beam_size=beam_size, rerank=rerank,
         baseline_encoder=baseline_encoder, progress=not quiet,
+        feature_cache=None if feature_cache == "off" else feature_cache,
     )  # fmt: skip
     click.echo(summary_table(result))
     for note in result["notes"]:

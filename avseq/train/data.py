@@ -111,12 +111,21 @@ def feature_cache(
     cfg: TrainConfig, run_dir: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device
 ):
     """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``."""
+    return encoder_cache(data_root(cfg, run_dir) / FEATURE_CACHE, system, prep, device)
+
+
+FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
+
+
+def encoder_cache(root: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device):
+    """A cache of ``system``'s encoder features in ``root``, keyed as training keys them: so an
+    evaluation finds the features its bundle's training run stored (the frozen encoder's)."""
     from avseq.data.feature_cache import FeatureCache
 
     # the weights hash tells trained encoders apart; a member's frame_stride changes its features alone
-    strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(cfg.system["encoder"])]
+    strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(system.config["encoder"])]
     label = "+".join(name if stride == 1 else f"{name}/{stride}" for name, stride in strides)
-    return FeatureCache(data_root(cfg, run_dir) / "feature_cache", system.encoder, label, prep, device)
+    return FeatureCache(root, system.encoder, label, prep, device)
 
 
 def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64) -> tuple[torch.Tensor, ...]:

@@ -21,6 +21,7 @@ import torch
 from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
 from avseq.data.collate import pad_sequences
+from avseq.data.feature_cache import FeatureCache
 from avseq.metrics import attribute_accuracy, caption_scores
 from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 
@@ -79,11 +80,13 @@ def evaluate_captions(
     rerank: str = "score",
     batch_size: int = 16,
     retrieval: Bundle | None = None,
+    train_cache: FeatureCache | None = None,
     progress=lambda items, desc: items,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(report, per-clip rows) for the model and both baselines on ``test``.
 
     retrieval: the bundle whose encoder finds each clip's nearest training clip (default: ``bundle``).
+    train_cache: that encoder's feature cache for the training clips (see ``retrieval_keys``).
     """
     prep = bundle.preprocessing
     test_feats = [clip_features(bundle.system, e, prep, device) for e in progress(test, "test clips")]
@@ -91,7 +94,7 @@ def evaluate_captions(
         test_keys = pooled(test_feats)
     else:
         test_keys = retrieval_keys(retrieval, test, device, progress, "test clips, baseline encoder")
-    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips")
+    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips", train_cache)
     model = generate(bundle, test_feats, beam_size, max_len, batch_size, rerank)
     frequent = most_frequent_caption(train)
     neighbours = nearest(test_keys, train_keys)

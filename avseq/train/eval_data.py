@@ -12,6 +12,7 @@ each other face one fixed baseline.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -20,7 +21,9 @@ from torch import nn
 from avseq.bundles import Bundle, Preprocessing
 from avseq.data import ManifestEntry, read_manifest
 from avseq.data.clips import load_frames
+from avseq.data.feature_cache import FeatureCache
 from avseq.errors import ConfigError
+from avseq.train.data import encoder_cache
 
 
 def split_manifest(data: str | Path, split: str) -> Path:
@@ -48,20 +51,26 @@ def split_entries(manifest: Path, split: str, limit: int | None = None) -> list[
     return entries[:limit] if limit else entries
 
 
-def training_entries(
-    data: str | Path, split_path: Path, train_data: str | Path | None, limit: int | None
-) -> list[ManifestEntry]:
-    """Clips the baselines may use: ``train_data``'s, or the ``train`` split next to the evaluated one."""
+def training_manifest(data: str | Path, split_path: Path, train_data: str | Path | None) -> Path:
+    """The manifest of the clips the baselines may use: ``train_data``'s, or the ``train`` split
+    next to the evaluated one (or in the same manifest)."""
     if train_data is not None:
-        return split_entries(split_manifest(train_data, "train"), "train", limit)
+        return split_manifest(train_data, "train")
     sibling = split_path.parent / "train.jsonl"
     if sibling.is_file() and sibling != split_path:
-        return split_entries(sibling, "train", limit)
+        return sibling
     if any(e.split == "train" for e in read_manifest(split_path)):
-        return split_entries(split_path, "train", limit)
+        return split_path
     raise ConfigError(
         f"{data}: no training clips found for the baselines; pass --train-data MANIFEST (a train.jsonl)"
     )
+
+
+def training_entries(
+    data: str | Path, split_path: Path, train_data: str | Path | None, limit: int | None
+) -> list[ManifestEntry]:
+    """Clips the baselines may use (see :func:`training_manifest`), the first ``limit`` of them."""
+    return split_entries(training_manifest(data, split_path, train_data), "train", limit)
 
 
 @torch.no_grad()
@@ -82,12 +91,27 @@ def pooled(features: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def retrieval_keys(
-    bundle: Bundle, entries: Sequence[ManifestEntry], device: torch.device, progress=None, desc: str = ""
+    bundle: Bundle,
+    entries: Sequence[ManifestEntry],
+    device: torch.device,
+    progress=None,
+    desc: str = "",
+    cache: FeatureCache | None = None,
 ) -> torch.Tensor:
     """Pooled features (N, D) of ``entries`` by ``bundle``'s encoder and preprocessing: what the
-    nearest-neighbour baselines compare."""
+    nearest-neighbour baselines compare. cache: that encoder's :func:`training_cache`, read
+    first and filled with what it lacks."""
     items = progress(entries, desc) if progress else entries
-    return pooled([clip_features(bundle.system, e, bundle.preprocessing, device) for e in items])
+    if cache is None:
+        return pooled([clip_features(bundle.system, e, bundle.preprocessing, device) for e in items])
+    prep = bundle.preprocessing
+    return pooled([cache.features(e.path, partial(load_frames, e.path, prep)).to(device) for e in items])
+
+
+def training_cache(root: Path, bundle: Bundle, device: torch.device) -> FeatureCache:
+    """The feature cache in ``root`` for ``bundle``'s encoder, keyed as training keys it: an
+    evaluation reads the training clips' features a run stored when its encoder froze."""
+    return encoder_cache(Path(root), bundle.system, bundle.preprocessing, device)
 
 
 def nearest(queries: torch.Tensor, keys: torch.Tensor) -> list[int]:

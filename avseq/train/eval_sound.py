@@ -26,6 +26,7 @@ import torch
 from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
 from avseq.data.clips import align_to_video, clip_duration, load_target
+from avseq.data.feature_cache import FeatureCache
 from avseq.io.audio import decode_audio, write_audio
 from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1, sync_offset
 from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
@@ -135,16 +136,18 @@ def evaluate_sound(
     *,
     n_iter: int = 32,
     retrieval: Bundle | None = None,
+    train_cache: FeatureCache | None = None,
     progress=lambda items, desc: items,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(report, per-clip rows); writes the model's WAV of each clip into ``clips_dir``.
 
     retrieval: the bundle whose encoder finds each clip's nearest training clip (default: ``bundle``).
+    train_cache: that encoder's feature cache for the training clips (see ``retrieval_keys``).
     """
     prep = bundle.preprocessing
     sr, fps = prep.recipe.sample_rate, prep.fps or 15.0
     vocoder = GriffinLim(prep.recipe, n_iter=n_iter)
-    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips")
+    train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips", train_cache)
     mean_mel = mean_log_mel(bundle, train)
     scorer = Scorer(1.0 / fps, sr)
     rows = []

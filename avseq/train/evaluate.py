@@ -23,7 +23,14 @@ from avseq.bundles import load
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.metrics import java_available
-from avseq.train.eval_data import split_entries, split_manifest, training_entries
+from avseq.train.data import FEATURE_CACHE
+from avseq.train.eval_data import (
+    split_entries,
+    split_manifest,
+    training_cache,
+    training_entries,
+    training_manifest,
+)
 from avseq.train.loop import resolve_device
 
 
@@ -51,6 +58,7 @@ def evaluate_bundle(
     beam_size: int | None = None,
     rerank: str | None = None,
     baseline_encoder: str | Path | None = None,
+    feature_cache: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score the bundle and its baselines on ``split`` of ``data``; write and return the report.
@@ -58,6 +66,9 @@ def evaluate_bundle(
     beam_size, rerank: caption decoding; None takes the bundle's training settings.
     baseline_encoder: a bundle (path or bundled name) whose encoder, with its own preprocessing,
     picks the nearest-neighbour baselines' training clips; None: the evaluated bundle's.
+    feature_cache: a folder where the training clips' features by that encoder are read and
+    stored (a training run stores its frozen encoder's there); "auto": ``feature_cache`` beside
+    the training clips' manifest, where training keeps it; None: none.
     """
     dev = resolve_device(device)
     bundle = load(bundle_path, dev)
@@ -65,6 +76,8 @@ def evaluate_bundle(
     manifest = split_manifest(data, split)
     test = split_entries(manifest, split, limit)
     train = training_entries(data, manifest, train_data, baseline_clips)
+    if feature_cache == "auto":
+        feature_cache = training_manifest(data, manifest, train_data).parent / FEATURE_CACHE
     report_path = Path(report_path)
     clips_dir = report_path.parent / f"{report_path.stem}_clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -76,31 +89,46 @@ def evaluate_bundle(
     if retrieval is not None:
         report["baseline_encoder"] = {"bundle": str(retrieval.path), "version": retrieval.version}
         report["notes"].append(f"nearest-neighbour baselines retrieve by {retrieval.path}'s encoder")
+    cache = None
+    if feature_cache is not None:
+        try:
+            Path(feature_cache).mkdir(parents=True, exist_ok=True)
+            cache = training_cache(Path(feature_cache), retrieval or bundle, dev)
+        except OSError as err:
+            report["notes"].append(f"no feature cache: cannot use {feature_cache} ({err.strerror})")
     with torch.no_grad():
         if bundle.kind == "caption":
             systems, rows = _captions(
                 bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
-                retrieval=retrieval,
+                retrieval=retrieval, train_cache=cache,
             )  # fmt: skip
             _write_jsonl(clips_dir / "captions.jsonl", rows)
         elif bundle.kind == "sound":
             from avseq.train.eval_sound import evaluate_sound
 
             systems, rows = evaluate_sound(
-                bundle, test, train, dev, clips_dir, retrieval=retrieval, progress=wrap
+                bundle, test, train, dev, clips_dir, retrieval=retrieval, train_cache=cache, progress=wrap
             )
             _write_jsonl(clips_dir / "clips.jsonl", rows)
         else:
             raise ConfigError(
                 f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. Supported: caption, sound"
             )
+    if cache is not None:
+        hits, misses = cache.stats.hits, cache.stats.misses
+        report["feature_cache"] = {"folder": str(feature_cache), "hits": hits, "misses": misses}
+        report["notes"].append(
+            f"training clips' features: {hits} read from {feature_cache}, {misses} computed and stored there"
+        )
     report["systems"] = systems
     report["per_clip"] = str(clips_dir)
     write_text_atomic(report_path, json.dumps(report, indent=1))
     return report
 
 
-def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank, retrieval) -> tuple[dict, list]:
+def _captions(
+    bundle, test, train, dev, wrap, report, *, beam_size, rerank, retrieval, train_cache
+) -> tuple[dict, list]:
     from avseq.train.eval_caption import evaluate_captions
 
     beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
@@ -111,7 +139,7 @@ def _captions(bundle, test, train, dev, wrap, report, *, beam_size, rerank, retr
         report["notes"].append("Java not found: METEOR skipped, captions tokenized without PTBTokenizer")
     return evaluate_captions(
         bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, retrieval=retrieval,
-        progress=wrap,
+        train_cache=train_cache, progress=wrap,
     )  # fmt: skip
 
 

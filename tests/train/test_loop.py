@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -211,6 +212,32 @@ def test_publish_adds_eval_figures_and_reproduce_commands(tiny_config, tmp_path)
     assert shipped.meta["reproduce"] == ["avseq train x"] and shipped.meta["seed"] == 0
     with pytest.raises(ConfigError, match="no evaluation report"):
         publish_bundle(out, tmp_path / "again", tmp_path / "missing.json", [], "s")
+
+
+def test_eval_reads_the_training_clips_features_a_frozen_run_cached(tiny_config, tmp_path):
+    from avseq.train.evaluate import evaluate_bundle
+
+    frozen = {**TINY_ENCODER, "frozen": True}
+    data = tmp_path / "data"
+    cfg = tiny_config("caption", system={"encoder": frozen}, train={"steps": 2}, data={"root": str(data)})
+    bundle = train(cfg).run_dir / "last" / "bundle"
+    assert any((data / "feature_cache").rglob("*.safetensors"))  # the run stored its clips' features
+
+    def rows(report):
+        return [json.loads(line) for line in open(Path(report["per_clip"]) / "captions.jsonl")]
+
+    cached = evaluate_bundle(
+        bundle, data, tmp_path / "a.json", split="val", feature_cache="auto", progress=False
+    )
+    assert cached["feature_cache"] == {"folder": str(data / "feature_cache"), "hits": 4, "misses": 0}
+    assert any("4 read from" in note for note in cached["notes"])
+    (tmp_path / "taken").write_text("a file, not a folder")
+    plain = evaluate_bundle(  # the cache cannot be made there: the same evaluation without it
+        bundle, data, tmp_path / "b.json", split="val", feature_cache=tmp_path / "taken", progress=False
+    )
+    assert any("no feature cache: cannot use" in note for note in plain["notes"])
+    assert "feature_cache" not in plain and rows(plain) == rows(cached)
+    assert plain["systems"]["nearest_neighbour"] == cached["systems"]["nearest_neighbour"]
 
 
 @pytest.mark.parametrize("kind", ["caption", "sound"])
