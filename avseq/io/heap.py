@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 M_PERTURB = -6  # glibc's mallopt parameter
@@ -27,7 +27,7 @@ _lock = threading.Lock()
 _users = 0
 
 
-def _mallopt() -> ctypes._CFuncPtr | None:
+def _mallopt() -> Callable[[int, int], int] | None:
     try:
         return ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
