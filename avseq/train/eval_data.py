@@ -23,7 +23,6 @@ from avseq.data import ManifestEntry, read_manifest
 from avseq.data.clips import load_frames
 from avseq.data.feature_cache import FeatureCache
 from avseq.errors import ConfigError
-from avseq.train.data import encoder_cache
 
 
 def split_manifest(data: str | Path, split: str) -> Path:
@@ -66,13 +65,6 @@ def training_manifest(data: str | Path, split_path: Path, train_data: str | Path
     )
 
 
-def training_entries(
-    data: str | Path, split_path: Path, train_data: str | Path | None, limit: int | None
-) -> list[ManifestEntry]:
-    """Clips the baselines may use (see :func:`training_manifest`), the first ``limit`` of them."""
-    return split_entries(training_manifest(data, split_path, train_data), "train", limit)
-
-
 @torch.no_grad()
 def clip_features(
     system: nn.Module, entry: ManifestEntry, prep: Preprocessing, device: torch.device
@@ -99,19 +91,13 @@ def retrieval_keys(
     cache: FeatureCache | None = None,
 ) -> torch.Tensor:
     """Pooled features (N, D) of ``entries`` by ``bundle``'s encoder and preprocessing: what the
-    nearest-neighbour baselines compare. cache: that encoder's :func:`training_cache`, read
-    first and filled with what it lacks."""
+    nearest-neighbour baselines compare. cache: that encoder's feature cache, keyed as training
+    keys it (``avseq.train.data.encoder_cache``), read first and filled with what it lacks."""
     items = progress(entries, desc) if progress else entries
     if cache is None:
         return pooled([clip_features(bundle.system, e, bundle.preprocessing, device) for e in items])
     prep = bundle.preprocessing
     return pooled([cache.features(e.path, partial(load_frames, e.path, prep)).to(device) for e in items])
-
-
-def training_cache(root: Path, bundle: Bundle, device: torch.device) -> FeatureCache:
-    """The feature cache in ``root`` for ``bundle``'s encoder, keyed as training keys it: an
-    evaluation reads the training clips' features a run stored when its encoder froze."""
-    return encoder_cache(Path(root), bundle.system, bundle.preprocessing, device)
 
 
 def nearest(queries: torch.Tensor, keys: torch.Tensor) -> list[int]:

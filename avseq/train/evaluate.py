@@ -23,14 +23,8 @@ from avseq.bundles import load
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.metrics import java_available
-from avseq.train.data import FEATURE_CACHE
-from avseq.train.eval_data import (
-    split_entries,
-    split_manifest,
-    training_cache,
-    training_entries,
-    training_manifest,
-)
+from avseq.train.data import FEATURE_CACHE, encoder_cache
+from avseq.train.eval_data import split_entries, split_manifest, training_manifest
 from avseq.train.loop import resolve_device
 
 
@@ -75,9 +69,10 @@ def evaluate_bundle(
     retrieval = load(baseline_encoder, dev) if baseline_encoder is not None else None
     manifest = split_manifest(data, split)
     test = split_entries(manifest, split, limit)
-    train = training_entries(data, manifest, train_data, baseline_clips)
+    train_manifest = training_manifest(data, manifest, train_data)
+    train = split_entries(train_manifest, "train", baseline_clips)
     if feature_cache == "auto":
-        feature_cache = training_manifest(data, manifest, train_data).parent / FEATURE_CACHE
+        feature_cache = train_manifest.parent / FEATURE_CACHE
     report_path = Path(report_path)
     clips_dir = report_path.parent / f"{report_path.stem}_clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +88,8 @@ def evaluate_bundle(
     if feature_cache is not None:
         try:
             Path(feature_cache).mkdir(parents=True, exist_ok=True)
-            cache = training_cache(Path(feature_cache), retrieval or bundle, dev)
+            keys_by = retrieval or bundle
+            cache = encoder_cache(Path(feature_cache), keys_by.system, keys_by.preprocessing, dev)
         except OSError as err:
             report["notes"].append(f"no feature cache: cannot use {feature_cache} ({err.strerror})")
     with torch.no_grad():
