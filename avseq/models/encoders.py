@@ -118,8 +118,9 @@ class FrameEncoder(nn.Module):
             )
         check_lengths(lengths, frames.shape[1])
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
-        held = torch.arange(frames.shape[1], device=frames.device) // self.frame_stride * self.frame_stride
-        encoded = mask & (held == torch.arange(frames.shape[1], device=frames.device))
+        steps = torch.arange(frames.shape[1], device=frames.device)
+        held = steps // self.frame_stride * self.frame_stride  # the encoded frame each frame takes
+        encoded = mask & (held == steps)
         starts = torch.zeros_like(mask)
         starts[:, 0] = True
         feats = self.encode_images(frames[encoded], starts[encoded])

@@ -107,14 +107,14 @@ def make_dataset(
     return CachedFeatureDataset(ds, cache)
 
 
+FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
+
+
 def feature_cache(
     cfg: TrainConfig, run_dir: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device
 ):
     """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``."""
     return encoder_cache(data_root(cfg, run_dir) / FEATURE_CACHE, system, prep, device)
-
-
-FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
 
 
 def encoder_cache(root: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device):
