@@ -6,35 +6,31 @@ import pytest
 
 from avseq.io import heap
 
-pytestmark = pytest.mark.skipif(heap._MALLOPT is None, reason="needs glibc's mallopt")
-
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p
 LIBC.malloc.argtypes = [ctypes.c_size_t]
 LIBC.free.argtypes = [ctypes.c_void_p]
 
 
-def reused_chunk_bytes(size: int = 4096) -> bytes:
-    """Write 0x11 into a chunk, free it and take it back: what malloc then hands out.
-
-    4 KiB: above glibc's per-thread cache (small chunks, which it never fills) and below mmap.
-    """
-    p = LIBC.malloc(size)
-    ctypes.memset(p, 0x11, size)
-    LIBC.free(p)
-    q = LIBC.malloc(size)
-    try:
-        assert q == p  # glibc hands a just-freed chunk of the same size straight back
-        return ctypes.string_at(q + 32, size - 32)  # past the allocator's own pointers
-    finally:
-        LIBC.free(q)
-
-
-def test_new_allocations_are_filled_inside_and_left_alone_after():
-    assert reused_chunk_bytes() == b"\x11" * 4064  # off: old contents come back
+def test_the_setting_is_on_from_the_first_block_in_to_the_last_out(monkeypatch):
+    calls = []
+    monkeypatch.setattr(heap, "_MALLOPT", lambda option, value: calls.append((option, value)))
     with heap.filled_heap():
-        with heap.filled_heap():  # nested (or another thread): counted
-            assert reused_chunk_bytes() == bytes([heap.FILL_BYTE ^ 0xFF]) * 4064
-        assert reused_chunk_bytes() == bytes([heap.FILL_BYTE ^ 0xFF]) * 4064  # the outer one still holds
-    assert heap._users == 0
-    assert reused_chunk_bytes() == b"\x11" * 4064
+        with heap.filled_heap():  # nested (or another thread's): counted, not switched
+            assert calls == [(heap.M_PERTURB, heap.FILL_BYTE)]
+        assert calls == [(heap.M_PERTURB, heap.FILL_BYTE)]
+    assert calls == [(heap.M_PERTURB, heap.FILL_BYTE), (heap.M_PERTURB, 0)] and heap._users == 0
+    with pytest.raises(RuntimeError), heap.filled_heap():
+        raise RuntimeError("an encode that fails")
+    assert calls[-1] == (heap.M_PERTURB, 0) and heap._users == 0
+
+
+@pytest.mark.skipif(heap._MALLOPT is None, reason="needs glibc's mallopt")
+def test_glibc_hands_out_filled_memory_inside_the_block():
+    size = 4096  # above glibc's per-thread cache (small chunks, which it never fills), below mmap
+    with heap.filled_heap():
+        p = LIBC.malloc(size)
+        try:
+            assert ctypes.string_at(p, size) == bytes([heap.FILL_BYTE ^ 0xFF]) * size
+        finally:
+            LIBC.free(p)
