@@ -9,8 +9,8 @@ to that list. Figures are best-of-``repeats`` wall time with random-init models:
 - ``sound_model``: SoundModel log-mel frames (LSTM steps x clips) per second, inference
   and one training step (forward + backward);
 - ``captioner``: Captioner decoding, step calls and tokens per second, greedy and beam;
-- ``compact_training``: one forward + backward of caption_synth's CNN (``compact``, width 16,
-  depth 6) on 360 frames of 64 px, as it runs (channels-last) against the same layers on
+- ``compact_training``: one forward + backward of the depth-6 CNN of sound_synth and caption_synth
+  (``compact``, width 16) on 360 frames of 64 px, as it runs (channels-last) against the same layers on
   channels-first memory, in the same run;
 - ``griffin_lim``: Griffin-Lim seconds per second of audio against librosa's in the same run
   (``tools/bench_vocoder.py``).
@@ -128,10 +128,10 @@ def captioner(opt: Options) -> dict:
 
 
 def compact_training(opt: Options) -> dict:
-    """Training forward + backward of caption_synth's CNN: channels-last (as run) vs channels-first."""
+    """Forward + backward of the synth configs' depth-6 CNN: channels-last (as run) vs channels-first."""
     torch.manual_seed(0)
     cnn = CompactCNN(out_dim=128, width=16, depth=6).to(opt.device).train()
-    frames = torch.rand(360, 3, 64, 64, device=opt.device)  # 16 clips of ~22 frames at 7.5 fps
+    frames = torch.rand(360, 3, 64, 64, device=opt.device)  # 16 clips of ~22 frames
 
     def as_run():
         cnn(frames).square().mean().backward()
