@@ -2,10 +2,12 @@
 
 The synthetic test split's seeds are disjoint from the training split's, so these clips were never
 seen in training. The targets the shipped models meet are asserted on 64 of them: caption BLEU-4
->= 0.5 (0.86 measured on these clips), caption attribute accuracy >= 0.9 (0.99; 0.984 on 200 test
+>= 0.5 (0.91 measured on these clips), caption attribute accuracy >= 0.9 (0.995; 0.998 on 200 test
 clips) and sound onset F1 >= 0.8 within one video frame of the true impacts (0.996). The caption
-CIDEr target (1.5x the nearest-neighbour baseline, which needs the training clips, so `avseq eval`
-measures it) is missed: 1.45x; that figure is recorded in the bundle.json and the README."""
+CIDEr target (1.5x the nearest-neighbour baseline) needs the training clips the baseline retrieves
+from: that test renders the bundle's 2400 training clips and 200 test clips again and runs
+`avseq eval`'s evaluation on them (CIDEr 5.32 against 3.07, 1.74x; the previous bundle: 1.45x,
+which fails it)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from avseq.bundles import list_bundled, load
-from avseq.data import read_manifest
+from avseq.data import SynthConfig, generate_split, read_manifest
 from avseq.io.audio import decode_audio
 from avseq.metrics import OnsetScores, detect_onsets, onset_f1
 from avseq.report.demo import run_demo
+from avseq.train.evaluate import evaluate_bundle
 
 SHIPPED = ["synth-caption", "synth-sound"]
 
@@ -47,3 +50,20 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
         per_clip.append(onset_f1([e.time for e in entry.events], found, 1 / entry.fps))
     assert OnsetScores.total(per_clip).f1 >= 0.8, OnsetScores.total(per_clip)
     assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(64))
+
+
+@pytest.mark.slow
+def test_shipped_caption_model_beats_the_nearest_neighbour_by_the_target(tmp_path):
+    """CIDEr >= 1.5x the nearest-neighbour baseline on 200 test clips: the caption of the training
+    clip whose mean-pooled features (by the bundle's encoder) are nearest, among the 2400 clips the
+    bundle was trained on."""
+    data = load("synth-caption").meta["train_config"]["data"]
+    config = SynthConfig(**data["synth"])
+    generate_split(tmp_path, "train", data["splits"]["train"]["clips"], config, workers=2, progress=False)
+    generate_split(tmp_path, "test", 200, config, workers=2, progress=False)
+    report = evaluate_bundle("synth-caption", tmp_path, tmp_path / "report.json", progress=False)
+    systems = report["systems"]
+    model, nearest = systems["model"]["CIDEr"], systems["nearest_neighbour"]["CIDEr"]
+    assert model >= 1.5 * nearest, (model, nearest)
+    scores = systems["model"]
+    assert scores["BLEU-4"] >= 0.5 and scores["attributes"]["mean"] >= 0.9, scores
