@@ -57,10 +57,11 @@ def test_shipped_caption_model_beats_the_nearest_neighbour_by_the_target(tmp_pat
     """CIDEr >= 1.5x the nearest-neighbour baseline on 200 test clips: the caption of the training
     clip whose mean-pooled features (by the bundle's encoder) are nearest, among the 2400 clips the
     bundle was trained on."""
-    data = load("synth-caption").meta["train_config"]["data"]
+    meta = load("synth-caption").meta
+    data = meta["train_config"]["data"]
     config = SynthConfig(**data["synth"])
     generate_split(tmp_path, "train", data["splits"]["train"]["clips"], config, workers=2, progress=False)
-    generate_split(tmp_path, "test", 200, config, workers=2, progress=False)
+    generate_split(tmp_path, "test", meta["eval"]["clips"], config, workers=2, progress=False)
     report = evaluate_bundle("synth-caption", tmp_path, tmp_path / "report.json", progress=False)
     systems = report["systems"]
     model, nearest = systems["model"]["CIDEr"], systems["nearest_neighbour"]["CIDEr"]
