@@ -7,7 +7,9 @@ everything still cannot know which paraphrases were drawn; the best it can do is
 clip, the caption with the highest expected CIDEr-D over the grammar's draws (the Bayes-optimal
 choice). This prints that choice's CIDEr on the real references, the same when the distractor
 is never mentioned, and, given an ``avseq eval`` report of the same split, the model's and the
-nearest-neighbour baseline's CIDEr beside them.
+nearest-neighbour baseline's CIDEr beside them, and where the model loses CIDEr against the
+Bayes-optimal choice: per set of attributes its caption gets wrong (``lost_by_miss``, scored clip
+by clip as the report's attribute accuracy scores them; the losses add up to the gap).
 
 Document frequencies are those of the split's own references, as pycocoevalcap computes them,
 so the figures compare directly with ``avseq eval``'s CIDEr.
@@ -27,6 +29,7 @@ import numpy as np
 
 from avseq.data import read_manifest
 from avseq.data.synth_captions import DISTRACTOR_SUFFIX, TEMPLATES, make_captions
+from avseq.metrics.attributes import attribute_accuracy
 from avseq.metrics.captions import simple_tokenize
 from avseq.metrics.cider import CiderD
 
@@ -66,6 +69,29 @@ def bayes_optimal(cider: CiderD, scene, k: int, draws: int, rng, with_distractor
     return options[int(np.argmax(expected))]
 
 
+def lost_by_miss(
+    cider: CiderD,
+    entries: list,
+    refs: dict[str, list],
+    predictions: dict[str, str],
+    optimal: dict[str, float],
+) -> dict[str, dict]:
+    """CIDEr-D lost against the Bayes-optimal captions, grouped by the attributes each clip's
+    prediction gets wrong ("count+distractor", "none"), as a share of the mean over the clips: the
+    groups add up to mean optimal minus mean model. optimal: clip id -> the Bayes-optimal caption's
+    score; refs: clip id -> tokenized references; predictions: clip id -> the model's caption."""
+    groups: dict[str, list[float]] = {}
+    scored = [e for e in entries if e.id in predictions]
+    for e in scored:
+        caption = predictions[e.id]
+        hits = attribute_accuracy([e.attributes], [caption], [e.captions])
+        missed = "+".join(n for n, v in hits.items() if n not in ("mean", "all") and v < 1) or "none"
+        score = cider.score(simple_tokenize(caption).split(), refs[e.id])
+        groups.setdefault(missed, []).append(optimal[e.id] - score)
+    ranked = sorted(groups.items(), key=lambda kv: -sum(kv[1]))
+    return {k: {"clips": len(v), "cider_lost": round(sum(v) / len(scored), 3)} for k, v in ranked}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifest", help="a synthetic split's manifest (test.jsonl)")
@@ -80,19 +106,28 @@ def main() -> None:
     cider = CiderD(refs.values())
     rng = np.random.default_rng(args.seed)
     out: dict = {"clips": len(entries), "draws": args.draws}
+    optimal: dict[str, float] = {}
     for key, with_distractor in (("bayes_optimal", True), ("bayes_optimal_without_distractor", False)):
         scores = []
         for e in entries:
             scene, k = scene_of(e.attributes), len(e.captions)
             best = bayes_optimal(cider, scene, k, args.draws, rng, with_distractor)
             scores.append(cider.score(simple_tokenize(best).split(), refs[e.id]))
+        if with_distractor:
+            optimal = {e.id: s for e, s in zip(entries, scores, strict=True)}
         out[key] = round(float(np.mean(scores)), 3)
     if args.report:
-        systems = json.loads(Path(args.report).read_text())["systems"]
+        report = json.loads(Path(args.report).read_text())
+        systems = report["systems"]
         model, nn = systems["model"]["CIDEr"], systems["nearest_neighbour"]["CIDEr"]
         out.update(model=round(model, 3), nearest_neighbour=round(nn, 3), model_ratio=round(model / nn, 3))
         out["bayes_optimal_ratio"] = round(out["bayes_optimal"] / nn, 3)
         out["without_distractor_ratio"] = round(out["bayes_optimal_without_distractor"] / nn, 3)
+        captions = Path(report["per_clip"]) / "captions.jsonl" if report.get("per_clip") else None
+        if captions is not None and captions.is_file():
+            rows = [json.loads(line) for line in captions.read_text().splitlines() if line.strip()]
+            predictions = {r["id"]: r["model"] for r in rows}
+            out["lost_by_miss"] = lost_by_miss(cider, entries, refs, predictions, optimal)
     print(json.dumps(out))
 
 
