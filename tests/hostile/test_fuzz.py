@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tools.fuzz_media import fuzz
 from tools.fuzzing.corpus import build_corpus
+from tools.fuzzing.harness import run_avseq
 from tools.fuzzing.headers import set_field
 
 
@@ -91,3 +94,13 @@ def test_header_fields_land_where_the_demuxer_reads_them(tmp_path):
     assert probe(mkv).duration == pytest.approx(7200.0)
     with pytest.raises(ValueError, match="field 'nope' not found in this .mp4 file; known: avc1.height"):
         set_field(seeds[".mp4"].read_bytes(), ".mp4", "nope", 1)
+
+
+def test_the_runs_peak_rss_is_its_own_not_an_earlier_childs(tmp_path):
+    """The fuzz summary's peak RSS is the ``avseq`` child's: a larger child this process ran before
+    (RUSAGE_CHILDREN keeps the largest ever) must not show up in it."""
+    touch_1gib = "b = bytearray(1 << 30); b[::4096] = b'x' * (len(b) // 4096)"
+    subprocess.run([sys.executable, "-c", touch_1gib], check=True)
+    outcome = run_avseq(["--help"], deadline=60.0, log=tmp_path / "stderr.txt")
+    assert outcome.returncode == 0 and not outcome.killed
+    assert 0 < outcome.peak_rss_mb < 1000, outcome.peak_rss_mb

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -88,9 +87,24 @@ def _tree_rss_mb(pid: int) -> float:
     return sum(_pss_kb(p, rss[p]) for p in tree if p in rss) / 1024
 
 
+def _reap(proc: subprocess.Popen, timeout: float | None) -> float | None:
+    """Wait for ``proc`` (at most ``timeout`` seconds; None: until it exits) and record its exit
+    code; return the peak RSS (MiB) of the largest process in its tree, or None if it still runs.
+    ``os.wait4`` reports that child's own usage: ``RUSAGE_CHILDREN`` would also count every earlier
+    child of this process, such as workers a test session forked while it was large."""
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, 0 if end is None else os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_maxrss / 1024
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.05)
+
+
 def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
     """Run ``python -m avseq *args``; kill it after ``deadline`` seconds. Stderr goes to ``log``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.monotonic()
     peak = [0.0]
     with open(log, "w") as err:
@@ -109,16 +123,13 @@ def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        killed = False
-        try:
-            proc.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
+        maxrss = _reap(proc, deadline)
+        killed = maxrss is None
+        if killed:
             os.killpg(proc.pid, 9)
-            proc.wait()
-            killed = True
+            maxrss = _reap(proc, None)
         done.set()
         sampler.join()
-    maxrss = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
     return RunOutcome(
         proc.returncode, time.monotonic() - start, maxrss, peak[0], log.read_text(errors="replace"), killed
     )
