@@ -31,7 +31,8 @@ CLEAR_TYPES = {
 
 @dataclass
 class RunOutcome:
-    """What the child ``avseq run`` did: exit code, wall seconds, peak RSS in MiB, stderr text."""
+    """What the child ``avseq run`` did: exit code, wall seconds, peak RSS of its largest process and
+    peak summed PSS of its process tree (MiB, from /proc every 0.2 s), stderr text."""
 
     returncode: int
     wall: float
@@ -66,8 +67,20 @@ def _pss_kb(pid: int, rss_pages: int) -> int:
     return rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Summed PSS (MiB) of ``pid`` and its descendants, from /proc (0 where /proc is absent)."""
+def _hwm_kb(pid: int) -> int:
+    """Peak RSS (VmHWM, KiB) of ``pid``'s current address space: unlike ``ru_maxrss`` it starts
+    afresh at exec, so a child does not inherit the peak of the large process that spawned it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _tree(pid: int) -> dict[int, int]:
+    """RSS pages of ``pid`` and each of its descendants, from /proc (empty where /proc is absent)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
@@ -84,29 +97,20 @@ def _tree_rss_mb(pid: int) -> float:
         kids = [p for p, pp in parents.items() if pp in frontier and p not in tree]
         tree.update(kids)
         frontier = kids
-    return sum(_pss_kb(p, rss[p]) for p in tree if p in rss) / 1024
+    return {p: rss[p] for p in tree if p in rss}
 
 
-def _reap(proc: subprocess.Popen, timeout: float | None) -> float | None:
-    """Wait for ``proc`` (at most ``timeout`` seconds; None: until it exits) and record its exit
-    code; return the peak RSS (MiB) of the largest process in its tree, or None if it still runs.
-    ``os.wait4`` reports that child's own usage: ``RUSAGE_CHILDREN`` would also count every earlier
-    child of this process, such as workers a test session forked while it was large."""
-    end = None if timeout is None else time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, 0 if end is None else os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return usage.ru_maxrss / 1024
-        if time.monotonic() >= end:
-            return None
-        time.sleep(0.05)
+def _tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(summed PSS of ``pid``'s process tree, peak RSS of its largest process so far), in MiB."""
+    tree = _tree(pid)
+    summed = sum(_pss_kb(p, pages) for p, pages in tree.items()) / 1024
+    return summed, max((_hwm_kb(p) for p in tree), default=0) / 1024
 
 
 def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
     """Run ``python -m avseq *args``; kill it after ``deadline`` seconds. Stderr goes to ``log``."""
     start = time.monotonic()
-    peak = [0.0]
+    peak = [0.0, 0.0]  # summed over the tree, largest process
     with open(log, "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "avseq", *args],
@@ -118,20 +122,23 @@ def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.5):
-                peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            while not done.wait(0.2):
+                summed, largest = _tree_memory_mb(proc.pid)
+                peak[0], peak[1] = max(peak[0], summed), max(peak[1], largest)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        maxrss = _reap(proc, deadline)
-        killed = maxrss is None
-        if killed:
+        killed = False
+        try:
+            proc.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
-            maxrss = _reap(proc, None)
+            proc.wait()
+            killed = True
         done.set()
         sampler.join()
     return RunOutcome(
-        proc.returncode, time.monotonic() - start, maxrss, peak[0], log.read_text(errors="replace"), killed
+        proc.returncode, time.monotonic() - start, peak[1], peak[0], log.read_text(errors="replace"), killed
     )
 
 
