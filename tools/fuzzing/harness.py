@@ -56,27 +56,27 @@ class Tally:
             self.examples[kind].append(example)
 
 
-def _pss_kb(pid: int, rss_pages: int) -> int:
-    """Proportional set size of ``pid`` in KiB (pages shared after fork counted once); RSS if unknown."""
+def _proc_kb(pid: int, name: str, key: str) -> int | None:
+    """The ``key:`` line of ``/proc/<pid>/<name>`` in KiB; None where it cannot be read."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
-    return rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    return None
+
+
+def _pss_kb(pid: int, rss_pages: int) -> int:
+    """Proportional set size of ``pid`` in KiB (pages shared after fork counted once); RSS if unknown."""
+    pss = _proc_kb(pid, "smaps_rollup", "Pss")
+    return pss if pss is not None else rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def _hwm_kb(pid: int) -> int:
     """Peak RSS (VmHWM, KiB) of ``pid``'s current address space: unlike ``ru_maxrss`` it starts
     afresh at exec, so a child does not inherit the peak of the large process that spawned it."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return _proc_kb(pid, "status", "VmHWM") or 0
 
 
 def _tree(pid: int) -> dict[int, int]:
