@@ -27,16 +27,24 @@ class Frames:
 
     data: (T, C, H, W), uint8 (as decoded) or float (after transforms).
     pts: (T,) float64 presentation time of each frame in seconds.
+    cached: (T, D) features of the frame encoder's frozen members, read from the feature
+        cache while the other members train (None: the encoder computes them all).
     """
 
     data: torch.Tensor
     pts: torch.Tensor
+    cached: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _check(self.data.dim() == 4, f"Frames.data must be (T, C, H, W), got {tuple(self.data.shape)}")
         _check(
             self.pts.shape == (self.data.shape[0],),
             f"Frames.pts must be (T,) with T={self.data.shape[0]}, got {tuple(self.pts.shape)}",
+        )
+        _check(
+            self.cached is None or (self.cached.dim() == 2 and len(self.cached) == len(self.data)),
+            f"Frames.cached must be (T, D) with T={self.data.shape[0]}, got "
+            f"{None if self.cached is None else tuple(self.cached.shape)}",
         )
 
     def __len__(self) -> int:
@@ -50,12 +58,14 @@ class Frames:
 class FrameBatch:
     """Frames of several clips, padded to the longest.
 
-    data: (B, T, C, H, W); pts: (B, T) seconds; lengths: (B,) int64 valid frames per clip.
+    data: (B, T, C, H, W); pts: (B, T) seconds; lengths: (B,) int64 valid frames per clip;
+    cached: (B, T, D) or None, the clips' :attr:`Frames.cached` padded alike.
     """
 
     data: torch.Tensor
     pts: torch.Tensor
     lengths: torch.Tensor
+    cached: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _check(self.data.dim() == 5, f"FrameBatch.data must be (B, T, C, H, W), got {tuple(self.data.shape)}")
@@ -64,28 +74,42 @@ class FrameBatch:
         _check(
             self.lengths.shape == (b,), f"FrameBatch.lengths must be ({b},), got {tuple(self.lengths.shape)}"
         )
+        _check(
+            self.cached is None or (self.cached.dim() == 3 and self.cached.shape[:2] == (b, t)),
+            f"FrameBatch.cached must be ({b}, {t}, D), got "
+            f"{None if self.cached is None else tuple(self.cached.shape)}",
+        )
 
     @classmethod
     def from_clips(cls, clips: list[Frames]) -> FrameBatch:
-        """Pad ``clips`` with zeros to the longest and stack them."""
+        """Pad ``clips`` with zeros to the longest and stack them (their ``cached`` features too,
+        which every clip or none must have)."""
         _check(len(clips) > 0, "FrameBatch.from_clips needs at least one clip")
+        with_cached = {c.cached is not None for c in clips}
+        _check(len(with_cached) == 1, "FrameBatch.from_clips: some clips have cached features, some not")
         t_max = max(len(c) for c in clips)
         first = clips[0].data
         data = first.new_zeros((len(clips), t_max, *first.shape[1:]))
         pts = torch.zeros((len(clips), t_max), dtype=torch.float64)
+        cached = None
+        if clips[0].cached is not None:
+            cached = clips[0].cached.new_zeros((len(clips), t_max, clips[0].cached.shape[1]))
         for i, c in enumerate(clips):
             data[i, : len(c)] = c.data
             pts[i, : len(c)] = c.pts
+            if cached is not None:
+                cached[i, : len(c)] = c.cached
         lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
-        return cls(data, pts, lengths)
+        return cls(data, pts, lengths, cached)
 
     def clip(self, i: int) -> Frames:
         """The i-th clip without padding."""
         n = int(self.lengths[i])
-        return Frames(self.data[i, :n], self.pts[i, :n])
+        return Frames(self.data[i, :n], self.pts[i, :n], None if self.cached is None else self.cached[i, :n])
 
     def to(self, device: torch.device | str) -> FrameBatch:
-        return FrameBatch(self.data.to(device), self.pts, self.lengths)
+        cached = None if self.cached is None else self.cached.to(device)
+        return FrameBatch(self.data.to(device), self.pts, self.lengths, cached)
 
     def __repr__(self) -> str:
         return f"FrameBatch(data={_shape(self.data)}, lengths={self.lengths.tolist()})"

@@ -29,6 +29,19 @@ def test_frame_batch_pads_and_recovers_clips():
     assert "(2, 3, 3, 11, 17)" in repr(batch)
 
 
+def test_frame_batch_pads_cached_features_with_the_frames():
+    pts = torch.arange(3, dtype=torch.float64)
+    a = Frames(torch.ones(3, 3, 4, 4), pts, cached=torch.ones(3, 5))
+    b = Frames(torch.ones(1, 3, 4, 4), pts[:1], cached=torch.full((1, 5), 2.0))
+    batch = FrameBatch.from_clips([a, b])
+    assert batch.cached.shape == (2, 3, 5) and torch.all(batch.cached[1, 1:] == 0)
+    assert torch.equal(batch.clip(1).cached, b.cached) and batch.to("cpu").cached is not None
+    with pytest.raises(ValueError, match="some clips have cached features, some not"):
+        FrameBatch.from_clips([a, Frames(b.data, b.pts)])
+    with pytest.raises(ValueError, match=r"Frames.cached must be \(T, D\) with T=3"):
+        Frames(a.data, pts, cached=torch.ones(2, 5))
+
+
 def test_frames_reject_mismatched_pts():
     with pytest.raises(ValueError, match="pts"):
         Frames(torch.zeros(2, 3, 4, 4), torch.zeros(3))

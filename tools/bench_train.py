@@ -28,7 +28,7 @@ from avseq.train import data as tdata
 from avseq.train import phases
 from avseq.train.config import load_config
 from avseq.train.loop import setup
-from avseq.train.steps import train_step
+from avseq.train.steps import features_of, train_step
 from avseq.types import Features
 
 
@@ -62,9 +62,8 @@ def with_features(run, batches: list) -> list:
     out = []
     with torch.no_grad():
         for batch in batches:
-            video = batch.video
-            feats = run.system.features(video.data.to(run.device), video.lengths.to(run.device))
-            out.append(dataclasses.replace(batch, video=Features(feats, video.lengths)))
+            feats, lengths = features_of(run.system, batch.to(run.device))
+            out.append(dataclasses.replace(batch, video=Features(feats, lengths)))
     return out
 
 

@@ -166,18 +166,34 @@ class FeatureCache:
         return out["target"], float(out["duration"])
 
 
+def innermost(dataset: Dataset) -> Dataset:
+    """The dataset that wrappers such as :class:`CachedFeatureDataset` (``.dataset``) wrap."""
+    while hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    return dataset
+
+
 class CachedFeatureDataset(Dataset):
     """A :class:`ClipDataset` whose examples carry cached features (T, D) instead of frames.
 
     The first pass decodes and encodes each clip; later epochs read the cache.
     Sound targets are cached too (``cache_targets``), so no epoch after the
     first decodes any media.
+
+    keep_frames: the examples keep their frames and carry the features as
+    :attr:`~avseq.types.Frames.cached`: for a partly frozen encoder, whose cache holds its
+    frozen members' features (``ConcatEncoder.frozen_part``) while the others train on
+    frames. Wrap a :class:`~avseq.train.data.MemoryCache` so that frames are not decoded
+    again either.
     """
 
-    def __init__(self, dataset: ClipDataset, cache: FeatureCache, cache_targets: bool = True) -> None:
+    def __init__(
+        self, dataset: ClipDataset, cache: FeatureCache, cache_targets: bool = True, keep_frames: bool = False
+    ) -> None:
         if dataset.preprocessing != cache.preprocessing:
             raise ValueError("dataset and feature cache use different preprocessing")
         self.dataset, self.cache, self.cache_targets = dataset, cache, cache_targets
+        self.keep_frames = keep_frames
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -189,13 +205,17 @@ class CachedFeatureDataset(Dataset):
 
     def __getitem__(self, index: int):
         entry = self.dataset.entry(index)
-        feats = self.cache.features(entry.path, lambda: self.dataset.load_video(index))
-        if not (self.cache_targets and isinstance(self.dataset, SoundDataset)):
-            return self.dataset.make_example(index, feats)
+        if self.keep_frames:
+            frames = self.dataset.load_video(index)
+            video = Frames(frames.data, frames.pts, self.cache.features(entry.path, lambda: frames))
+        else:
+            video = self.cache.features(entry.path, lambda: self.dataset.load_video(index))
+        if not (self.cache_targets and isinstance(innermost(self.dataset), SoundDataset)):
+            return self.dataset.make_example(index, video)
         duration = clip_duration(entry.path, entry.duration)
         target, duration = self.cache.target(entry.path, duration, lambda: self.dataset.target(index))
         rate = self.dataset.preprocessing.recipe.frame_rate
-        return SoundExample(entry.id, feats, target, rate, duration)
+        return SoundExample(entry.id, video, target, rate, duration)
 
     def precompute(self, progress: bool = True) -> CacheStats:
         """Fill the cache for every item (one pass); returns the feature stats."""

@@ -144,6 +144,9 @@ class ConcatEncoder(nn.Module):
             raise ConfigError("a concatenated encoder needs at least one member")
         self.members = nn.ModuleList(encoders)
         self.out_dim = sum(e.out_dim for e in encoders)
+        # members built frozen stay so for the whole run, so their features can be cached
+        # (see forward); freezing the rest later does not change which these are
+        self.fixed = tuple(i for i, e in enumerate(encoders) if e.frozen)
 
     @property
     def frozen(self) -> bool:
@@ -154,8 +157,36 @@ class ConcatEncoder(nn.Module):
         for e in self.members:
             e.freeze()
 
-    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.cat([e(frames, lengths) for e in self.members], -1)
+    @property
+    def partly_frozen(self) -> bool:
+        """Some members were built frozen and the others train: the frozen ones' features can
+        be cached (:meth:`frozen_part`)."""
+        return 0 < len(self.fixed) < len(self.members) and not self.frozen
+
+    def frozen_part(self) -> ConcatEncoder:
+        """The members built frozen (the same modules), in order: what ``cached`` holds in :meth:`forward`."""
+        return ConcatEncoder([self.members[i] for i in self.fixed])
+
+    def forward(
+        self, frames: torch.Tensor, lengths: torch.Tensor, cached: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """frames (B, T, 3, H, W), lengths (B,) -> (B, T, sum of D). cached: (B, T, D) features of
+        the members built frozen, by :meth:`frozen_part`: only the other members run their CNN."""
+        if cached is None:
+            return torch.cat([e(frames, lengths) for e in self.members], -1)
+        fixed_dim = sum(self.members[i].out_dim for i in self.fixed)
+        if cached.shape[-1] != fixed_dim:
+            raise ValueError(
+                f"cached features have {cached.shape[-1]} channels; the frozen members give {fixed_dim}"
+            )
+        parts, start = [], 0
+        for i, e in enumerate(self.members):
+            if i in self.fixed:
+                parts.append(cached[..., start : start + e.out_dim].to(frames.dtype))
+                start += e.out_dim
+            else:
+                parts.append(e(frames, lengths))
+        return torch.cat(parts, -1)
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,15 @@ class _System(nn.Module):
         super().__init__()
         self.encoder, self.model, self.config = encoder, model, config or {}
 
-    def features(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per-frame features (B, T, D)."""
-        return self.encoder(frames, lengths)
+    def features(
+        self, frames: torch.Tensor, lengths: torch.Tensor, cached: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> per-frame features (B, T, D).
+        cached: the frozen members' features of a partly frozen encoder (see
+        :meth:`~avseq.models.encoders.ConcatEncoder.forward`)."""
+        if cached is None:
+            return self.encoder(frames, lengths)
+        return self.encoder(frames, lengths, cached)
 
 
 class SoundSystem(_System):

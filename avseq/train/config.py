@@ -42,6 +42,8 @@ class DataConfig(_Strict):
     root: folder for generated splits and the feature cache (default ``<output_dir>/data``);
     relative to the working directory, like ``output_dir``, so configs can share generated data.
     cache_features: with a frozen encoder, cache its features on disk (avseq.data.feature_cache);
+    with some members of a concatenated encoder frozen (``frozen: true``), cache theirs, so
+    only the members that train run their CNN each step;
     in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
     """
 

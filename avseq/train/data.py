@@ -87,45 +87,66 @@ def make_dataset(
     cache=None,
     in_memory: bool = False,
     captions_per_clip: int = 1,
+    keep_frames: bool = False,
 ) -> Dataset:
     """A sound or caption dataset over ``entries``, reading cached features when ``cache`` is set.
 
     Training caption sets draw ``captions_per_clip`` of each clip's captions per epoch;
     validation uses the first.
     cache: an :class:`avseq.data.feature_cache.FeatureCache` (frozen encoders only);
-    in_memory: otherwise, keep decoded clips in memory (:class:`MemoryCache`).
+    in_memory: otherwise, or with ``keep_frames``, keep decoded clips in memory (:class:`MemoryCache`).
+    keep_frames: ``cache`` holds the frozen members' features of a partly frozen encoder
+    (``feature_cache(..., part=True)``): examples carry frames and those features.
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
     else:
         choice, per_clip = ("random", captions_per_clip) if train else ("first", 1)
         ds = CaptionDataset(entries, prep, tokenizer, choice, seed=seed, captions_per_clip=per_clip)
+    if cache is None or keep_frames:
+        ds = MemoryCache(ds) if in_memory else ds
     if cache is None:
-        return MemoryCache(ds) if in_memory else ds
+        return ds
     from avseq.data.feature_cache import CachedFeatureDataset
 
-    return CachedFeatureDataset(ds, cache)
+    return CachedFeatureDataset(ds, cache, keep_frames=keep_frames)
 
 
 FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
 
 
 def feature_cache(
-    cfg: TrainConfig, run_dir: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device
+    cfg: TrainConfig,
+    run_dir: Path,
+    system: torch.nn.Module,
+    prep: Preprocessing,
+    device: torch.device,
+    part: bool = False,
 ):
-    """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``."""
-    return encoder_cache(data_root(cfg, run_dir) / FEATURE_CACHE, system, prep, device)
+    """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``;
+    ``part``: of the frozen members of a partly frozen encoder (see :func:`encoder_cache`)."""
+    return encoder_cache(data_root(cfg, run_dir) / FEATURE_CACHE, system, prep, device, part)
 
 
-def encoder_cache(root: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device):
+def encoder_cache(
+    root: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device, part: bool = False
+):
     """A cache of ``system``'s encoder features in ``root``, keyed as training keys them: so an
-    evaluation finds the features its bundle's training run stored (the frozen encoder's)."""
+    evaluation finds the features its bundle's training run stored (the frozen encoder's).
+
+    part: cache only the frozen members' features (``ConcatEncoder.frozen_part``), for a
+    run whose other members still train: their CNNs then run once per clip, not every step.
+    """
     from avseq.data.feature_cache import FeatureCache
 
     # the weights hash tells trained encoders apart; a member's frame_stride changes its features alone
     strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(system.config["encoder"])]
     label = "+".join(name if stride == 1 else f"{name}/{stride}" for name, stride in strides)
-    return FeatureCache(root, system.encoder, label, prep, device)
+    encoder = system.encoder
+    if part:
+        label = f"{label} members {list(encoder.fixed)}"
+        encoder = encoder.frozen_part()
+    return FeatureCache(root, encoder, label, prep, device)
 
 
 def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64) -> tuple[torch.Tensor, ...]:

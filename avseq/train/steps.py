@@ -63,7 +63,7 @@ def features_of(system: nn.Module, batch: SoundBatch | CaptionBatch) -> tuple[to
     video = batch.video
     if isinstance(video, Features):
         return video.data, video.lengths
-    return system.features(video.data, video.lengths), video.lengths
+    return system.features(video.data, video.lengths, video.cached), video.lengths
 
 
 def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: LossOptions) -> torch.Tensor:

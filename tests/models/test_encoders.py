@@ -155,6 +155,25 @@ def test_frozen_encoder_has_no_grads_and_fixed_batchnorm():
     assert not bn.training and torch.equal(bn.running_mean, before)
 
 
+def test_concat_encoder_takes_the_frozen_members_features_from_a_cache():
+    from avseq.models.encoders import ConcatEncoder
+
+    frozen = build_encoder("compact", out_dim=6, width=4, frozen=True)
+    enc = ConcatEncoder([build_encoder("compact", out_dim=4, width=4), frozen]).eval()
+    frames, lengths = frames_batch([3, 2])
+    assert enc.partly_frozen and enc.frozen_part().members[0] is frozen
+    cached = enc.frozen_part()(frames, lengths)
+    assert cached.shape == (2, 3, 6)
+    torch.testing.assert_close(enc(frames, lengths, cached), enc(frames, lengths))
+    marked = enc(frames, lengths, torch.full_like(cached, 7.0))  # read, not recomputed
+    assert torch.all(marked[..., 4:] == 7) and torch.equal(marked[..., :4], enc(frames, lengths)[..., :4])
+    with pytest.raises(ValueError, match="cached features have 10 channels; the frozen members give 6"):
+        enc(frames, lengths, torch.zeros(2, 3, 10))
+    enc.freeze()  # frozen later (train.freeze_encoder_at): the cache still holds the same member
+    assert enc.frozen and not enc.partly_frozen and enc.frozen_part().members[0] is frozen
+    torch.testing.assert_close(enc(frames, lengths, cached), enc(frames, lengths))
+
+
 def test_normalization_travels_with_the_weights(tmp_path):
     enc = build_encoder("compact", out_dim=16).eval()
     enc.mean.fill_(0.3)

@@ -8,12 +8,12 @@ from click.testing import CliRunner
 
 from avseq.bundles import load
 from avseq.cli import main
-from avseq.data.collate import SoundBatch, collate_sound
+from avseq.data.collate import SoundBatch, collate_caption, collate_sound
 from avseq.errors import BundleError, ConfigError
 from avseq.train import checkpoints as ckpt
 from avseq.train import loop
 from avseq.train.loop import setup, train
-from avseq.train.steps import LossOptions, train_step
+from avseq.train.steps import LossOptions, features_of, train_step
 from avseq.types import Spectrogram
 from tests.train.conftest import ENCODER as TINY_ENCODER
 
@@ -152,6 +152,57 @@ def test_feature_cache_tells_frame_strides_apart(tiny_config):
         identities.append(setup(cfg, cfg.output_dir).cache.identity)
     assert identities[0]["weights"] == identities[1]["weights"]  # the same seed, the same weights
     assert (identities[0]["encoder"], identities[1]["encoder"]) == ("compact", "compact/2")
+
+
+@pytest.mark.parametrize("kind", ["caption", "sound"])
+def test_a_frozen_member_is_encoded_once_per_clip_while_the_other_trains(
+    tiny_config, tmp_path, monkeypatch, kind
+):
+    """A concatenated encoder with one frozen member: that member's features are cached at
+    setup and read each step; the training member still runs on frames, kept in memory, and
+    sound targets are read from the cache too. The same steps as a run that computes
+    everything each time, within float rounding."""
+    from avseq.data.datasets import SoundDataset
+
+    members = [TINY_ENCODER, {**TINY_ENCODER, "frozen": True}]
+    config = lambda **data: tiny_config(  # noqa: E731
+        kind, system={"encoder": members}, data={"in_memory": True, **data},
+        train={"steps": 6, "val_every": 3, "bn_batches": 1, "freeze_encoder_at": 4},
+    )  # fmt: skip
+    runs, decoded, real_target = {}, [], SoundDataset.target
+    for cached in (True, False):
+        cfg = config(cache_features=cached)
+        run = setup(cfg, tmp_path / f"setup-{cached}")
+        calls = {"frozen": 0, "training": 0}
+        for name, member in zip(("training", "frozen"), run.system.encoder.members, strict=True):
+            member.backbone.register_forward_hook(lambda *_, c=calls, n=name: c.__setitem__(n, c[n] + 1))
+        if cached:
+            monkeypatch.setattr(SoundDataset, "target", lambda ds, i: decoded.append(i) or real_target(ds, i))
+        examples = [run.train_set[i] for i in range(len(run.train_set))] * 2
+        runs[cached] = (run, calls, examples)
+        monkeypatch.undo()
+    assert decoded == []  # setup decoded every target once and cached it
+    run, calls, examples = runs[True]
+    assert calls["frozen"] == 0  # setup cached all 4 train and 2 val clips
+    assert {e.video.cached.shape[1] for e in examples} == {TINY_ENCODER["out_dim"]}
+    batch = (collate_sound if kind == "sound" else collate_caption)(examples[:2])
+    with torch.no_grad():
+        run.system.eval()
+        from_cache = features_of(run.system, batch)[0]
+        computed = run.system.features(batch.video.data, batch.video.lengths)
+    assert calls == {"frozen": 1, "training": 2}  # once for the full computation only
+    torch.testing.assert_close(from_cache, computed, atol=1e-5, rtol=1e-4)
+    assert runs[False][0].cache is None and all(e.video.cached is None for e in runs[False][2])
+    losses = []
+    for cached in (True, False):
+        cfg = config(cache_features=cached)
+        result = train(cfg, tmp_path / f"run-{cached}")
+        losses.append([float(r["loss"]) for r in _rows(result.run_dir) if r["loss"]])
+        stats = json.loads((result.run_dir / "summary.json").read_text())["feature_cache"]
+        if cached:  # the whole encoder's, cached at the freeze for the 4 train clips, then read
+            assert stats["misses"] == 4 and stats["hits"] >= 2 * 2
+    assert len(losses[0]) == 6
+    assert losses[0] == pytest.approx(losses[1], rel=1e-3)
 
 
 def test_cli_train_then_eval_side_by_side(tiny_config, tmp_path):
