@@ -24,8 +24,6 @@ from avseq.report.demo import run_demo
 from avseq.train.evaluate import evaluate_bundle
 
 SHIPPED = ["synth-caption", "synth-sound"]
-# synth-sound's recorded evaluation retrieves among the first 300 training clips (its reproduce command)
-SOUND_RETRIEVAL_CLIPS = 300
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -80,10 +78,11 @@ def test_shipped_sound_model_meets_its_targets_against_the_baselines(tmp_path):
     video frame, and log-spectral distance below the mean-log-mel baseline's."""
     meta = load("synth-sound").meta
     config = SynthConfig(**meta["train_config"]["data"]["synth"])
-    generate_split(tmp_path, "train", SOUND_RETRIEVAL_CLIPS, config, workers=2, progress=False)
+    retrieval_clips = meta["eval"]["baseline_train_clips"]  # as the recorded evaluation retrieved
+    generate_split(tmp_path, "train", retrieval_clips, config, workers=2, progress=False)
     generate_split(tmp_path, "test", meta["eval"]["clips"], config, workers=2, progress=False)
     report = evaluate_bundle(
-        "synth-sound", tmp_path, tmp_path / "r.json", baseline_clips=SOUND_RETRIEVAL_CLIPS, progress=False
+        "synth-sound", tmp_path, tmp_path / "r.json", baseline_clips=retrieval_clips, progress=False
     )
     model, retrieval, mean_mel = (report["systems"][k] for k in ("model", "retrieval", "mean_mel"))
     f1 = model["onset_frame"]["f1"]
