@@ -135,7 +135,7 @@ def encoder_cache(
     evaluation finds the features its bundle's training run stored (the frozen encoder's).
 
     part: cache only the frozen members' features (``ConcatEncoder.frozen_part``), for a
-    run whose other members still train: their CNNs then run once per clip, not every step.
+    run whose other members still train: the frozen CNNs then run once per clip, not every step.
     """
     from avseq.data.feature_cache import FeatureCache
 

@@ -2,12 +2,11 @@
 
 The synthetic test split's seeds are disjoint from the training split's, so these clips were never
 seen in training. The targets the shipped models meet are asserted on 64 of them: caption BLEU-4
->= 0.5 (0.91 measured on these clips), caption attribute accuracy >= 0.9 (0.995; 0.998 on 200 test
-clips) and sound onset F1 >= 0.8 within one video frame of the true impacts (0.996). The caption
-CIDEr target (1.5x the nearest-neighbour baseline) needs the training clips the baseline retrieves
-from: that test renders the bundle's 2400 training clips and 200 test clips again and runs
-`avseq eval`'s evaluation on them (CIDEr 5.32 against 3.07, 1.74x; the previous bundle: 1.45x,
-which fails it). The sound targets against their baselines (retrieval, mean log-mel) are checked
+>= 0.5 (0.90 on 200 test clips), caption attribute accuracy >= 0.9 (0.98) and sound onset F1 >= 0.8
+within one video frame of the true impacts (1.00). The caption CIDEr target (1.5x the
+nearest-neighbour baseline) needs the training clips the baseline retrieves from: that test renders
+the bundle's 2400 training clips and 200 test clips again and runs `avseq eval`'s evaluation on them
+(CIDEr 5.20 against 3.00, 1.74x; the bundle version sha256:1859c16ae424: 1.45x, which fails it). The sound targets against their baselines (retrieval, mean log-mel) are checked
 the same way, on 200 test clips and 300 training clips, as the bundle's evaluation was run."""
 
 from __future__ import annotations
