@@ -6,8 +6,9 @@ seen in training. The targets the shipped models meet are asserted on 64 of them
 within one video frame of the true impacts (1.00). The caption CIDEr target (1.5x the
 nearest-neighbour baseline) needs the training clips the baseline retrieves from: that test renders
 the bundle's 2400 training clips and 200 test clips again and runs `avseq eval`'s evaluation on them
-(CIDEr 5.20 against 3.00, 1.74x; the bundle version sha256:1859c16ae424: 1.45x, which fails it). The sound targets against their baselines (retrieval, mean log-mel) are checked
-the same way, on 200 test clips and 300 training clips, as the bundle's evaluation was run."""
+(CIDEr 5.20 against 3.00, 1.74x; the bundle version sha256:1859c16ae424: 1.45x, which fails it).
+The sound targets against their baselines (retrieval, mean log-mel) are checked the same way, on
+200 test clips and 300 training clips, as the bundle's evaluation was run."""
 
 from __future__ import annotations
 
