@@ -122,8 +122,9 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     config = system_config(cfg, prep, tokenizer)
     system = build_system(encoder_from_bundle(config)).to(device)
     system.config = config  # records the bundle's name, not a path on this machine
+    frozen = getattr(system.encoder, "frozen", False)
     cache, part = None, getattr(system.encoder, "partly_frozen", False)
-    if cfg.data.cache_features and (getattr(system.encoder, "frozen", False) or part):
+    if cfg.data.cache_features and (frozen or part):
         cache = tdata.feature_cache(cfg, run_dir, system, prep, device, part)
     make = lambda entries, train: tdata.make_dataset(  # noqa: E731
         cfg.kind,
@@ -134,7 +135,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         train=train,
         cache=cache,
         in_memory=cfg.data.in_memory,
-        captions_per_clip=cfg.captions_per_clip(frozen=getattr(system.encoder, "frozen", False)),
+        captions_per_clip=cfg.captions_per_clip(frozen=frozen),
         keep_frames=part,
     )
     train_set, val_set = make(train_entries, True), make(val_entries, False)

@@ -53,17 +53,25 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
     assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(64))
 
 
+def _evaluate_on_rendered_clips(
+    name: str, train_clips: int, folder: Path, **options
+) -> tuple[dict, SynthConfig]:
+    """`avseq eval`'s report of bundle ``name`` on its recorded evaluation's test clips, rendered
+    again from their seeds, with the baselines retrieving among ``train_clips`` training clips."""
+    meta = load(name).meta
+    config = SynthConfig(**meta["train_config"]["data"]["synth"])
+    generate_split(folder, "train", train_clips, config, workers=2, progress=False)
+    generate_split(folder, "test", meta["eval"]["clips"], config, workers=2, progress=False)
+    return evaluate_bundle(name, folder, folder / "report.json", progress=False, **options), config
+
+
 @pytest.mark.slow
 def test_shipped_caption_model_beats_the_nearest_neighbour_by_the_target(tmp_path):
     """CIDEr >= 1.5x the nearest-neighbour baseline on 200 test clips: the caption of the training
     clip whose mean-pooled features (by the bundle's encoder) are nearest, among the 2400 clips the
     bundle was trained on."""
-    meta = load("synth-caption").meta
-    data = meta["train_config"]["data"]
-    config = SynthConfig(**data["synth"])
-    generate_split(tmp_path, "train", data["splits"]["train"]["clips"], config, workers=2, progress=False)
-    generate_split(tmp_path, "test", meta["eval"]["clips"], config, workers=2, progress=False)
-    report = evaluate_bundle("synth-caption", tmp_path, tmp_path / "report.json", progress=False)
+    train_clips = load("synth-caption").meta["train_config"]["data"]["splits"]["train"]["clips"]
+    report, _ = _evaluate_on_rendered_clips("synth-caption", train_clips, tmp_path)
     systems = report["systems"]
     model, nearest = systems["model"]["CIDEr"], systems["nearest_neighbour"]["CIDEr"]
     assert model >= 1.5 * nearest, (model, nearest)
@@ -76,13 +84,9 @@ def test_shipped_sound_model_meets_its_targets_against_the_baselines(tmp_path):
     """On the recorded evaluation's test clips: onset F1 within one frame >= 0.8 and >= 0.2 above the
     retrieval baseline (the audio of the nearest training clip), median |sync offset| within one
     video frame, and log-spectral distance below the mean-log-mel baseline's."""
-    meta = load("synth-sound").meta
-    config = SynthConfig(**meta["train_config"]["data"]["synth"])
-    retrieval_clips = meta["eval"]["baseline_train_clips"]  # as the recorded evaluation retrieved
-    generate_split(tmp_path, "train", retrieval_clips, config, workers=2, progress=False)
-    generate_split(tmp_path, "test", meta["eval"]["clips"], config, workers=2, progress=False)
-    report = evaluate_bundle(
-        "synth-sound", tmp_path, tmp_path / "r.json", baseline_clips=retrieval_clips, progress=False
+    retrieval_clips = load("synth-sound").meta["eval"]["baseline_train_clips"]  # as recorded
+    report, config = _evaluate_on_rendered_clips(
+        "synth-sound", retrieval_clips, tmp_path, baseline_clips=retrieval_clips
     )
     model, retrieval, mean_mel = (report["systems"][k] for k in ("model", "retrieval", "mean_mel"))
     f1 = model["onset_frame"]["f1"]
