@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
 from avseq.io.opener import open_media
-from avseq.io.scan import PacketTable, is_vfr, scan_streams
+
+if TYPE_CHECKING:  # avseq.io.scan (and numpy) is imported only when packets are scanned
+    from avseq.io.scan import PacketTable
 
 UNKNOWN_CODEC = "unknown"  # StreamInfo.codec of a stream no decoder can be set up for
 _VFR_TOLERANCE = 0.01  # relative gap between average and real frame rate that counts as VFR
@@ -190,6 +193,8 @@ def probe(path: str | Path, *, scan: bool = False) -> MediaInfo:
 
 
 def _scanned(stream: StreamInfo, table: PacketTable) -> StreamInfo:
+    from avseq.io.scan import is_vfr
+
     end = table.end_seconds()
     start = float(int(table.pts.min()) * table.time_base) if table.has_pts else None
     # Negative timestamps are decoder pre-roll (e.g. AAC priming), not shown time.
@@ -204,6 +209,8 @@ def _scanned(stream: StreamInfo, table: PacketTable) -> StreamInfo:
 
 def _apply_scan(container, info: MediaInfo) -> MediaInfo:
     """Replace header durations / frame counts with ones measured from the packets."""
+    from avseq.io.scan import scan_streams
+
     wanted = [s for s in container.streams if s.type in ("video", "audio")]
     tables = scan_streams(container, wanted)
     streams = [_scanned(s, tables[s.index]) if s.index in tables else s for s in info.streams]

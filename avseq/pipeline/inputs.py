@@ -5,6 +5,8 @@
 - a glob (``clips/**/*.mp4``): matches in sorted order, id relative to the glob's fixed prefix;
 - a JSONL manifest (``*.jsonl``): one ``{"path": ..., "id": ...}`` per line, relative paths
   resolved against the manifest's folder; ``id`` is optional.
+
+Which files a folder or a glob names is decided in :mod:`avseq.io.paths` (``avseq probe`` uses it too).
 """
 
 from __future__ import annotations
@@ -16,25 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avseq.errors import ConfigError
+from avseq.io.paths import glob_files, media_in_folder
 from avseq.pipeline.ids import assign_ids
-
-VIDEO_EXTENSIONS = {
-    ".mp4",
-    ".m4v",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".mov",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".flv",
-    ".wmv",
-    ".3gp",
-    ".ogv",
-}
-AUDIO_EXTENSIONS = {".m4a", ".mp3", ".wav", ".flac", ".ogg", ".opus", ".aac"}
-MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -91,28 +76,21 @@ def _absolute(path: Path) -> Path:
 
 
 def _scan_folder(folder: Path) -> list[tuple[str, Path]]:
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            p = Path(root) / name
-            if p.suffix.lower() in MEDIA_EXTENSIONS:
-                out.append((p.relative_to(folder).with_suffix("").as_posix(), _absolute(p)))
-    return out
+    return [(p.relative_to(folder).with_suffix("").as_posix(), _absolute(p)) for p in media_in_folder(folder)]
 
 
 def _expand_glob(pattern: str) -> list[tuple[str, Path]]:
-    matches = sorted(m for m in glob.glob(pattern, recursive=True) if Path(m).is_file())
+    matches = glob_files(pattern)
     if not matches:
         raise ConfigError(f"input {pattern!r}: the glob matches no file")
     fixed = Path(*_fixed_prefix(pattern))
     out = []
     for m in matches:
         try:
-            rel = Path(m).relative_to(fixed)
+            rel = m.relative_to(fixed)
         except ValueError:
-            rel = Path(Path(m).name)
-        out.append((rel.with_suffix("").as_posix(), _absolute(Path(m))))
+            rel = Path(m.name)
+        out.append((rel.with_suffix("").as_posix(), _absolute(m)))
     return out
 
 
