@@ -13,13 +13,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import avseq.errors
+from tools.proc_memory import TreeMemory
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAR_TYPES = {
@@ -56,61 +56,9 @@ class Tally:
             self.examples[kind].append(example)
 
 
-def _proc_kb(pid: int, name: str, key: str) -> int | None:
-    """The ``key:`` line of ``/proc/<pid>/<name>`` in KiB; None where it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _pss_kb(pid: int, rss_pages: int) -> int:
-    """Proportional set size of ``pid`` in KiB (pages shared after fork counted once); RSS if unknown."""
-    pss = _proc_kb(pid, "smaps_rollup", "Pss")
-    return pss if pss is not None else rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _hwm_kb(pid: int) -> int:
-    """Peak RSS (VmHWM, KiB) of ``pid``'s current address space: unlike ``ru_maxrss`` it starts
-    afresh at exec, so a child does not inherit the peak of the large process that spawned it."""
-    return _proc_kb(pid, "status", "VmHWM") or 0
-
-
-def _tree(pid: int) -> dict[int, int]:
-    """RSS pages of ``pid`` and each of its descendants, from /proc (empty where /proc is absent)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            parents[int(entry)], rss[int(entry)] = int(fields[1]), int(fields[21])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        kids = [p for p, pp in parents.items() if pp in frontier and p not in tree]
-        tree.update(kids)
-        frontier = kids
-    return {p: rss[p] for p in tree if p in rss}
-
-
-def _tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(summed PSS of ``pid``'s process tree, peak RSS of its largest process so far), in MiB."""
-    tree = _tree(pid)
-    summed = sum(_pss_kb(p, pages) for p, pages in tree.items()) / 1024
-    return summed, max((_hwm_kb(p) for p in tree), default=0) / 1024
-
-
 def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
     """Run ``python -m avseq *args``; kill it after ``deadline`` seconds. Stderr goes to ``log``."""
     start = time.monotonic()
-    peak = [0.0, 0.0]  # summed over the tree, largest process
     with open(log, "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "avseq", *args],
@@ -119,26 +67,21 @@ def run_avseq(args: list[str], deadline: float, log: Path) -> RunOutcome:
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.2):
-                summed, largest = _tree_memory_mb(proc.pid)
-                peak[0], peak[1] = max(peak[0], summed), max(peak[1], largest)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
         killed = False
-        try:
-            proc.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            killed = True
-        done.set()
-        sampler.join()
+        with TreeMemory(proc.pid) as memory:
+            try:
+                proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+                killed = True
     return RunOutcome(
-        proc.returncode, time.monotonic() - start, peak[1], peak[0], log.read_text(errors="replace"), killed
+        proc.returncode,
+        time.monotonic() - start,
+        memory.peak_rss_mb,
+        memory.peak_tree_mb,
+        log.read_text(errors="replace"),
+        killed,
     )
 
 
