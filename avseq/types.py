@@ -55,6 +55,43 @@ class Frames:
 
 
 @dataclass(frozen=True, repr=False)
+class DecodedVideo:
+    """Frames of one clip decoded once for several consumers.
+
+    frames: uint8 (T, 3, H, W), every frame any consumer samples, in time order.
+    picks: consumer stage id -> (T_c,) int64 indices into ``frames`` of that consumer's frames;
+        a consumer not listed takes them all.
+    """
+
+    frames: Frames
+    picks: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.frames)
+        for consumer, index in self.picks.items():
+            _check(
+                index.dim() == 1 and (len(index) == 0 or 0 <= int(index.min()) <= int(index.max()) < n),
+                f"DecodedVideo.picks[{consumer!r}] must index the {n} frames, got {tuple(index.shape)}",
+            )
+
+    def take(self, consumer: str) -> Frames:
+        """The frames ``consumer`` samples (all of them when it has no picks of its own)."""
+        index = self.picks.get(consumer)
+        if index is None:
+            return self.frames
+        return Frames(self.frames.data[index], self.frames.pts[index])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of frame data held."""
+        return self.frames.data.numel() * self.frames.data.element_size()
+
+    def __repr__(self) -> str:
+        counts = {c: len(i) for c, i in self.picks.items()}
+        return f"DecodedVideo(frames={self.frames!r}, picks={counts})"
+
+
+@dataclass(frozen=True, repr=False)
 class FrameBatch:
     """Frames of several clips, padded to the longest.
 

@@ -49,6 +49,11 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Clips per model batch.")
 @click.option("--workers", type=click.IntRange(min=1), help="Decode worker processes.")
 @click.option(
+    "--memory",
+    metavar="SIZE",
+    help="Decoded media held at once, e.g. 512MiB or 2GB (the pipeline's memory:; default 512MiB).",
+)
+@click.option(
     "--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds allowed to decode one file."
 )
 @click.option(
@@ -69,6 +74,7 @@ def run(
     device,
     batch_size,
     workers,
+    memory,
     timeout,
     executor,
     address,
@@ -82,6 +88,7 @@ def run(
     from avseq.pipeline import expand_inputs, run_pipeline
 
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
+    options |= {"memory": memory}
     options |= {"executor": executor}
     extra = [f"{k}={v}" for k, v in options.items() if v is not None]
     spec = _spec(pipeline, (*overrides, *extra))

@@ -19,12 +19,19 @@ from avseq.types import Audio, Frames
 
 def load_frames(path: str | Path, prep: Preprocessing) -> Frames:
     """Frames of ``path`` sampled per ``prep`` (fps or num_frames), fitted/resized to
-    ``prep.frame_size``, as float (T, 3, H, W) in [0, 1] with pts in seconds."""
+    ``prep.frame_size``, as float (T, 3, H, W) in [0, 1] with pts in seconds.
+
+    As in a pipeline, the decoder scales the frames to cover the frame size first (uint8, in
+    swscale), so a 4K training clip costs what its frames at the model's size cost.
+    """
     from avseq.io import decode_video
+    from avseq.io.geometry import Cover
     from avseq.transforms import fit, resize, to_float
 
-    frames = decode_video(path, fps=prep.fps, num_frames=prep.num_frames)
-    shape = fit if prep.frame_transform == "fit" else resize
+    stretch = prep.frame_transform == "resize"
+    size = Cover((tuple(prep.frame_size),), stretch=stretch)
+    frames = decode_video(path, fps=prep.fps, num_frames=prep.num_frames, size=size)
+    shape = resize if stretch else fit
     return Frames(to_float(shape(frames.data, prep.frame_size)), frames.pts)
 
 

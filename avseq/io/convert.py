@@ -16,15 +16,16 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
+from avseq.io.geometry import Cover
 from avseq.types import Frames
 
-SizeArg = int | tuple[int, int] | None
+SizeArg = int | tuple[int, int] | Cover | None
 
 
 def validate_size(size: SizeArg) -> SizeArg:
-    """Check ``size``: None, a positive int (short side) or a (H, W) pair of positive ints."""
-    if size is None:
-        return None
+    """Check ``size``: None, a positive int (short side), a (H, W) pair of positive ints or a Cover."""
+    if size is None or isinstance(size, Cover):
+        return size
     if isinstance(size, int) and not isinstance(size, bool):
         if size <= 0:
             raise ValueError(f"Invalid size {size}: the short side must be a positive int")
@@ -44,6 +45,8 @@ def display_size(width: int, height: int, size: SizeArg) -> tuple[int, int]:
         return height, width
     if isinstance(size, tuple):
         return size
+    if isinstance(size, Cover):
+        return size.output(height, width)
     if height <= width:
         return size, max(1, round(width * size / height))
     return max(1, round(height * size / width)), size

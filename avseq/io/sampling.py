@@ -8,9 +8,11 @@ equal segments of ``[start, end)``. Times are seconds.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -94,3 +96,55 @@ class Selector(Generic[T]):
         while self._t is not None and self._t < min(limits) - EPS:
             yield self._t, self._prev[1]
             self._t = next(self._times, None)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """One consumer's sampling: ``fps`` or ``num_frames`` (uniform, per window when windowed)."""
+
+    fps: float | None = None
+    num_frames: int | None = None
+
+    def times(self, start: float, end: float | None, window: float | None) -> Iterator[float]:
+        """Ascending sample times in ``[start, end)``; ``end`` is needed for ``num_frames``."""
+        if self.fps is not None:
+            return fps_times(start, end, self.fps)
+        if end is None:
+            raise ValueError("uniform sampling needs the end of the span")
+        if window is not None:
+            return window_uniform_times(start, end, window, self.num_frames)
+        return iter(uniform_times(start, end, self.num_frames))
+
+
+class TaggedTimes:
+    """The union of several ascending time streams, as one ascending stream of seconds.
+
+    Times within :data:`EPS` of each other count as one. :meth:`tags` tells, for a time this
+    iterator yielded, which streams (by index) asked for it; each time's entry is dropped once read.
+    """
+
+    def __init__(self, streams: list[Iterator[float]]) -> None:
+        self._merged = heapq.merge(*(zip(stream, itertools.repeat(i)) for i, stream in enumerate(streams)))
+        self._next = next(self._merged, None)
+        self._tags: dict[float, set[int]] = {}
+        self._single = len(streams) == 1  # then every time is stream 0's: nothing to record
+
+    def __iter__(self) -> TaggedTimes:
+        return self
+
+    def __next__(self) -> float:
+        if self._next is None:
+            raise StopIteration
+        t, first = self._next
+        streams = {first}
+        self._next = next(self._merged, None)
+        while self._next is not None and self._next[0] <= t + EPS:
+            streams.add(self._next[1])
+            self._next = next(self._merged, None)
+        if not self._single:
+            self._tags[t] = streams
+        return t
+
+    def tags(self, t: float) -> set[int]:
+        """Indices of the streams that asked for ``t`` (a time this iterator yielded)."""
+        return {0} if self._single else self._tags.pop(t, set())

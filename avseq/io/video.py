@@ -18,13 +18,14 @@ from typing import Literal
 
 import av
 import numpy as np
+import torch
 
 from avseq.errors import CorruptMediaError, NoStreamError, UnsupportedCodecError
-from avseq.io.convert import FrameStack, SizeArg, validate_size
+from avseq.io.convert import FrameStack, SizeArg, output_shape, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
-from avseq.io.sampling import EPS, Selector, choose_indices, fps_times, uniform_times, window_uniform_times
+from avseq.io.sampling import EPS, Sampling, Selector, TaggedTimes, choose_indices
 from avseq.io.scan import scan_stream
 from avseq.io.source import (
     PlanMismatch,
@@ -60,6 +61,7 @@ class VideoRequest:
     on_truncated: OnTruncated = "error"
     limits: MediaLimits = DEFAULT_LIMITS
     window: float | None = None
+    samplings: tuple[Sampling, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,6 +90,8 @@ class VideoRequest:
         validate_hwaccel(self.hwaccel)
         validate_on_truncated(self.on_truncated)
         object.__setattr__(self, "size", validate_size(self.size))
+        if not self.samplings and (self.fps is not None or self.num_frames is not None):
+            object.__setattr__(self, "samplings", (Sampling(self.fps, self.num_frames),))
 
 
 def _video_stream(path: Path, info: MediaInfo, stream: int) -> StreamInfo:
@@ -109,10 +113,9 @@ def _declared_end(info: MediaInfo, vinfo: StreamInfo) -> float | None:
 
 
 def _expected_frames(req: VideoRequest, vinfo: StreamInfo, span: float) -> float:
-    if req.num_frames is not None:
-        return req.num_frames
-    rate = req.fps or vinfo.avg_fps or vinfo.real_fps or 0.0
-    return math.ceil(span * rate)
+    if not req.samplings:
+        return math.ceil(span * (vinfo.avg_fps or vinfo.real_fps or 0.0))
+    return sum(s.num_frames if s.fps is None else math.ceil(span * s.fps) for s in req.samplings)
 
 
 def _expected_count(req: VideoRequest, info: MediaInfo, vinfo: StreamInfo) -> int:
@@ -134,32 +137,43 @@ def _check_limits(path: Path, req: VideoRequest, info: MediaInfo, vinfo: StreamI
 
 def _sample_times(
     req: VideoRequest, declared_end: float | None, stream_end: float | None = None
-) -> Iterator[float] | None:
-    """Sample times in seconds, or None for every frame.
+) -> TaggedTimes | None:
+    """Sample times in seconds (the union of ``req.samplings``), or None for every frame.
 
     fps sampling runs to ``req.end`` (or the stream's end, known in fast mode);
     uniform sampling spreads over ``[start, req.end or declared end)``.
     """
-    if req.fps is not None:
-        ends = [x for x in (req.end, stream_end) if x is not None]
-        return fps_times(req.start, min(ends) if ends else None, req.fps)
-    end = next((x for x in (req.end, declared_end, stream_end) if x is not None), None)
-    if req.num_frames is None:
+    if not req.samplings:
         return None
-    if end is None:
+    fps_end = min((x for x in (req.end, stream_end) if x is not None), default=None)
+    end = next((x for x in (req.end, declared_end, stream_end) if x is not None), None)
+    if end is None and any(s.fps is None for s in req.samplings):
         raise CorruptMediaError(None, "cannot sample uniformly: the duration is unknown")
-    if req.window is not None:
-        return window_uniform_times(req.start, end, req.window, req.num_frames)
-    return iter(uniform_times(req.start, end, req.num_frames))
+    streams = [s.times(req.start, fps_end if s.fps is not None else end, req.window) for s in req.samplings]
+    return TaggedTimes(streams)
 
 
 def _frame_seconds(frame: av.VideoFrame) -> float | None:
     return None if frame.pts is None else float(frame.pts * frame.time_base)
 
 
-def _exact_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float, av.VideoFrame]]:
+Triple = tuple[float, av.VideoFrame, set[int] | None]
+
+
+def _tagged(pairs: Iterator[tuple[float, av.VideoFrame]], times: TaggedTimes | None) -> Iterator[Triple]:
+    """(sample time, frame, indices of the samplings that asked for it; None for every frame)."""
+    for t, frame in pairs:
+        yield t, frame, None if times is None else times.tags(t)
+
+
+def _exact_pairs(path, container, vs, req, declared_end) -> Iterator[Triple]:
+    times = _sample_times(req, declared_end)
+    yield from _tagged(_exact_selected(path, container, vs, req, declared_end, times), times)
+
+
+def _exact_selected(path, container, vs, req, declared_end, times) -> Iterator[tuple[float, av.VideoFrame]]:
     default_duration = 1.0 / float(vs.average_rate) if vs.average_rate else 0.0
-    selector = Selector(_sample_times(req, declared_end), req.start, req.end)
+    selector = Selector(times, req.start, req.end)
     last_end, reached_end = None, False
     for frame in wrap_errors(path, exact_frames(container, vs)):
         t = _frame_seconds(frame)
@@ -182,7 +196,7 @@ def _target_end(req: VideoRequest, declared_end: float | None) -> float | None:
     return declared_end if req.end is None else min(req.end, declared_end)
 
 
-def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float, av.VideoFrame]]:
+def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[Triple]:
     table = scan_stream(container, vs)
     if not table.has_pts:
         raise PlanMismatch("packets without timestamps")
@@ -206,27 +220,25 @@ def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[tuple[float,
     for frame in wrap_errors(path, planned_frames(container, vs, plan)):
         t = _frame_seconds(frame)
         if t is not None:
-            yield from selector.feed(t, frame)
-    yield from selector.finish(stream_end)
+            yield from _tagged(selector.feed(t, frame), times)
+    yield from _tagged(selector.finish(stream_end), times)
 
 
 def _plan_pays(req: VideoRequest, container) -> bool:
     """True when fast mode can skip work: not when every frame from the start is wanted."""
-    every_frame = req.fps is None and req.num_frames is None and req.start == 0 and req.end is None
+    every_frame = not req.samplings and req.start == 0 and req.end is None
     return req.mode == "fast" and not every_frame and supports_planning(container)
 
 
-def _pairs(
-    path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf
-) -> Iterator[tuple[float, av.VideoFrame]]:
-    """(sample time, frame) pairs for ``req`` with time > ``after``; PlanMismatch escapes."""
+def _pairs(path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf) -> Iterator[Triple]:
+    """(sample time, frame, samplings) for ``req`` with time > ``after``; PlanMismatch escapes."""
     vinfo = _video_stream(path, info, req.stream)
     declared_end = _declared_end(info, vinfo)
     with open_video(path, req.stream, threads=req.threads, hwaccel=req.hwaccel) as (container, vs):
         pairs = _fast_pairs if _plan_pays(req, container) else _exact_pairs
-        for t, frame in pairs(path, container, vs, req, declared_end):
-            if t > after:
-                yield t, frame
+        for triple in pairs(path, container, vs, req, declared_end):
+            if triple[0] > after:
+                yield triple
 
 
 def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
@@ -237,9 +249,9 @@ def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
     return path, info, count + 1
 
 
-def _collect(pairs: Iterator[tuple[float, av.VideoFrame]], size: SizeArg, capacity: int) -> Frames:
+def _collect(pairs: Iterator[Triple], size: SizeArg, capacity: int) -> Frames:
     stack = FrameStack(size, capacity)
-    for _, frame in pairs:
+    for _, frame, _ in pairs:
         stack.add(frame, _frame_seconds(frame))
     return stack.frames()
 
@@ -284,20 +296,101 @@ def decode_video(
         return _collect(_pairs(path, replace(req, mode="exact"), info), req.size, capacity)
 
 
-def _windows(
-    pairs: Iterator[tuple[float, av.VideoFrame]], req: VideoRequest, capacity: int
-) -> Iterator[tuple[float, Frames]]:
-    """Group pairs into consecutive windows of ``req.window`` seconds; yields (last t, Frames)."""
-    current, stack, last_t = None, FrameStack(req.size, capacity), -math.inf
-    for t, frame in pairs:
-        index = math.floor((t - req.start) / req.window + EPS)
-        if current is not None and index != current and len(stack):
-            yield last_t, stack.frames()
-            stack = FrameStack(req.size, capacity)
-        current, last_t = index, t
-        stack.add(frame, _frame_seconds(frame))
-    if len(stack):
-        yield last_t, stack.frames()
+@dataclass(frozen=True)
+class SampledWindow:
+    """One window of :func:`iter_sampled`: [start, end) seconds, its frames, and per sampling the
+    (T_i,) int64 indices into ``frames`` of the frames that sampling asked for."""
+
+    start: float
+    end: float
+    frames: Frames
+    picks: tuple[torch.Tensor, ...]
+
+
+class _Window:
+    """Frames of the window being filled, and which sampling asked for each."""
+
+    def __init__(self, req: VideoRequest, capacity: int, start: float) -> None:
+        self.stack, self.start = FrameStack(req.size, capacity), start
+        self.picks: list[list[int]] = [[] for _ in req.samplings]
+        self.frame_bytes = 0
+
+    def add(self, frame: av.VideoFrame, streams: set[int] | None, size: SizeArg) -> None:
+        for i in streams or ():
+            self.picks[i].append(len(self.stack))
+        if not self.frame_bytes:
+            self.frame_bytes = 3 * math.prod(output_shape(frame, size))
+        self.stack.add(frame, _frame_seconds(frame))
+
+    def close(self, end: float) -> SampledWindow:
+        picks = tuple(torch.tensor(p, dtype=torch.int64) for p in self.picks)
+        return SampledWindow(self.start, max(end, self.start + 1e-3), self.stack.frames(), picks)
+
+
+def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: float,
+             max_bytes: int | None) -> Iterator[SampledWindow]:  # fmt: skip
+    """Group pairs into windows of ``req.window`` seconds (one window without it), cutting a window
+    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends."""
+
+    def bound(k: int) -> float:  # where window k starts
+        return req.start + k * req.window if req.window else req.start
+
+    current, index, last_t = None, 0, -math.inf
+    for t, frame, streams in pairs:
+        k = math.floor((t - req.start) / req.window + EPS) if req.window else 0
+        if current is not None and k != index:
+            yield current.close(bound(index + 1))
+            current = None
+        elif current is not None and max_bytes and (len(current.stack) + 1) * current.frame_bytes > max_bytes:
+            yield current.close(t)
+            current = _Window(req, capacity, t)
+        if current is None:
+            current = _Window(req, capacity, bound(k))
+        index, last_t = k, t
+        current.add(frame, streams, req.size)
+    if current is not None:
+        stop = max(end, last_t)
+        yield current.close(min(bound(index + 1), stop) if req.window else stop)
+
+
+def iter_sampled(
+    path: str | Path,
+    samplings: list[Sampling] | tuple[Sampling, ...],
+    *,
+    window: float | None = None,
+    max_bytes: int | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+    size: SizeArg = None,
+    stream: int = 0,
+    mode: Mode = "fast",
+    threads: int = 0,
+    hwaccel: str | None = None,
+    on_truncated: OnTruncated = "error",
+    limits: MediaLimits | None = None,
+) -> Iterator[SampledWindow]:
+    """Decode once for several samplings: windows of every frame any of them asks for.
+
+    Each :class:`SampledWindow` holds the union of the samplings' frames (uint8 (T, 3, H, W),
+    in time order) and, per sampling, the indices of exactly the frames it would get alone
+    (:func:`decode_video` with that fps or num_frames). No sampling: every frame.
+    window: seconds per window (None: the whole file is one window); max_bytes: cut a window
+    early once its frames would pass this many bytes, so memory never follows the input's
+    length or resolution. The other arguments are those of :func:`decode_video`.
+    """
+    req = VideoRequest(start=start, end=end, size=size, stream=stream, mode=mode, threads=threads,
+                       hwaccel=hwaccel, on_truncated=on_truncated, limits=limits or DEFAULT_LIMITS,
+                       window=window, samplings=tuple(samplings))  # fmt: skip
+    path, info, capacity = _prepare(path, req)
+    stop, last_t = float(end if end is not None else info.duration or 0.0), -math.inf
+    try:
+        for w in _windows(_pairs(path, req, info), req, capacity, stop, max_bytes):
+            last_t = w.end - 1e-9
+            yield w
+    except PlanMismatch as why:
+        log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
+        exact = _pairs(path, replace(req, mode="exact"), info, after=last_t)
+        yield from _windows(exact, req, capacity, stop, max_bytes)
 
 
 def iter_video(
@@ -323,15 +416,9 @@ def iter_video(
     ``num_frames`` counted per window. A window in which no frame is sampled is
     skipped; each Frames' pts tells where it lies. ``limits.max_frames`` caps one window.
     """
-    req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
-                       limits or DEFAULT_LIMITS, window)  # fmt: skip
-    path, info, capacity = _prepare(path, req)
-    last_t = -math.inf
-    try:
-        for last_t, frames in _windows(_pairs(path, req, info), req, capacity):  # noqa: B007
-            yield frames
-    except PlanMismatch as why:
-        log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
-        exact = _pairs(path, replace(req, mode="exact"), info, after=last_t)
-        for _, frames in _windows(exact, req, capacity):
-            yield frames
+    VideoRequest(fps, num_frames)  # the sampling's own checks, with their messages
+    samplings = [Sampling(fps, num_frames)] if fps is not None or num_frames is not None else []
+    for w in iter_sampled(path, samplings, window=window, start=start, end=end, size=size, stream=stream,
+                          mode=mode, threads=threads, hwaccel=hwaccel, on_truncated=on_truncated,
+                          limits=limits):  # fmt: skip
+        yield w.frames

@@ -1,14 +1,14 @@
 """The local executor: decode workers -> batched model stages -> per-file sinks -> results.
 
-Memory stays flat: at most ``batch_size`` windows wait for the models, the
-decode queue holds ``2 * batch_size`` windows, and at most ``workers`` files are
-being decoded. Sinks run in one writer thread so file writing overlaps compute.
+Memory stays flat: a model batch takes at most ``batch_size`` windows and the run's batch
+budget in bytes, the decode queue holds ``2 * batch_size`` windows and its budget in bytes
+(:mod:`avseq.pipeline.memory`), and at most ``workers`` files are being decoded. Sinks run in
+one writer thread so file writing overlaps compute.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -20,6 +20,7 @@ import torch
 from avseq.pipeline.batching import run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
+from avseq.pipeline.memory import MemoryBudget, MiB, available_cores, peak_rss_bytes
 from avseq.pipeline.plan import Plan, build_plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.recorder import RunRecorder, RunSummary
@@ -54,7 +55,7 @@ def run_pipeline(
             spec, inputs, outdir, overwrite=overwrite, fail_fast=fail_fast, progress=progress
         )
     outdir = Path(outdir)
-    plan = build_plan(spec)
+    plan = build_plan(spec, roles=("source",))  # the models load once the decoders have started
     with cpu_threads(spec):
         return _run_plan(plan, inputs, outdir, overwrite, fail_fast, progress)
 
@@ -65,7 +66,7 @@ def cpu_threads(spec: PipelineSpec) -> Iterator[None]:
 
     Oversubscribed intra-op threads spin against the decoders and run several times slower.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     before = torch.get_num_threads()
     torch.set_num_threads(spec.threads or max(1, cores - spec.workers))
     try:
@@ -80,7 +81,11 @@ def _run_plan(
     start = time.perf_counter()
     run = _Run(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
     run.execute(run.resume(overwrite))
-    return run.finish(time.perf_counter() - start)
+    peaks = {"main": peak_rss_bytes(), "decode_workers": run.worker_peak}
+    peak_mb = {k: round(v / MiB, 1) for k, v in peaks.items()}
+    return run.finish(
+        time.perf_counter() - start, peak_rss_mb=max(peak_mb.values()), peak_rss_by_process_mb=peak_mb
+    )
 
 
 class _Run(RunRecorder):
@@ -93,20 +98,28 @@ class _Run(RunRecorder):
         self.files: dict[int, FileState] = {}
         self.pending: list[Window] = []
         self.writes: deque[tuple[FileState, Future]] = deque()
+        self.worker_peak = 0  # bytes: the largest peak resident memory of a decode worker
 
     def execute(self, todo: list[InputItem]) -> None:
         if not todo:
+            self.plan.build(("batch", "sink"))  # the summary names the bundles all the same
             return
         spec = self.plan.spec
         self.files = {k: FileState(item) for k, item in enumerate(todo)}
-        decoder = make_decoder(self.plan)
-        pool = DecodePool(decoder, spec.workers, spec.timeout, prefetch=2 * spec.batch_size)
+        busy = min(spec.workers, len(todo))
+        budget = MemoryBudget(spec.memory)
+        decoder = make_decoder(self.plan, busy)
+        prefetch = 2 * spec.batch_size
+        pool = DecodePool(decoder, busy, spec.timeout, prefetch=prefetch, max_bytes=budget.queue_bytes)
         with pool, ThreadPoolExecutor(1, thread_name_prefix="avseq-sinks") as writer:
             self.writer = writer
             pool.start([(k, s.item.path) for k, s in self.files.items()])
+            self.plan.build(("batch", "sink"))  # while the workers decode the first files
             for msg in pool.events():
                 self._handle(msg)
-                if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
+                full = len(self.pending) >= spec.batch_size
+                full |= sum(w.nbytes for w in self.pending) >= budget.batch_bytes
+                if full or (self.pending and pool.idle()):
                     self._flush()
                 self._collect(block=False)
                 if self.stopped:
@@ -114,6 +127,7 @@ class _Run(RunRecorder):
             if not self.stopped:
                 self._flush()
             self._collect(block=True)
+        self.worker_peak = pool.peak_rss
 
     def _handle(self, msg: Window | FileDone | FileFailed) -> None:
         state = self.files[msg.key]

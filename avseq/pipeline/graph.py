@@ -115,7 +115,7 @@ def describe(spec: PipelineSpec) -> str:
     lines = [
         f"pipeline {spec.path}",
         f"  executor={spec.executor} device={spec.device} batch_size={spec.batch_size} "
-        f"workers={spec.workers} timeout={spec.timeout}s",
+        f"workers={spec.workers} timeout={spec.timeout}s memory={spec.memory.human_readable()}",
     ]
     for s in spec.stages:
         st = STAGES.get(s.type)
@@ -128,4 +128,7 @@ def describe(spec: PipelineSpec) -> str:
         lines.append(f"  {s.id} [{s.type}, {st.role}{dev}]{arrow}{makes}")
         if params:
             lines.append(f"      {', '.join(f'{k}={v}' for k, v in params.items())}")
+        for need in spec.needs_of(s.id) if st.role == "source" else []:
+            size = "x".join(map(str, need.size)) if need.size else "as decoded"
+            lines.append(f"      for {need.consumer}: {need.sampling()}, {size} ({need.transform})")
     return "\n".join(lines)

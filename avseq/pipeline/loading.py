@@ -1,4 +1,4 @@
-"""Read a pipeline file: safe YAML -> overrides -> typed spec -> graph checks -> bundle preprocessing.
+"""Read a pipeline file: safe YAML -> overrides -> typed spec -> graph checks -> planned needs.
 
 This is the one entry point that runs every check, in order, before any input is touched.
 """
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from avseq.errors import ConfigError
 from avseq.pipeline.graph import check_graph, topological_order
 from avseq.pipeline.overrides import apply_overrides
-from avseq.pipeline.preprocessing import resolve_bundles
+from avseq.pipeline.planning import plan_graph
 from avseq.pipeline.spec import (
     TOP_LEVEL_KEYS,
     PipelineSpec,
@@ -62,5 +62,5 @@ def parse_pipeline(raw: Any, source: str = "<pipeline>", overrides: list[str] | 
     check_graph(spec.stages, source)
     index = {s.id: i for i, s in enumerate(spec.stages)}
     spec.stages = topological_order(spec.stages)
-    resolve_bundles(spec, source, index)
+    plan_graph(spec, source, index)
     return spec

@@ -63,6 +63,12 @@ class Plan:
     keep: list[str]
     context: BuildContext
 
+    def build(self, roles: tuple[str, ...]) -> None:
+        """Construct the stages of ``roles`` not built yet (models load onto their devices here)."""
+        for s in self.spec.stages:
+            if s.id not in self.objects and STAGES.get(s.type).role in roles:
+                self.objects[s.id] = STAGES.get(s.type).impl(s, self.context)
+
     def kind(self, stage_id: str) -> str:
         return STAGES.get(self.spec.stage(stage_id).type).produces
 
@@ -88,11 +94,13 @@ def build_plan(spec: PipelineSpec, roles: tuple[str, ...] = ROLES) -> Plan:
     The Ray executor builds each role where it runs: sources in decode tasks, batch stages
     (the models) once per actor, sinks in write tasks.
     """
-    ctx = BuildContext(spec)
-    objects = {s.id: STAGES.get(s.type).impl(s, ctx) for s in spec.stages if STAGES.get(s.type).role in roles}
     by_role: dict[str, list[StageSpec]] = {"source": [], "batch": [], "sink": []}
     for s in spec.stages:
         by_role[STAGES.get(s.type).role].append(s)
     keep = {i for s in by_role["sink"] for i in s.input}
     keep |= {s.id for s in spec.stages if STAGES.get(s.type).produces == "text"}
-    return Plan(spec, objects, by_role["source"], by_role["batch"], by_role["sink"], sorted(keep), ctx)
+    plan = Plan(
+        spec, {}, by_role["source"], by_role["batch"], by_role["sink"], sorted(keep), BuildContext(spec)
+    )
+    plan.build(roles)
+    return plan

@@ -22,6 +22,7 @@ import torch
 from avseq.pipeline.batching import ClipResult, run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
+from avseq.pipeline.memory import available_cores
 from avseq.pipeline.plan import build_plan, resolve_device
 from avseq.pipeline.results import Result
 from avseq.pipeline.spec import PipelineSpec
@@ -64,7 +65,8 @@ def decode_row(row: dict[str, Any], spec: PipelineSpec) -> list[dict[str, Any]]:
 
 def decode_file(item: InputItem, spec: PipelineSpec) -> InFlight:
     """Decode every window of ``item`` in a child process with the pipeline's per-file timeout."""
-    decoder = make_decoder(build_plan(spec, roles=("source",)))
+    plan = build_plan(spec, roles=("source",))
+    decoder = make_decoder(plan, busy_workers=available_cores())  # a task decodes on one core
     flight = InFlight(FileState(item))
     with DecodePool(decoder, 1, spec.timeout, prefetch=2) as pool:
         pool.start([(0, item.path)])

@@ -15,19 +15,23 @@ from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
+    ByteSize,
     ConfigDict,
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     ValidationError,
     field_validator,
 )
 
 from avseq.errors import ConfigError, short_repr
+from avseq.pipeline.memory import DEFAULT_MEMORY, MiB
 from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.stages import STAGES, StageType
 
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+MIN_MEMORY = 16 * MiB
 STAGE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 
@@ -67,9 +71,22 @@ class PipelineSpec(BaseModel):
     timeout: PositiveFloat | None = Field(120.0, description="seconds per input file")
     threads: PositiveInt | None = Field(None, description="torch CPU threads; None = cores left by workers")
     limits: dict[str, PositiveFloat] = Field(default_factory=dict, description="avseq.io.MediaLimits caps")
+    memory: ByteSize = Field(
+        ByteSize(DEFAULT_MEMORY), description="bytes of decoded media in flight, e.g. 512MiB or 2GB"
+    )
     ray: RayOptions = Field(default_factory=RayOptions, description="executor: ray settings")
     stages: list[StageSpec] = Field(min_length=1)
     path: str | None = Field(None, exclude=True)
+    # filled by avseq.pipeline.planning: what each stage's consumers need, what each stage provides
+    _needs: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
+    _provides: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("memory")
+    @classmethod
+    def _enough_memory(cls, value: ByteSize) -> ByteSize:
+        if value < MIN_MEMORY:
+            raise ValueError(f"must be at least {ByteSize(MIN_MEMORY).human_readable()} of decoded media")
+        return value
 
     @field_validator("limits")
     @classmethod
@@ -92,6 +109,17 @@ class PipelineSpec(BaseModel):
     def consumers(self, stage_id: str) -> list[StageSpec]:
         """Stages that take ``stage_id`` as an input."""
         return [s for s in self.stages if stage_id in s.input]
+
+    def needs_of(self, stage_id: str) -> list[Any]:
+        """What the consumers of ``stage_id`` need from it (FrameNeed / AudioNeed), as planned."""
+        return list(self._needs.get(stage_id, []))
+
+    def provided(self, stage_id: str, key: str) -> Any:
+        """The value of ``key`` declared by the nearest stage upstream of ``stage_id``, or None."""
+        for up in self.upstream(stage_id):
+            if key in self._provides.get(up.id, {}):
+                return self._provides[up.id][key]
+        return None
 
     def upstream(self, stage_id: str) -> list[StageSpec]:
         """All stages ``stage_id`` depends on, nearest first."""

@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from avseq.pipeline.memory import peak_rss_bytes
+
 _CTX = mp.get_context("fork")
 
 
@@ -35,6 +37,7 @@ class Window:
     start: float
     end: float
     values: dict[str, Any]
+    nbytes: int = 0  # size on the wire, set when it arrives: what it holds in memory, near enough
 
 
 @dataclass
@@ -94,24 +97,39 @@ class _Worker:
         self.task: tuple[int, Path] | None = None
         self.deadline = 0.0
 
-    def kill(self) -> None:
+    def kill(self) -> int:
+        """Stop the process; returns its peak resident memory in bytes (0 where unknown)."""
+        peak = peak_rss_bytes(self.proc.pid) if self.proc.is_alive() else 0
         self.proc.kill()
         self.proc.join()
         self.conn.close()
+        return peak
 
 
 class DecodePool:
     """Decode ``tasks`` [(key, path)] in ``workers`` processes; read results from :meth:`events`.
 
-    timeout: seconds one file may take (None = no limit). prefetch: bound of the
-    message queue, which keeps memory flat however many files there are.
+    timeout: seconds one file may take (None = no limit). prefetch and max_bytes: bounds of
+    the message queue in messages and in bytes (one message always fits), which keep memory
+    flat however many, however long or however large the files are.
     """
 
-    def __init__(self, decode: Decoder, workers: int, timeout: float | None, prefetch: int) -> None:
+    def __init__(
+        self,
+        decode: Decoder,
+        workers: int,
+        timeout: float | None,
+        prefetch: int,
+        max_bytes: int | None = None,
+    ) -> None:
         self._decode = decode
         self._n = workers
         self._timeout = timeout
         self._queue: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
+        self._max_bytes = max_bytes
+        self._held = 0  # bytes of the messages in the queue
+        self._room = threading.Condition()
+        self.peak_rss = 0  # bytes: the largest peak resident memory of a worker that has ended
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: list[_Worker] = []
@@ -128,6 +146,10 @@ class DecodePool:
         Re-raises an unexpected error of the feeder thread (e.g. a worker that cannot start).
         """
         while (msg := self._queue.get()) is not None:
+            if isinstance(msg, Window):
+                with self._room:
+                    self._held -= msg.nbytes
+                    self._room.notify_all()
             yield msg
         if self._error is not None:
             raise self._error
@@ -146,7 +168,7 @@ class DecodePool:
                 except queue.Empty:
                     self._thread.join(0.05)
         for w in self._workers:
-            w.kill()
+            self.peak_rss = max(self.peak_rss, w.kill())
         self._workers = []
 
     def __enter__(self) -> DecodePool:
@@ -158,6 +180,11 @@ class DecodePool:
     def _put(self, msg: Any) -> None:
         """Queue ``msg``; time spent blocked does not count against the busy workers' timeouts."""
         blocked = time.monotonic()
+        if isinstance(msg, Window) and self._max_bytes is not None:
+            with self._room:
+                while self._held and self._held + msg.nbytes > self._max_bytes and not self._stop.is_set():
+                    self._room.wait(0.1)
+                self._held += msg.nbytes
         while not self._stop.is_set():
             try:
                 self._queue.put(msg, timeout=0.1)
@@ -191,7 +218,8 @@ class DecodePool:
 
     def _receive(self, w: _Worker) -> None:
         try:
-            msg = pickle.loads(w.conn.recv_bytes())
+            raw = w.conn.recv_bytes()
+            msg = pickle.loads(raw)
         except (EOFError, OSError, pickle.UnpicklingError):
             key, path = w.task
             w.proc.join(timeout=1.0)  # reap it so its exit code is known
@@ -200,6 +228,9 @@ class DecodePool:
             return
         if isinstance(msg, (FileDone, FileFailed)):
             w.task = None
+        elif isinstance(msg, Window):
+            msg.nbytes = len(raw)
+        del raw
         self._put(msg)
 
     def _expire(self) -> None:
@@ -211,6 +242,6 @@ class DecodePool:
                 self._replace(w, FileFailed(key, "TimeoutError", msg, float(self._timeout or 0)))
 
     def _replace(self, w: _Worker, failure: FileFailed) -> None:
-        w.kill()
+        self.peak_rss = max(self.peak_rss, w.kill())
         self._workers[self._workers.index(w)] = _Worker(self._decode)
         self._put(failure)

@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 import torch
-import torchvision.transforms.v2.functional as TF
+import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms import InterpolationMode
+
+from avseq.io.geometry import cover_size
 
 Interpolation = Literal["bilinear", "bicubic", "nearest", "nearest-exact"]
-_MODES = {
-    "bilinear": InterpolationMode.BILINEAR,
-    "bicubic": InterpolationMode.BICUBIC,
-    "nearest": InterpolationMode.NEAREST,
-    "nearest-exact": InterpolationMode.NEAREST_EXACT,
-}
+_MODES = get_args(Interpolation)
 
 
 def _check_frames(frames: torch.Tensor) -> None:
@@ -53,8 +49,23 @@ def resize(
         )
     if frames.shape[-2:] == (h, w):
         return frames
-    out = TF.resize(_flat(frames), [h, w], interpolation=_MODES[interpolation], antialias=True)
+    out = _interpolate(_flat(frames), (h, w), interpolation)
     return out.reshape(*frames.shape[:-2], h, w)
+
+
+def _interpolate(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """(N, C, H0, W0) -> (N, C, H, W), antialiased for bilinear/bicubic, as torchvision's resize does.
+
+    uint8 stays uint8: resampled natively where torch can (on the CPU; nearest anywhere),
+    else in float and rounded back. Plain torch, so the pipeline does not import torchvision.
+    """
+    smooth = mode in ("bilinear", "bicubic")
+    kwargs = {"antialias": True, "align_corners": False} if smooth else {}
+    native = images.dtype != torch.uint8 or not smooth or images.device.type == "cpu"
+    if native:
+        return F.interpolate(images, size=size, mode=mode, **kwargs)
+    out = F.interpolate(images.float(), size=size, mode=mode, **kwargs)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def center_crop(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -85,9 +96,7 @@ def fit(
     """Resize so the frames cover ``size`` with their aspect kept, then center-crop to ``size``."""
     _check_frames(frames)
     h, w = _check_size(size)
-    h0, w0 = frames.shape[-2:]
-    scale = max(h / h0, w / w0)
-    covered = (max(h, round(h0 * scale)), max(w, round(w0 * scale)))
+    covered = cover_size(*frames.shape[-2:], (h, w))
     return center_crop(resize(frames, covered, interpolation), (h, w))
 
 

@@ -198,25 +198,3 @@ def test_a_crashing_decoder_fails_only_its_file(tmp_path, bundles, clips, monkey
         "message": f"{clips[1]}: the decode process died (exit code 3)",
     }
     assert by_id["clip0"].status == by_id["clip2"].status == "ok"
-
-
-def test_frames_stage_resamples_a_faster_decode_by_timestamp():
-    """A 4 fps branch fed by an 8 fps decode gets exactly the frames shown at k / 4."""
-    from types import SimpleNamespace
-
-    import torch
-
-    from avseq.pipeline.stages.compute import FramesParams, FramesStage
-    from avseq.types import Frames
-
-    decode = SimpleNamespace(type="decode_video", params=SimpleNamespace(fps=8.0))
-    spec = SimpleNamespace(id="frames", params=FramesParams(fps=4.0))
-    pipeline = SimpleNamespace(upstream=lambda _: [decode])
-    ctx = SimpleNamespace(spec=pipeline, device=lambda _: torch.device("cpu"))
-    stage = FramesStage(spec, ctx)
-    pts = torch.arange(9, dtype=torch.float64) / 8  # 0 .. 1.0 s at 8 fps
-    data = torch.arange(9, dtype=torch.uint8).view(9, 1, 1, 1).expand(9, 3, 2, 3).contiguous()
-    batch = stage([[Frames(data, pts)]])
-    assert batch.lengths.tolist() == [5]  # k / 4 < 1.125 s -> 0, .25, .5, .75, 1.0
-    assert batch.pts[0].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert (batch.data[0, :, 0, 0, 0] * 255).round().tolist() == [0, 2, 4, 6, 8]

@@ -190,13 +190,15 @@ def test_bundle_contradiction_names_both_values(tmp_path, bundles):
     with pytest.raises(ConfigError) as info:
         load_pipeline(PIPELINES / "caption.yaml", overrides)
     msg = str(info.value)
-    assert "stages[1].params (frames) sets fps=10.0 but the bundle was trained with fps=4.0" in msg
-    assert "used by stage 'caption'" in msg
+    assert "stages[1].params (frames) sets fps=10.0 but the bundle '" in msg
+    assert "' of stage 'caption' needs fps=4.0; remove the key or use a matching bundle" in msg
 
 
 def test_decode_slower_than_a_branch_needs_is_refused(bundles):
     overrides = [*bundle_overrides(bundles, "caption.yaml"), "stages.decode.params.fps=2"]
-    with pytest.raises(ConfigError, match=r"\(decode\) sets fps=2.0 but frames stage 'frames' needs fps=4"):
+    expected = r"\(decode\) sets fps=2.0 but frames stage 'frames' \(for the bundle .* of stage 'caption'\) "
+    expected += "needs fps=4;"
+    with pytest.raises(ConfigError, match=expected):
         load_pipeline(PIPELINES / "caption.yaml", overrides)
 
 
@@ -222,7 +224,9 @@ def test_bundles_at_different_rates_share_one_decode(tmp_path, bundles):
         f"stages.sound.params.bundle={bundles['sound']}",
     ]
     spec = load_pipeline(PIPELINES / "caption_and_sound.yaml", overrides)
-    assert spec.stage("decode").params.fps == 4.0
+    assert spec.stage("decode").params.fps is None  # the decode samples what each branch needs
+    rates = {n.consumer: n.fps for n in spec.needs_of("decode")}
+    assert rates == {"caption_frames": 2.0, "sound_frames": 4.0}
     assert spec.stage("caption_frames").params.fps == 2.0
     assert spec.stage("sound_frames").params.fps == 4.0
 
@@ -231,7 +235,8 @@ def test_bundle_fills_what_the_file_leaves_out(bundles):
     spec = load_pipeline(
         PIPELINES / "caption_and_sound.yaml", bundle_overrides(bundles, "caption_and_sound.yaml")
     )
-    assert spec.stage("decode").params.fps == 4.0
+    assert [n.fps for n in spec.needs_of("decode")] == [4.0, 4.0]
+    assert [tuple(n.size) for n in spec.needs_of("decode")] == [(16, 16), (16, 16)]
     assert spec.stage("sound_frames").params.size == (16, 16)
     assert spec.stage("decode").params.window == 30
 
@@ -258,3 +263,24 @@ def test_features_from_another_bundle_are_refused(tmp_path, bundles):
 def test_shipped_pipelines_validate(bundles, name):
     spec = load_pipeline(PIPELINES / name, bundle_overrides(bundles, name))
     assert spec.executor == "local" and spec.version == 1
+
+
+def test_memory_budget_takes_sizes_and_refuses_too_little(tmp_path):
+    assert load_pipeline(write(tmp_path, CAPTION), ["memory=2GB"]).memory == 2_000_000_000
+    assert load_pipeline(write(tmp_path, CAPTION), ["memory=64MiB"]).memory == 64 << 20
+    assert load_pipeline(write(tmp_path, CAPTION)).memory == 512 << 20
+    assert "memory: Value error, must be at least 16.0MiB of decoded media (got '1k')" in error(
+        tmp_path, CAPTION, ["memory=1k"]
+    )
+    assert "memory: could not parse value and unit" in error(tmp_path, CAPTION, ["memory=lots"])
+
+
+def test_validate_shows_what_the_decode_plans_for_each_branch(bundles):
+    from avseq.pipeline import describe
+
+    spec = load_pipeline(
+        PIPELINES / "caption_and_sound.yaml", bundle_overrides(bundles, "caption_and_sound.yaml")
+    )
+    text = describe(spec)
+    assert "for caption_frames: 4 fps, 16x16 (fit)" in text and "for sound_frames: 4 fps, 16x16 (fit)" in text
+    assert "memory=512.0MiB" in text

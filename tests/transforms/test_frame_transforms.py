@@ -63,3 +63,19 @@ def test_modules_match_functions_and_errors_name_choices():
         resize(frames, (4, 4), "area")
     with pytest.raises(ValueError, match=r"frames must be \(T, 3, H, W\)"):
         resize(frames[:, 0], (4, 4))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "nearest", "nearest-exact"])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_resize_matches_torchvision(interpolation, dtype):
+    """resize uses plain torch (the pipeline never imports torchvision) and gives torchvision's pixels."""
+    import torchvision.transforms.v2.functional as TF
+    from torchvision.transforms import InterpolationMode
+
+    seeded = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (2, 3, 37, 61), dtype=torch.uint8, generator=seeded)
+    frames = frames if dtype == torch.uint8 else frames.float() / 255
+    mode = InterpolationMode(interpolation)
+    for size in [(17, 11), (64, 90)]:
+        expected = TF.resize(frames, list(size), interpolation=mode, antialias=True)
+        assert torch.equal(resize(frames, size, interpolation), expected)

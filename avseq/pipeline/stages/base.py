@@ -48,6 +48,8 @@ class StageType:
     accepts: value kinds allowed as inputs; produces: the kind it makes (None for sinks).
     inputs: (min, max) number of inputs. outputs: for sinks, params -> {result key: file name}.
     impl: the runtime class, built once per run with ``impl(stage_spec, context)``.
+    needs / provides: what it needs from its inputs and what its output carries, read by the
+    planner once at load time (:mod:`avseq.pipeline.stages.contract`); None: nothing.
     """
 
     name: str
@@ -59,6 +61,8 @@ class StageType:
     inputs: tuple[int, int] = (1, 1)
     outputs: Callable[[Any], dict[str, str]] | None = None
     description: str = ""
+    needs: Callable[[Any, list[Any], Any], list[Any]] | None = None
+    provides: Callable[[Any, Any], dict[str, Any]] | None = None
 
 
 STAGES: Registry[StageType] = Registry("stage type")

@@ -7,7 +7,6 @@ waveform) and ``caption`` (a bundle's CaptionSystem -> text).
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import torch
@@ -21,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from avseq.errors import ConfigError
+from avseq.errors import AvseqError, ConfigError
 from avseq.pipeline.stages.base import StageType, register
+from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
 from avseq.types import Audio, FrameBatch, Frames, Spectrogram
 from avseq.types import Features as FeatureBatch
 
@@ -31,8 +31,8 @@ HW = tuple[PositiveInt, PositiveInt]
 
 class FramesParams(BaseModel):
     """size [H, W]: resize to it (``transform: fit`` keeps the aspect and center-crops,
-    ``resize`` stretches); crop [H, W]: center crop afterwards. fps: keep the frame shown
-    at each ``k / fps`` among the decoded frames (a branch slower than the shared decode).
+    ``resize`` stretches); crop [H, W]: center crop afterwards. fps: this branch's rate (the
+    decode samples every rate its branches need and hands each exactly its frames).
     A bundle downstream fills ``size``, ``transform`` and ``fps`` from its preprocessing."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,24 +43,29 @@ class FramesParams(BaseModel):
     interpolation: Literal["bilinear", "bicubic", "nearest", "nearest-exact"] = "bilinear"
 
 
+def _frames_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+    """Take size, transform and fps from the bundles downstream; ask the decode for them."""
+    needs, p = frame_needs(wanted), stage.params
+    size, transform, fps = (agree(stage, key, needs, ctx) for key in ("size", "transform", "fps"))
+    num_frames = agree(stage, "num_frames", needs, ctx)
+    for key, value in (("size", size), ("transform", transform), ("fps", fps)):
+        if value is not None and getattr(p, key) != value:
+            setattr(p, key, tuple(value) if isinstance(value, list) else value)
+    if fps is not None and num_frames is not None:
+        raise ConfigError(
+            f"{ctx.where(stage)} ({stage.id}): fps={fps:g} and a bundle's num_frames={num_frames} "
+            "cannot both sample one branch"
+        )
+    origin = f"frames stage {stage.id!r}" + (f" (for {needs[0].origin})" if needs else "")
+    return [FrameNeed(fps, num_frames, p.size, p.transform, origin=origin)]
+
+
 class FramesStage:
-    """list[Frames] uint8 (T, 3, H, W) -> FrameBatch float (B, T, 3, H, W) in [0, 1] on the device."""
+    """Decoded video (uint8, sampled and scaled in the decoder) -> FrameBatch float (B, T, 3, H, W)
+    in [0, 1] on the device, with this branch's frames only."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
-        self.params, self.device = spec.params, ctx.device(spec)
-        decode = next((s for s in ctx.spec.upstream(spec.id) if s.type == "decode_video"), None)
-        self.decode_fps = decode.params.fps if decode is not None else None
-
-    def _resample(self, clip: Frames) -> Frames:
-        """Frames shown at ``k / fps`` (the last decoded frame with pts <= each time)."""
-        fps, step = self.params.fps, 1.0 / self.decode_fps if self.decode_fps else 0.0
-        if fps is None or not len(clip) or (self.decode_fps and abs(fps - self.decode_fps) < 1e-9):
-            return clip
-        first, end = float(clip.pts[0]), float(clip.pts[-1]) + step
-        k = torch.arange(math.ceil(first * fps - 1e-6), math.ceil(end * fps - 1e-6), dtype=torch.float64)
-        times = (k / fps).clamp(min=first)
-        index = (torch.searchsorted(clip.pts, times + 1e-6, right=True) - 1).clamp(min=0)
-        return Frames(clip.data[index], clip.pts[index])
+        self.id, self.params, self.device = spec.id, spec.params, ctx.device(spec)
 
     def _one(self, clip: Frames) -> torch.Tensor:
         from avseq.transforms import center_crop, fit, resize
@@ -75,10 +80,32 @@ class FramesStage:
     def __call__(self, inputs: list[Any]) -> FrameBatch:
         from avseq.transforms import to_float
 
-        clips = [self._resample(c) for c in inputs[0]]
+        clips = [video.take(self.id) for video in inputs[0]]
         clips = [Frames(self._one(c), c.pts) for c in clips]
         batch = FrameBatch.from_clips(clips)
         return FrameBatch(to_float(batch.data), batch.pts, batch.lengths)
+
+
+def _bundle_need(stage: Any, ctx: NeedContext) -> FrameNeed:
+    """The frames the bundle of ``stage`` was trained on (ConfigError naming ``params.bundle``)."""
+    pre = _preprocessing(stage, ctx)
+    origin = f"the bundle {stage.params.bundle!r} of stage {stage.id!r}"
+    return FrameNeed(pre.fps, pre.num_frames, pre.frame_size, pre.frame_transform, origin=origin,
+                     bundle=stage.params.bundle)  # fmt: skip
+
+
+def _preprocessing(stage: Any, ctx: NeedContext) -> Any:
+    from avseq.bundles import read_preprocessing
+
+    try:
+        return read_preprocessing(stage.params.bundle)
+    except AvseqError as err:
+        raise ConfigError(f"{ctx.where(stage, 'params.bundle')}: {err}") from None
+
+
+def _model_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+    """A bundle stage needs frames (or features) made the way its bundle was trained."""
+    return [_bundle_need(stage, ctx)]
 
 
 class EncodeParams(BaseModel):
@@ -106,6 +133,21 @@ class EncodeParams(BaseModel):
                 f"(got bundle={self.bundle!r}, encoder={self.encoder!r})"
             )
         return self
+
+
+def _encode_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+    """Consumers of features must use this stage's bundle; with a bundle, it needs that bundle's frames."""
+    p = stage.params
+    for need in frame_needs(wanted):
+        if need.bundle is not None and need.bundle != p.bundle:
+            user = ctx.spec.stage(need.consumer)
+            used = f"bundle {p.bundle!r}" if p.bundle else f"encoder {p.encoder!r}"
+            raise ConfigError(
+                f"{ctx.where(user, 'input')}: {user.type} stage {user.id!r} (bundle {need.bundle!r}) reads "
+                f"features of {stage.id!r} made with {used}; features must come from the same bundle, or "
+                f"read frames directly"
+            )
+    return [] if p.bundle is None else [_bundle_need(stage, ctx)]
 
 
 class EncodeStage:
@@ -168,20 +210,24 @@ class VocoderParams(BaseModel):
     seed: int = 0
 
 
-def _upstream_recipe(pipeline: Any, spec: Any) -> Any:
-    """The mel recipe of the bundle of the nearest ``sound`` stage upstream of ``spec``."""
-    from avseq.bundles import read_preprocessing
+def _sound_provides(stage: Any, ctx: NeedContext) -> dict[str, Any]:
+    """A sound stage's output is a log-mel of its bundle's recipe."""
+    return {"mel_recipe": _preprocessing(stage, ctx).recipe}
 
-    for up in pipeline.upstream(spec.id):
-        if up.type == "sound":
-            return read_preprocessing(up.params.bundle).recipe
-    raise ConfigError(f"stage {spec.id!r} ({spec.type}) needs a sound stage upstream for its mel recipe")
+
+def _vocoder_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+    if ctx.provided(stage, "mel_recipe") is None:
+        raise ConfigError(
+            f"{ctx.where(stage, 'input')}: stage {stage.id!r} ({stage.type}) needs a log-mel of a known "
+            f"recipe upstream (a sound stage), for its mel recipe"
+        )
+    return []
 
 
 class VocoderStage:
     """Spectrogram (B, n_mels, T') -> list[Audio] mono (1, N) at the recipe's sample rate.
 
-    The mel recipe comes from the bundle of the ``sound`` stage upstream.
+    The mel recipe is the one the stage upstream provides (a sound stage's bundle's).
     """
 
     def __init__(self, spec: Any, ctx: Any) -> None:
@@ -189,7 +235,7 @@ class VocoderStage:
 
         self.device = ctx.device(spec)
         p = spec.params
-        recipe = _upstream_recipe(ctx.spec, spec)
+        recipe = ctx.spec.provided(spec.id, "mel_recipe")
         self.vocoder = build_vocoder(
             p.name.replace("_", "-"),
             recipe,
@@ -255,6 +301,7 @@ register(
         ("video",),
         "frames",
         description="resize / crop / to_float on the stage device",
+        needs=_frames_needs,
     )
 )
 register(
@@ -266,6 +313,7 @@ register(
         ("frames",),
         "features",
         description="per-frame CNN features (a bundle's encoder or a named one)",
+        needs=_encode_needs,
     )
 )
 register(
@@ -277,6 +325,8 @@ register(
         ("frames", "features"),
         "spectrogram",
         description="a sound bundle: frames or its features -> log-mel",
+        needs=_model_needs,
+        provides=_sound_provides,
     )
 )
 register(
@@ -288,6 +338,7 @@ register(
         ("spectrogram",),
         "wave",
         description="log-mel -> waveform",
+        needs=_vocoder_needs,
     )
 )
 register(
@@ -299,5 +350,6 @@ register(
         ("frames", "features"),
         "text",
         description="a caption bundle: frames or its features -> text",
+        needs=_model_needs,
     )
 )

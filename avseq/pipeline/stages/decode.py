@@ -10,17 +10,24 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
-from avseq.errors import CorruptMediaError
+from avseq.errors import ConfigError, CorruptMediaError
+from avseq.pipeline.memory import MemoryBudget, available_cores
 from avseq.pipeline.stages.base import StageType, register
+from avseq.pipeline.stages.contract import NeedContext, frame_needs
 from avseq.pipeline.workers import FileDone, Window
+from avseq.types import DecodedVideo
 
 Size = PositiveInt | tuple[PositiveInt, PositiveInt]
 
 
 class DecodeVideoParams(BaseModel):
-    """fps: sample at this rate; or num_frames: N uniform frames (per window when windowed).
-    size: int (shorter side) or [H, W] applied while decoding. window: seconds per window for
-    long files (None = whole file as one clip). mode: fast (decode only what is needed) or exact."""
+    """fps: sample at this rate; or num_frames: N uniform frames (per window when windowed). Left
+    out (the usual case), the decode samples exactly what each branch downstream needs.
+    size: int (shorter side) or [H, W] applied while decoding; left out, frames leave the decoder
+    scaled (aspect kept, never up) to cover the largest size a branch uses. window: seconds per
+    window for long files (None = whole file as one clip); the run's ``memory`` budget may cut a
+    window shorter. mode: fast (decode only what is needed) or exact. threads: decoder threads per
+    worker (None: the machine's cores shared among the workers that have a file)."""
 
     model_config = ConfigDict(extra="forbid")
     fps: PositiveFloat | None = None
@@ -29,7 +36,7 @@ class DecodeVideoParams(BaseModel):
     window: PositiveFloat | None = None
     mode: Literal["fast", "exact"] = "fast"
     stream: int = Field(0, ge=0)
-    threads: int = Field(1, ge=0, description="decoder threads per worker (0 = automatic)")
+    threads: int | None = Field(None, ge=0, description="decoder threads per worker (0 = FFmpeg's choice)")
 
     @model_validator(mode="after")
     def _one_sampling(self) -> DecodeVideoParams:
@@ -49,45 +56,68 @@ class DecodeAudioParams(BaseModel):
     stream: int = Field(0, ge=0)
 
 
+def _decode_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Any]:
+    """Refuse a sampling set in the file that is slower than a branch needs; the rest is planned."""
+    p = stage.params
+    for need in frame_needs(wanted):
+        if p.fps is not None and need.fps is not None and p.fps < need.fps - 1e-9:
+            raise ConfigError(
+                f"{ctx.where(stage)} ({stage.id}) sets fps={p.fps} but {need.origin} needs "
+                f"fps={need.fps:g}; decode at least that fast or remove the key"
+            )
+    return []
+
+
 class DecodeVideo:
-    """Decodes one file into windows of uint8 Frames (T, 3, H, W) with pts in seconds."""
+    """Decodes one file into windows of :class:`DecodedVideo`: uint8 frames for every sampling
+    its consumers need, scaled in the decoder to cover the largest size any of them uses."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
+        from avseq.io.sampling import Sampling
+
         self.id, self.params, self.limits = spec.id, spec.params, ctx.limits()
+        p, needs = spec.params, ctx.spec.needs_of(spec.id)
+        own = Sampling(p.fps, p.num_frames) if (p.fps or p.num_frames) else None
+        rated = {n.consumer: Sampling(n.fps, n.num_frames) for n in needs if n.fps or n.num_frames}
+        self.samplings = list(dict.fromkeys([*([own] if own else []), *rated.values()]))
+        # consumer id -> index of its sampling; a consumer without one takes the decode's own, or all
+        self.picks = {c: self.samplings.index(s) for c, s in rated.items()}
+        if own is not None:
+            self.picks |= {n.consumer: 0 for n in needs if n.consumer not in rated}
+        self.size = _decode_size(p.size, needs)
+        self.max_bytes = MemoryBudget(ctx.spec.memory).window_bytes
+        self.threads = p.threads if p.threads is not None else 1
+
+    def plan_threads(self, busy_workers: int) -> None:
+        """Share the cores among ``busy_workers`` decoding at once (unless the file sets threads)."""
+        if self.params.threads is None:
+            self.threads = max(1, available_cores() // max(1, busy_workers))
 
     def _options(self) -> dict[str, Any]:
         p = self.params
-        size = tuple(p.size) if isinstance(p.size, (list, tuple)) else p.size
-        return dict(
-            fps=p.fps,
-            num_frames=p.num_frames,
-            size=size,
-            mode=p.mode,
-            stream=p.stream,
-            threads=p.threads,
-            limits=self.limits,
-        )
+        return dict(size=self.size, mode=p.mode, stream=p.stream, threads=self.threads, limits=self.limits)
 
     def windows(self, path: Path) -> Iterator[tuple[float, float, Any]]:
-        """(start, end, Frames) per window; one window spanning the file without ``window``."""
-        from avseq.io import iter_video, probe
+        """(start, end, DecodedVideo) per window (one window spanning the file without ``window``);
+        a window is cut early once its frames would pass the run's window budget."""
+        from avseq.io.video import iter_sampled
 
-        info = probe(path)
-        duration = float(info.duration or 0.0)
-        w = self.params.window
-        if w is None:
-            from avseq.io import decode_video
-
-            frames = decode_video(path, **self._options())
-            yield 0.0, max(duration, _last_pts(frames)), frames
-            return
-        for frames in iter_video(path, window=w, **self._options()):
-            start = math.floor(float(frames.pts[0]) / w + 1e-9) * w if len(frames) else 0.0
-            yield start, max(min(start + w, max(duration, _last_pts(frames))), start + 1e-3), frames
+        window, budget = self.params.window, self.max_bytes
+        for w in iter_sampled(path, self.samplings, window=window, max_bytes=budget, **self._options()):
+            picks = {c: w.picks[i] for c, i in self.picks.items()}
+            yield w.start, w.end, DecodedVideo(w.frames, picks)
 
 
-def _last_pts(frames: Any) -> float:
-    return float(frames.pts[-1]) if len(frames) else 0.0
+def _decode_size(size: Any, needs: list[Any]) -> Any:
+    """The file's own ``size``; else scale to cover every consumer's size (None: full size)."""
+    from avseq.io.geometry import Cover
+
+    if size is not None:
+        return tuple(size) if isinstance(size, (list, tuple)) else size
+    if not needs or any(n.size is None for n in needs):
+        return None
+    sizes = tuple(dict.fromkeys(tuple(n.size) for n in needs))
+    return Cover(sizes, stretch=all(n.transform == "resize" for n in needs))
 
 
 class DecodeAudio:
@@ -111,10 +141,15 @@ class DecodeAudio:
         )
 
 
-def make_decoder(plan: Any):
-    """The function a decode worker runs per file: Window messages, then FileDone."""
+def make_decoder(plan: Any, busy_workers: int = 1):
+    """The function a decode worker runs per file: Window messages, then FileDone.
+
+    busy_workers: how many workers decode at once (their decoder threads share the cores).
+    """
     video = next((plan.objects[s.id] for s in plan.sources if s.type == "decode_video"), None)
     audio = next((plan.objects[s.id] for s in plan.sources if s.type == "decode_audio"), None)
+    if video is not None:
+        video.plan_threads(busy_workers)
 
     def decode(path: Path) -> Iterator[Window | FileDone]:
         if video is None:
@@ -123,11 +158,11 @@ def make_decoder(plan: Any):
             yield FileDone(-1, 1, wave.duration, 0.0)
             return
         pts, end, n = [], 0.0, 0
-        for n, (start, stop, frames) in enumerate(video.windows(path), start=1):
-            values = {video.id: frames}
+        for n, (start, stop, decoded) in enumerate(video.windows(path), start=1):
+            values = {video.id: decoded}
             if audio is not None:
                 values[audio.id] = audio.decode(path, start, stop)
-            pts.append(frames.pts)
+            pts.append(decoded.frames.pts)
             end = stop
             yield Window(-1, n - 1, start, stop, values)
         all_pts = torch.cat(pts) if pts else torch.zeros(0, dtype=torch.float64)
@@ -148,6 +183,7 @@ register(
         "video",
         (0, 0),
         description="decode video frames by timestamp (fps or num_frames), optionally in windows",
+        needs=_decode_needs,
     )
 )
 register(
