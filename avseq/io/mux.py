@@ -4,13 +4,19 @@ Every video packet is copied, never re-encoded. The new audio is encoded to
 AAC for MP4/MOV and Opus for MKV/WebM, placed on the video's timeline and cut
 or padded with silence to exactly the video's duration. Captions become a
 ``mov_text`` track in MP4/MOV and a WebVTT track in MKV/WebM.
+
+The input is read once: the video's span is measured from its packets while they are
+copied, and the audio is encoded only as far as the packets read so far vouch for. What is
+left beyond the packet copy is encoding the new audio (``tools/bench_mux.py`` measures both).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
+from operator import itemgetter
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +45,15 @@ OUTPUT_FORMATS = {
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
 CAPTION_TIME_BASE = Fraction(1, 1000)
+# FFmpeg's default AAC search ("twoloop") takes 0.4-1.3 ms per 1024-sample frame, most on
+# quiet audio such as the shipped vocoder's: 80-90% of a mux, 10-50x the packet copy.
+# "fast" takes 0.1-0.3 ms and, on vocoder output and the real clips, keeps the decoded
+# waveform and log-mel at least as close to the input (tests/io/test_mux.py checks the SNR).
+ENCODER_OPTIONS = {"aac": {"aac_coder": "fast"}}
+# Samples per frame handed to the encoder; PyAV cuts them to the codec's frame size, so the
+# packets are those of 1024-sample frames, for a quarter of the Python round trips.
+AUDIO_CHUNK = 4096
+LOOKAHEAD_BYTES = 32 << 20  # packets held at most while reading ahead for the audio; beyond: scan first
 
 
 def _encoder_rate(codec: str, rate: int) -> int:
@@ -54,13 +69,23 @@ def fit_to_span(
     Audio before ``start`` or after the end is cut; gaps are filled with silence.
     channels: convert to this many channels (None keeps the audio's).
     """
+    wave, offset = _aligned(audio, rate, start, channels)
+    return _window(wave, offset, 0, round(duration * rate))
+
+
+def _aligned(audio: Audio, rate: int, start: float, channels: int | None = None) -> tuple[np.ndarray, int]:
+    """``audio`` as float32 (C, N) at ``rate`` Hz and the output sample (0 = ``start``) its first lands on."""
     wave = audio.wave.detach().cpu().numpy().astype(np.float32)
-    wave = resample_wave(wave, audio.sample_rate, rate, channels)
-    n = round(duration * rate)
-    offset = round((audio.start - start) * rate)  # where audio's first sample lands in the output
-    out = np.zeros((wave.shape[0], n), dtype=np.float32)
-    src0, dst0 = max(0, -offset), max(0, offset)
-    count = max(0, min(wave.shape[1] - src0, n - dst0))
+    return resample_wave(wave, audio.sample_rate, rate, channels), round((audio.start - start) * rate)
+
+
+def _window(wave: np.ndarray, offset: int, lo: int, hi: int) -> np.ndarray:
+    """Output samples ``[lo, hi)`` of ``wave`` placed at ``offset``: float32 (C, hi - lo), 0 elsewhere."""
+    src0, dst0 = max(0, lo - offset), max(0, offset - lo)
+    count = max(0, min(wave.shape[1] - src0, hi - lo - dst0))
+    if count == hi - lo:
+        return wave[:, src0 : hi - offset]
+    out = np.zeros((wave.shape[0], hi - lo), dtype=np.float32)
     out[:, dst0 : dst0 + count] = wave[:, src0 : src0 + count]
     return out
 
@@ -82,25 +107,131 @@ def _caption_packets(stream, codec: str, cues: Sequence[Cue]) -> Iterator[av.Pac
         yield packet
 
 
-def _audio_packets(stream, wave: np.ndarray, rate: int, first_pts: int, fmt: str) -> Iterator[av.Packet]:
-    chunk = stream.codec_context.frame_size or 1024
-    frames = frames_from_wave(wave, rate, chunk=chunk, first_pts=first_pts)
-    for frame in resample_frames(frames, rate=None, channels=None, fmt=fmt):
-        yield from stream.encode(frame)
-    yield from stream.encode(None)
+class _Rescan(Exception):
+    """The video's span cannot be measured while its packets are copied; scan them first."""
 
 
-def _copied_packets(container, mapping: dict) -> Iterator[av.Packet]:
-    for packet in container.demux(*mapping):
-        if packet.dts is None or packet.size == 0:
-            continue
-        packet.stream = mapping[packet.stream]
-        yield packet
+class _VideoReader:
+    """The packets to copy, in file order, read ahead on demand; meanwhile the first video
+    stream's span is measured from its packets: what ``scan_stream`` gives, without a pass
+    of its own over the file.
+
+    The start (least pts) is final once a packet's dts reaches it, as no later packet has
+    pts < dts or an earlier dts (muxers refuse both); a later pts before it raises _Rescan
+    all the same, as do a video packet without pts (the header's span applies then), a
+    file without video packets and a read-ahead past LOOKAHEAD_BYTES. The end (greatest
+    pts + duration) only grows, so the audio up to it can be encoded before the last packet
+    is read. ``span``: (start, duration) in seconds measured beforehand; nothing is measured then.
+    """
+
+    def __init__(self, container, copy: list, video, span: tuple[float, float] | None = None) -> None:
+        container.seek(0)
+        self._demux = container.demux(*copy)
+        self._ahead: deque[av.Packet] = deque()
+        self._ahead_bytes = 0
+        self._seconds = {s.index: float(s.time_base) for s in copy}
+        self._video, self._scale = video.index, video.time_base.as_integer_ratio()
+        self._span = span
+        self._first = self._last = None  # least pts, greatest pts + duration, in time_base units
+        self._start_known = self._ended = False
+
+    def _read(self) -> None:
+        """Read the next packet into the read-ahead queue (or note the end of the file)."""
+        packet = next(self._demux, None)
+        if packet is None:
+            self._ended = True
+            if self._span is None and self._first is None:
+                raise _Rescan
+            return
+        if self._span is None and packet.stream.index == self._video and packet.size:
+            self._measure(packet)
+        if packet.dts is not None and packet.size:
+            self._ahead.append(packet)
+            self._ahead_bytes += packet.size
+
+    def _read_ahead(self) -> None:
+        if self._ahead_bytes >= LOOKAHEAD_BYTES:
+            raise _Rescan
+        self._read()
+
+    def _measure(self, packet: av.Packet) -> None:
+        if packet.pts is None or (self._start_known and packet.pts < self._first):
+            raise _Rescan
+        end = packet.pts + max(packet.duration or 0, 0)
+        self._first = packet.pts if self._first is None else min(self._first, packet.pts)
+        self._last = end if self._last is None else max(self._last, end)
+        self._start_known = self._start_known or (packet.dts is not None and packet.dts >= self._first)
+
+    def start(self) -> float:
+        """The video's start in seconds, reading ahead until it is final."""
+        if self._span is not None:
+            return self._span[0]
+        while not (self._start_known or self._ended):
+            self._read_ahead()
+        return self._in_seconds(self._first)
+
+    def samples(self, rate: int, want: int) -> int:
+        """Samples at ``rate`` known to lie within the video (call :meth:`start` first): at least
+        ``want``, reading ahead as needed, or fewer when the file ends (the video's duration then)."""
+        if self._span is not None:
+            return round(self._span[1] * rate)
+        while not self._ended and self._known(rate) < want:
+            self._read_ahead()
+        return self._known(rate)
+
+    def _known(self, rate: int) -> int:
+        return round((self._in_seconds(self._last) - self._in_seconds(self._first)) * rate)
+
+    def _in_seconds(self, ts: int) -> float:
+        """``float(ts * time_base)`` (both round the exact ratio once) without a Fraction."""
+        num, den = self._scale
+        return ts * num / den
+
+    def packets(self, mapping: dict) -> Iterator[tuple[float, av.Packet]]:
+        """(dts in seconds, packet) of each packet to copy, its stream set to ``mapping[stream]``."""
+        while True:
+            while not (self._ahead or self._ended):
+                self._read()
+            if not self._ahead:
+                return
+            packet = self._ahead.popleft()
+            self._ahead_bytes -= packet.size
+            seconds = packet.dts * self._seconds[packet.stream.index]
+            packet.stream = mapping[packet.stream]
+            yield seconds, packet
 
 
-def _seconds(packet: av.Packet) -> float:
-    ts = packet.dts if packet.dts is not None else packet.pts
-    return float(ts * packet.time_base) if ts is not None else 0.0
+def _audio_packets(
+    stream, audio: Audio, rate: int, fmt: str, video: _VideoReader
+) -> Iterator[tuple[float, av.Packet]]:
+    """(seconds, packet) of ``audio`` encoded on ``stream``, placed on the video's timeline and
+    cut or padded to its duration; each chunk reads the video only as far ahead as it needs."""
+    start = video.start()
+    wave, offset = _aligned(audio, rate, start)
+    wave, chunk, first_pts = wave[:2], AUDIO_CHUNK, round(start * rate)
+
+    def frames() -> Iterator[av.AudioFrame]:
+        lo = 0
+        while (n := video.samples(rate, lo + chunk)) > lo:
+            hi = min(lo + chunk, n)
+            yield from frames_from_wave(_window(wave, offset, lo, hi), rate, chunk, first_pts + lo)
+            lo = hi
+
+    def encoded() -> Iterator[av.Packet]:
+        for frame in resample_frames(frames(), rate=None, channels=None, fmt=fmt):
+            yield from stream.encode(frame)
+        yield from stream.encode(None)
+
+    yield from _timed(encoded())
+
+
+def _timed(packets: Iterable[av.Packet]) -> Iterator[tuple[float, av.Packet]]:
+    """(dts in seconds, packet): the merge key; the packets share one time base."""
+    scale = None
+    for packet in packets:
+        scale = scale or float(packet.time_base)
+        ts = packet.dts if packet.dts is not None else packet.pts
+        yield (ts or 0) * scale, packet
 
 
 def _video_span(container, vs) -> tuple[float, float]:
@@ -176,23 +307,32 @@ def mux_audio(
 
 
 def _write(inp, out_path: Path, new_audio: Audio, fmt: tuple, mode, captions, language: str) -> None:
+    """Mux in one pass over the input, measuring the video's span on the way; scan first
+    only where that cannot be done (see _VideoReader)."""
+    with atomic_path(out_path) as tmp:
+        try:
+            _mux(inp, tmp, new_audio, fmt, mode, captions, language, span=None)
+        except _Rescan:
+            span = _video_span(inp, inp.streams.video[0])
+            _mux(inp, tmp, new_audio, fmt, mode, captions, language, span=span)
+
+
+def _mux(
+    inp, tmp: Path, new_audio: Audio, fmt: tuple, mode, captions, language: str, span: tuple | None
+) -> None:
+    """Write ``tmp`` in one pass; ``span`` (start, duration) when already measured."""
     muxer, acodec, sample_fmt, ccodec = fmt
-    start, duration = _video_span(inp, inp.streams.video[0])
     copy = list(inp.streams.video) + (list(inp.streams.audio) if mode == "keep" else [])
-    with atomic_path(out_path) as tmp, av.open(str(tmp), mode="w", format=muxer) as out:
+    with av.open(str(tmp), mode="w", format=muxer) as out:
         mapping = {s: out.add_stream_from_template(s) for s in copy}
+        video = _VideoReader(inp, copy, inp.streams.video[0], span)
         rate = _encoder_rate(acodec, new_audio.sample_rate)
-        channels = new_audio.wave.shape[0]
-        astream = out.add_stream(acodec, rate=rate, layout="mono" if channels == 1 else "stereo")
-        wave = fit_to_span(new_audio, rate, start, duration)
-        wave = wave if channels <= 2 else wave[:2]
-        streams = [
-            _copied_packets(inp, mapping),
-            _audio_packets(astream, wave, rate, round(start * rate), sample_fmt),
-        ]
+        layout = "mono" if new_audio.wave.shape[0] == 1 else "stereo"
+        astream = out.add_stream(acodec, rate=rate, layout=layout, options=ENCODER_OPTIONS.get(acodec))
+        streams = [video.packets(mapping), _audio_packets(astream, new_audio, rate, sample_fmt, video)]
         if captions:
             cstream = out.add_mux_stream(ccodec, time_base=CAPTION_TIME_BASE)
             cstream.metadata["language"] = language
-            streams.append(_caption_packets(cstream, ccodec, captions))
-        for packet in heapq.merge(*streams, key=_seconds):
+            streams.append(_timed(_caption_packets(cstream, ccodec, captions)))
+        for _, packet in heapq.merge(*streams, key=itemgetter(0)):
             out.mux(packet)

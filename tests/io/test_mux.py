@@ -1,10 +1,12 @@
 import av
+import numpy as np
 import pytest
 import torch
 
 from avseq.errors import UnsupportedCodecError
-from avseq.io import Cue, decode_audio, mux_audio, probe
+from avseq.io import Cue, decode_audio, mux, mux_audio, probe
 from avseq.io.mux import fit_to_span
+from avseq.io.scan import scan_stream
 from avseq.types import Audio
 from tests.io.conftest import SR, sine
 
@@ -71,3 +73,41 @@ def test_bad_outputs(media, tmp_path):
     with pytest.raises(UnsupportedCodecError, match="WebM cannot hold video codec 'h264'"):
         mux_audio(media["gop"], tmp_path / "x.webm", new_audio())
     assert not list(tmp_path.iterdir())
+
+
+def all_packets(path):
+    """{stream index: [(pts, dts, bytes)]} of every non-empty packet of ``path``."""
+    with av.open(str(path)) as c:
+        out = {s.index: [] for s in c.streams}
+        for p in c.demux():
+            if p.size:
+                out[p.stream.index].append((p.pts, p.dts, bytes(p)))
+        return out
+
+
+@pytest.mark.parametrize(
+    "name,ext,mode", [("gop", ".mp4", "replace"), ("vfr", ".mkv", "replace"), ("multi", ".mp4", "keep")]
+)
+def test_one_pass_writes_what_scanning_first_writes(media, tmp_path, monkeypatch, name, ext, mode):
+    # The video's span is measured while its packets are copied; scan_stream runs only where
+    # that cannot be done, forced here by leaving no room to read ahead.
+    scans = []
+    monkeypatch.setattr(mux, "scan_stream", lambda *a: scans.append(1) or scan_stream(*a))
+    audio, cues = new_audio(1.5, start=0.3), [Cue(0.2, 0.6, "tick")]
+    one = mux_audio(media[name], tmp_path / f"one{ext}", audio, mode=mode, captions=cues)
+    assert scans == []
+    monkeypatch.setattr(mux, "LOOKAHEAD_BYTES", 0)
+    scanned = mux_audio(media[name], tmp_path / f"scanned{ext}", audio, mode=mode, captions=cues)
+    assert scans == [1]
+    assert all_packets(one) == all_packets(scanned)
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_encoded_audio_stays_close_to_the_input(media, tmp_path, ext):
+    # Guards the encoder settings chosen for speed (mux.ENCODER_OPTIONS): about 24 dB today.
+    rng = np.random.default_rng(0)
+    wave = (0.5 * sine(6.0, 660) + 0.05 * rng.standard_normal((1, 6 * SR))).astype(np.float32)
+    out = mux_audio(media["gop"], tmp_path / f"out{ext}", Audio(torch.from_numpy(wave), SR))
+    back = decode_audio(out, sample_rate=SR).wave[0].numpy()
+    x, y = wave[0], back[: wave.shape[1]]
+    assert 10 * np.log10((x**2).sum() / ((x - y) ** 2).sum()) > 20
