@@ -115,6 +115,7 @@ class _Run(RunRecorder):
             self.writer = writer
             pool.start([(k, s.item.path) for k, s in self.files.items()])
             self.plan.build(("batch", "sink"))  # while the workers decode the first files
+            self.progress.show()
             for msg in pool.events():
                 self._handle(msg)
                 full = len(self.pending) >= spec.batch_size

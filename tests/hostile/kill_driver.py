@@ -68,7 +68,9 @@ def main() -> None:
     # Import what a run imports (no torch op runs here, so forking stays safe).
     import avseq.bundles  # noqa: F401
     import avseq.cli.run  # noqa: F401
-    import avseq.io  # noqa: F401
+    import avseq.io.audio  # noqa: F401  (avseq.io loads its torch modules lazily)
+    import avseq.io.mux  # noqa: F401
+    import avseq.io.video  # noqa: F401
     import avseq.models  # noqa: F401
     import avseq.pipeline  # noqa: F401
     import avseq.vocoders  # noqa: F401
