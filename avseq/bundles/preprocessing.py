@@ -2,22 +2,23 @@
 
 A pipeline that runs a bundle takes these values from it. A pipeline file may restate
 them; :meth:`Preprocessing.check_compatible` refuses any value that contradicts the
-bundle, naming both, and lets through the few keys that are run-time choices.
+bundle, naming both.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from avseq.errors import ConfigError
+from avseq.io.sampling import check_sampling, same_rate
 from avseq.transforms.mel import MelRecipe, get_recipe
 
 FrameTransform = Literal["fit", "resize"]
-# Keys a pipeline may set to a value different from the bundle's (run-time choices).
-RUNTIME_KEYS = ("window",)
+# Keys that bundle.json files written before they were dropped may carry: read and ignored
+# (the audio rate is the mel recipe's; windows are a pipeline's choice).
+RETIRED_KEYS = ("sample_rate", "window", "extra")
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,8 @@ class Preprocessing:
         num_frames: or N frames sampled uniformly over the clip.
         frame_size: (H, W) of the frames the encoder sees.
         frame_transform: "fit" (cover (H, W) keeping aspect, then center-crop) or "resize" (stretch).
-        mel: the mel recipe dict (sound models; None for captioners).
-        sample_rate: Hz of the audio (the mel recipe's when ``mel`` is set).
-        window: seconds per window when a long video is processed in pieces (None = whole clip).
-        extra: free-form JSON-able settings other stages may need.
+        mel: the mel recipe dict (sound models; None for captioners); its ``sample_rate`` is
+            the audio's.
     """
 
     frame_size: tuple[int, int]
@@ -40,9 +39,6 @@ class Preprocessing:
     num_frames: int | None = None
     frame_transform: FrameTransform = "fit"
     mel: dict[str, Any] | None = None
-    sample_rate: int | None = None
-    window: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         size = tuple(self.frame_size) if isinstance(self.frame_size, (list, tuple)) else ()
@@ -51,32 +47,19 @@ class Preprocessing:
                 f"Invalid preprocessing frame_size {self.frame_size!r}: need [H, W] positive ints"
             )
         object.__setattr__(self, "frame_size", size)
-        if (self.fps is None) == (self.num_frames is None):
+        try:
+            check_sampling(self.fps, self.num_frames, required=True)
+        except ValueError as err:
             raise ConfigError(
-                f"preprocessing needs exactly one of fps / num_frames, got fps={self.fps} "
-                f"num_frames={self.num_frames}"
-            )
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
-            raise ConfigError(f"Invalid preprocessing fps {self.fps!r}: must be > 0")
-        if self.num_frames is not None and (not isinstance(self.num_frames, int) or self.num_frames <= 0):
-            raise ConfigError(f"Invalid preprocessing num_frames {self.num_frames!r}: must be a positive int")
+                f"Invalid preprocessing sampling (exactly one of fps / num_frames): {err}"
+            ) from None
         if self.frame_transform not in get_args(FrameTransform):
             raise ConfigError(
                 f"Invalid preprocessing frame_transform {self.frame_transform!r}. "
                 f"Supported: {', '.join(get_args(FrameTransform))}"
             )
-        if self.window is not None and not self.window > 0:
-            raise ConfigError(f"Invalid preprocessing window {self.window!r}: must be > 0 seconds")
         if self.mel is not None:
-            recipe = get_recipe(self.mel)
-            object.__setattr__(self, "mel", recipe.to_dict())
-            if self.sample_rate is None:
-                object.__setattr__(self, "sample_rate", recipe.sample_rate)
-            elif self.sample_rate != recipe.sample_rate:
-                raise ConfigError(
-                    f"preprocessing sample_rate {self.sample_rate} differs from the mel recipe's "
-                    f"{recipe.sample_rate}"
-                )
+            object.__setattr__(self, "mel", get_recipe(self.mel).to_dict())
 
     @property
     def recipe(self) -> MelRecipe | None:
@@ -91,9 +74,11 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError listing the known ones."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError listing the known ones.
+        :data:`RETIRED_KEYS`, which older bundle.json files carry, are read and ignored."""
         if not isinstance(data, dict):
             raise ConfigError(f"preprocessing must be a dict, got {type(data).__name__}")
+        data = {k: v for k, v in data.items() if k not in RETIRED_KEYS}
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise ConfigError(
@@ -104,27 +89,24 @@ class Preprocessing:
         return cls(**data)
 
     def check_compatible(self, overrides: dict[str, Any], source: str = "pipeline") -> Preprocessing:
-        """Merge ``overrides`` (e.g. a pipeline file's preprocessing keys) into this one.
+        """Check ``overrides`` (e.g. a pipeline file's preprocessing keys) against this one.
 
         A key that restates the bundle's value is fine; one that contradicts it raises
         ConfigError naming both values (``source`` names where the override came from).
-        Only :data:`RUNTIME_KEYS` may differ. Returns the merged preprocessing.
+        Returns this preprocessing.
         """
         unknown = sorted(set(overrides) - _FIELDS)
         if unknown:
             raise ConfigError(
                 f"{source}: unknown preprocessing keys {unknown}. Supported: {', '.join(sorted(_FIELDS))}"
             )
-        merged = dict(self.to_dict())
         for key, value in overrides.items():
-            if key in RUNTIME_KEYS:
-                merged[key] = value
-            elif not _same(key, value, getattr(self, key)):
+            if not _same(key, value, getattr(self, key)):
                 raise ConfigError(
                     f"{source} sets {key}={_show(key, value)} but the bundle was trained with "
                     f"{key}={_show(key, getattr(self, key))}; remove the key or use a matching bundle"
                 )
-        return Preprocessing.from_dict(merged)
+        return self
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Preprocessing)}
@@ -144,7 +126,7 @@ def _same(key: str, new: Any, old: Any) -> bool:
     if key == "mel":
         return _recipe_numbers(new) == _recipe_numbers(old)
     if key == "fps" and new is not None and old is not None:
-        return math.isclose(float(new), float(old), rel_tol=1e-9)
+        return same_rate(float(new), float(old))
     return new == old
 
 

@@ -20,6 +20,28 @@ import numpy as np
 T = TypeVar("T")
 
 EPS = 1e-6  # seconds; a frame that starts within EPS after t counts as shown at t (float rounding)
+RATE_RTOL = 1e-9  # relative; two frame rates this close are the same rate (float rounding)
+
+
+def check_sampling(fps: float | None, num_frames: int | None, *, required: bool = False) -> None:
+    """The one rule for a sampling's keys: ``fps`` (a finite number > 0) or ``num_frames`` (an
+    int >= 1), never both; one of them when ``required`` (otherwise neither means every frame).
+
+    Raises ValueError naming the values.
+    """
+    if fps is not None and num_frames is not None:
+        raise ValueError(f"give fps or num_frames, not both (got fps={fps}, num_frames={num_frames})")
+    if required and fps is None and num_frames is None:
+        raise ValueError("give fps or num_frames (got neither)")
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"Invalid fps {fps!r}: must be a finite number > 0")
+    if num_frames is not None and (not isinstance(num_frames, int) or num_frames < 1):
+        raise ValueError(f"Invalid num_frames {num_frames!r}: must be an int >= 1")
+
+
+def same_rate(a: float, b: float) -> bool:
+    """True when frame rates ``a`` and ``b`` (frames per second) differ by float rounding at most."""
+    return math.isclose(a, b, rel_tol=RATE_RTOL)
 
 
 def fps_times(start: float, end: float | None, fps: float) -> Iterator[float]:
@@ -104,6 +126,9 @@ class Sampling:
 
     fps: float | None = None
     num_frames: int | None = None
+
+    def __post_init__(self) -> None:
+        check_sampling(self.fps, self.num_frames, required=True)
 
     def times(self, start: float, end: float | None, window: float | None) -> Iterator[float]:
         """Ascending sample times in ``[start, end)``; ``end`` is needed for ``num_frames``."""

@@ -25,7 +25,7 @@ from avseq.io.convert import FrameStack, SizeArg, output_shape, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
-from avseq.io.sampling import EPS, Sampling, Selector, TaggedTimes, choose_indices
+from avseq.io.sampling import EPS, Sampling, Selector, TaggedTimes, check_sampling, choose_indices
 from avseq.io.scan import scan_stream
 from avseq.io.source import (
     PlanMismatch,
@@ -66,16 +66,7 @@ class VideoRequest:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"Invalid mode {self.mode!r}. Supported: 'fast', 'exact'")
-        if self.fps is not None and self.num_frames is not None:
-            raise ValueError(
-                f"Pass fps or num_frames, not both (got fps={self.fps}, num_frames={self.num_frames})"
-            )
-        if self.fps is not None and not (
-            isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0
-        ):
-            raise ValueError(f"Invalid fps {self.fps!r}: must be a finite number > 0")
-        if self.num_frames is not None and (not isinstance(self.num_frames, int) or self.num_frames < 1):
-            raise ValueError(f"Invalid num_frames {self.num_frames!r}: must be an int >= 1")
+        check_sampling(self.fps, self.num_frames)
         if not (math.isfinite(self.start) and self.start >= 0):
             raise ValueError(f"Invalid start {self.start!r}: must be seconds >= 0")
         if self.end is not None and not self.end > self.start:
@@ -385,7 +376,7 @@ def iter_sampled(
     stop, last_t = float(end if end is not None else info.duration or 0.0), -math.inf
     try:
         for w in _windows(_pairs(path, req, info), req, capacity, stop, max_bytes):
-            last_t = w.end - 1e-9
+            last_t = w.end - EPS  # times within EPS count as one: resume from the window's end
             yield w
     except PlanMismatch as why:
         log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
@@ -416,7 +407,7 @@ def iter_video(
     ``num_frames`` counted per window. A window in which no frame is sampled is
     skipped; each Frames' pts tells where it lies. ``limits.max_frames`` caps one window.
     """
-    VideoRequest(fps, num_frames)  # the sampling's own checks, with their messages
+    check_sampling(fps, num_frames)
     samplings = [Sampling(fps, num_frames)] if fps is not None or num_frames is not None else []
     for w in iter_sampled(path, samplings, window=window, start=start, end=end, size=size, stream=stream,
                           mode=mode, threads=threads, hwaccel=hwaccel, on_truncated=on_truncated,

@@ -38,4 +38,4 @@ def toy() -> TiedToy:
 
 @pytest.fixture
 def sound_preprocessing() -> Preprocessing:
-    return Preprocessing(frame_size=(17, 11), fps=8.0, mel="default", window=4.0)
+    return Preprocessing(frame_size=(17, 11), fps=8.0, mel="default")

@@ -40,10 +40,9 @@ class DecodeVideoParams(BaseModel):
 
     @model_validator(mode="after")
     def _one_sampling(self) -> DecodeVideoParams:
-        if self.fps is not None and self.num_frames is not None:
-            raise ValueError(
-                f"give fps or num_frames, not both (got fps={self.fps}, num_frames={self.num_frames})"
-            )
+        from avseq.io.sampling import check_sampling
+
+        check_sampling(self.fps, self.num_frames)
         return self
 
 
@@ -58,9 +57,11 @@ class DecodeAudioParams(BaseModel):
 
 def _decode_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Any]:
     """Refuse a sampling set in the file that is slower than a branch needs; the rest is planned."""
+    from avseq.io.sampling import same_rate
+
     p = stage.params
     for need in frame_needs(wanted):
-        if p.fps is not None and need.fps is not None and p.fps < need.fps - 1e-9:
+        if p.fps is not None and need.fps is not None and p.fps < need.fps and not same_rate(p.fps, need.fps):
             raise ConfigError(
                 f"{ctx.where(stage)} ({stage.id}) sets fps={p.fps} but {need.origin} needs "
                 f"fps={need.fps:g}; decode at least that fast or remove the key"
