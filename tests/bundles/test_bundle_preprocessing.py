@@ -14,7 +14,8 @@ from avseq.transforms import get_recipe
 def test_round_trip_through_json(sound_preprocessing):
     data = json.loads(json.dumps(sound_preprocessing.to_dict()))
     assert Preprocessing.from_dict(data) == sound_preprocessing
-    assert sound_preprocessing.recipe.sample_rate == 16000 and sound_preprocessing.recipe == get_recipe("default")
+    recipe = sound_preprocessing.recipe
+    assert recipe.sample_rate == 16000 and recipe == get_recipe("default")
 
 
 def test_keys_older_bundles_carry_are_read_and_ignored(sound_preprocessing):
