@@ -60,7 +60,6 @@ class StageType:
     produces: str | None = None
     inputs: tuple[int, int] = (1, 1)
     outputs: Callable[[Any], dict[str, str]] | None = None
-    description: str = ""
     needs: Callable[[Any, list[Any], Any], list[Any]] | None = None
     provides: Callable[[Any, Any], dict[str, Any]] | None = None
 

@@ -300,7 +300,6 @@ register(
         FramesStage,
         ("video",),
         "frames",
-        description="resize / crop / to_float on the stage device",
         needs=_frames_needs,
     )
 )
@@ -312,7 +311,6 @@ register(
         EncodeStage,
         ("frames",),
         "features",
-        description="per-frame CNN features (a bundle's encoder or a named one)",
         needs=_encode_needs,
     )
 )
@@ -324,7 +322,6 @@ register(
         SoundStage,
         ("frames", "features"),
         "spectrogram",
-        description="a sound bundle: frames or its features -> log-mel",
         needs=_model_needs,
         provides=_sound_provides,
     )
@@ -337,7 +334,6 @@ register(
         VocoderStage,
         ("spectrogram",),
         "wave",
-        description="log-mel -> waveform",
         needs=_vocoder_needs,
     )
 )
@@ -349,7 +345,6 @@ register(
         CaptionStage,
         ("frames", "features"),
         "text",
-        description="a caption bundle: frames or its features -> text",
         needs=_model_needs,
     )
 )

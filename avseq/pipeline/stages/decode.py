@@ -183,7 +183,6 @@ register(
         (),
         "video",
         (0, 0),
-        description="decode video frames by timestamp (fps or num_frames), optionally in windows",
         needs=_decode_needs,
     )
 )
@@ -196,6 +195,5 @@ register(
         (),
         "audio",
         (0, 0),
-        description="decode the audio track of the same window",
     )
 )

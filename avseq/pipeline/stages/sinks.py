@@ -1,7 +1,9 @@
 """Sink stages: write one file's outputs (every window's pieces) into its staging folder.
 
 Each ``write(folder, inputs, info)`` gets, per input stage, the list of that
-stage's pieces in window order, and returns ``{result key: file name}``.
+stage's pieces in window order, and returns ``{result key: file name}``: what the
+sink's ``names(params)`` says, the one place its file names are made (the
+registration's ``outputs`` is the same function).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from avseq.pipeline.stages.base import FileInfo, StageType, register
 from avseq.types import Audio
 
 
-def _key(name: str) -> str:
-    return name.replace(".", "_")
+def _named(*files: str) -> dict[str, str]:
+    """``{result key: file name}`` for ``files``: the key is the name with ``_`` for ``.``."""
+    return {name.replace(".", "_"): name for name in files}
 
 
 def concat_audio(pieces: list[Audio]) -> Audio:
@@ -49,15 +52,20 @@ class WriteAudioParams(BaseModel):
 class WriteAudio:
     """Writes ``sound.wav`` (or ``.flac``) from synthesized (or decoded) audio."""
 
+    @staticmethod
+    def names(params: WriteAudioParams) -> dict[str, str]:
+        return _named(f"sound.{params.format}")
+
     def __init__(self, spec: Any, ctx: Any) -> None:
-        self.name = f"sound.{spec.params.format}"
+        self.outputs = self.names(spec.params)
+        (self.name,) = self.outputs.values()
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
         from avseq.io import write_audio
 
         audio = concat_audio(inputs[0])
         write_audio(folder / self.name, audio.wave, audio.sample_rate)
-        return {_key(self.name): self.name}
+        return dict(self.outputs)
 
 
 class MuxParams(BaseModel):
@@ -72,11 +80,15 @@ class MuxParams(BaseModel):
 class Mux:
     """Writes ``with_sound.mp4``: the input's video stream copied, the new sound muxed in."""
 
-    name = "with_sound.mp4"
+    @staticmethod
+    def names(params: MuxParams) -> dict[str, str]:
+        return _named("with_sound.mp4")
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.params = spec.params
         self.kinds = [ctx.spec.stage(i).stage_type.produces for i in spec.input]
+        self.outputs = self.names(spec.params)
+        (self.name,) = self.outputs.values()
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
         from avseq.io import mux_audio
@@ -86,7 +98,11 @@ class Mux:
         if self.params.captions and "text" in self.kinds:
             cues = window_cues(inputs[self.kinds.index("text")], info)
         mux_audio(info.path, folder / self.name, audio, mode=self.params.audio, captions=cues)
-        return {_key(self.name): self.name}
+        return dict(self.outputs)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class WriteCaptionsParams(BaseModel):
@@ -101,34 +117,39 @@ class WriteCaptionsParams(BaseModel):
 class WriteCaptions:
     """Writes the caption files; a whole-clip cue spans the clip (one cue per window when windowed)."""
 
+    @staticmethod
+    def names(params: WriteCaptionsParams) -> dict[str, str]:
+        return _named(*(f"caption.{fmt}" for fmt in dict.fromkeys(params.formats)))
+
     def __init__(self, spec: Any, ctx: Any) -> None:
-        self.formats = list(dict.fromkeys(spec.params.formats))
+        self.outputs = self.names(spec.params)
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
         from avseq.io import write_caption_json, write_srt, write_vtt
 
         texts = inputs[0]
         cues = window_cues(texts, info)
-        out = {}
-        for fmt in self.formats:
-            name = f"caption.{fmt}"
+        for name in self.outputs.values():
+            fmt = name.rsplit(".", 1)[1]
             if fmt == "vtt":
                 write_vtt(folder / name, cues)
             elif fmt == "srt":
                 write_srt(folder / name, cues)
             else:
                 write_caption_json(folder / name, texts, cues, source=info.path.name, duration=info.duration)
-            out[_key(name)] = name
-        return out
+        return dict(self.outputs)
 
 
 class WriteFeatures:
     """Writes ``features.safetensors``: ``features`` (T, D) float32 and ``pts`` (T,) seconds."""
 
-    name = "features.safetensors"
+    @staticmethod
+    def names(params: NoParams) -> dict[str, str]:
+        return _named("features.safetensors")
 
     def __init__(self, spec: Any, ctx: Any) -> None:
-        pass
+        self.outputs = self.names(spec.params)
+        (self.name,) = self.outputs.values()
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
         from safetensors.torch import save_file
@@ -143,11 +164,7 @@ class WriteFeatures:
             save_file(
                 tensors, str(tmp), metadata={"source": info.path.name, "duration": f"{info.duration:.6f}"}
             )
-        return {_key(self.name): self.name}
-
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+        return dict(self.outputs)
 
 
 register(
@@ -158,8 +175,7 @@ register(
         WriteAudio,
         ("wave", "audio"),
         None,
-        outputs=lambda p: {_key(f"sound.{p.format}"): f"sound.{p.format}"},
-        description="sound.wav / sound.flac",
+        outputs=WriteAudio.names,
     )
 )
 register(
@@ -171,8 +187,7 @@ register(
         ("wave", "text"),
         None,
         (1, 2),
-        outputs=lambda p: {_key(Mux.name): Mux.name},
-        description="with_sound.mp4 (video stream copied)",
+        outputs=Mux.names,
     )
 )
 register(
@@ -183,8 +198,7 @@ register(
         WriteCaptions,
         ("text",),
         None,
-        outputs=lambda p: {_key(f"caption.{f}"): f"caption.{f}" for f in dict.fromkeys(p.formats)},
-        description="caption.vtt / caption.srt / caption.json",
+        outputs=WriteCaptions.names,
     )
 )
 register(
@@ -195,7 +209,6 @@ register(
         WriteFeatures,
         ("features",),
         None,
-        outputs=lambda p: {_key(WriteFeatures.name): WriteFeatures.name},
-        description="features.safetensors",
+        outputs=WriteFeatures.names,
     )
 )
