@@ -24,6 +24,8 @@ import torch
 State = dict[str, torch.Tensor]
 StepFn = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
 
+DEFAULT_BEAM_SIZE = 5  # every caption decode that is not told a beam size (1 is greedy)
+
 
 @dataclass(frozen=True)
 class Hypothesis:
@@ -227,16 +229,26 @@ def sample_decode(
 
 
 class StepwiseSearch:
-    """Greedy search, beam search and sampling for a decoder module with ``decode_step``,
-    ``bos_id`` and ``eos_id``.
+    """Greedy search, beam search and sampling for a decoder module with ``_step``, ``bos_id``,
+    ``eos_id`` and ``pad_id``.
 
-    Decoders mix this in and call ``_greedy`` / ``_beam`` / ``_sample`` with their encoded state, so
-    every decoder searches through the one implementation above.
+    ``_step(tokens (N,), state) -> (logits (N, V), state)`` is the decoder's own step; decoders mix
+    this in and call ``_greedy`` / ``_beam`` / ``_sample`` with their encoded state, so every decoder
+    searches through the one implementation above.
     """
 
     bos_id: int
     eos_id: int
-    decode_step: StepFn
+    pad_id: int
+    _step: StepFn
+
+    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoding step: log-probs (N, V) and the new state.
+
+        ``<pad>`` and ``<bos>`` get probability 0, so decoded captions never contain them.
+        """
+        logits, state = self._step(tokens, state)
+        return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
 
     def _greedy(self, state: State, batch_size: int, max_len: int) -> list[Hypothesis]:
         return greedy_decode(

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from avseq.models.attention import AdditiveAttention
-from avseq.models.beam import Hypothesis, State, StepwiseSearch, without_tokens
+from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis, State, StepwiseSearch
 from avseq.models.rnn import Cell, MaskedRNN, length_mask, make_rnn, masked_mean
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -114,14 +114,6 @@ class Captioner(StepwiseSearch, nn.Module):
         logits = self.out(self.dropout(torch.cat([out[:, 0], context], -1)))
         return logits, {**state, **self.init_state.split(rnn_state)}
 
-    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state.
-
-        ``<pad>`` and ``<bos>`` get probability 0, so decoded captions never contain them.
-        """
-        logits, state = self._step(tokens, state)
-        return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
-
     def forward(
         self,
         features: torch.Tensor,
@@ -160,7 +152,7 @@ class Captioner(StepwiseSearch, nn.Module):
         self,
         features: torch.Tensor,
         lengths: torch.Tensor,
-        beam_size: int = 5,
+        beam_size: int = DEFAULT_BEAM_SIZE,
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,

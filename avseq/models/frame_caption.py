@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avseq.models.beam import Hypothesis, State, StepwiseSearch, without_tokens
+from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis, State, StepwiseSearch
 from avseq.models.captioner import RecurrentState
 from avseq.models.rnn import Cell, make_rnn
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -51,14 +51,6 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         out, rnn_state = self.decoder(self.embed(tokens)[:, None, :], self.init_state.join(state))
         return self.out(self.dropout(out[:, 0])), self.init_state.split(rnn_state)
 
-    def decode_step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step for :mod:`avseq.models.beam`: log-probs (N, V) and the new state.
-
-        ``<pad>`` and ``<bos>`` get probability 0, so decoded captions never contain them.
-        """
-        logits, state = self._step(tokens, state)
-        return without_tokens(logits, (self.pad_id, self.bos_id)).log_softmax(-1), state
-
     def forward(
         self,
         features: torch.Tensor,
@@ -84,7 +76,7 @@ class FrameToCaption(StepwiseSearch, nn.Module):
     def beam_search(
         self,
         features: torch.Tensor,
-        beam_size: int = 5,
+        beam_size: int = DEFAULT_BEAM_SIZE,
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from avseq.errors import ConfigError
-from avseq.models.beam import Hypothesis
+from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis
 from avseq.models.captioner import Captioner
 from avseq.models.classifier import ClipClassifier
 from avseq.models.consensus import RERANKS, Rerank, consensus_order
@@ -122,7 +122,7 @@ class _CaptioningSystem(_System):
         self,
         features: torch.Tensor,
         lengths: torch.Tensor,
-        beam_size: int = 1,
+        beam_size: int = DEFAULT_BEAM_SIZE,
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,
@@ -150,7 +150,7 @@ class _CaptioningSystem(_System):
         self,
         frames: torch.Tensor,
         lengths: torch.Tensor,
-        beam_size: int = 1,
+        beam_size: int = DEFAULT_BEAM_SIZE,
         max_len: int = 20,
         length_penalty: float = 0.0,
         n_best: int = 1,

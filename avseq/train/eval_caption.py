@@ -23,6 +23,7 @@ from avseq.data import ManifestEntry
 from avseq.data.collate import pad_sequences
 from avseq.data.feature_cache import FeatureCache
 from avseq.metrics import attribute_accuracy, caption_scores
+from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 
 
@@ -75,7 +76,7 @@ def evaluate_captions(
     train: Sequence[ManifestEntry],
     device: torch.device,
     *,
-    beam_size: int = 3,
+    beam_size: int = DEFAULT_BEAM_SIZE,
     max_len: int = 20,
     rerank: str = "score",
     batch_size: int = 16,

@@ -17,6 +17,7 @@ from avseq.data.collate import CaptionBatch, SoundBatch
 from avseq.metrics import OnsetScores, attribute_accuracy, caption_scores, onset_f1
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import Tokenizer
+from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.train.data import eval_batches, loader
 from avseq.train.steps import LossOptions, autocast, batch_loss, features_of
 
@@ -41,7 +42,7 @@ def validate(
     bf16: bool = False,
     options: LossOptions = LossOptions(),
     tokenizer: Tokenizer | None = None,
-    beam_size: int = 3,
+    beam_size: int = DEFAULT_BEAM_SIZE,
     max_len: int = 20,
     rerank: str = "score",
     tolerance: float = 1 / 15,

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from avseq.errors import AvseqError, ConfigError
+from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.pipeline.stages.base import StageType, register
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
 from avseq.types import Audio, FrameBatch, Frames, Spectrogram
@@ -266,7 +267,7 @@ class CaptionParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bundle: str
     search: Literal["greedy", "beam"] = "beam"
-    beam_size: int = Field(4, ge=1, le=64)
+    beam_size: int = Field(DEFAULT_BEAM_SIZE, ge=1, le=64)
     max_len: int = Field(20, ge=1, le=200)
     length_penalty: float = Field(0.0, ge=0.0, le=5.0)
     rerank: Literal["score", "consensus"] = "score"
