@@ -2,11 +2,14 @@
 
 Each record checks its own shapes on construction and prints shapes, not
 tensors, in its repr. Times are always seconds. Variable length is carried as
-``(tensor, lengths)``: padded positions hold zeros and must be ignored.
+``(tensor, lengths)``: padded positions hold zeros and must be ignored;
+:func:`pad_sequences` makes that pair and :func:`unpad` undoes it, for every
+caller (batch records here, training collation, the pipeline's per-clip split).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -21,30 +24,46 @@ def _check(cond: bool, msg: str) -> None:
         raise ValueError(msg)
 
 
+def pad_sequences(
+    items: Sequence[torch.Tensor], dim: int = 0, value: float = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack tensors that differ in size along ``dim``, padding with ``value``.
+
+    Returns (B, ...) padded, on the items' device with their dtype, and (B,) int64 lengths
+    along ``dim``, on the same device.
+    """
+    _check(len(items) > 0, "pad_sequences needs at least one tensor")
+    sizes = [t.shape[dim] for t in items]
+    shape = list(items[0].shape)
+    shape[dim] = max(sizes)
+    out = items[0].new_full((len(items), *shape), value)
+    for i, t in enumerate(items):
+        out[i].narrow(dim, 0, sizes[i]).copy_(t)
+    return out, torch.tensor(sizes, dtype=torch.int64, device=out.device)
+
+
+def unpad(data: torch.Tensor, lengths: torch.Tensor, dim: int = 0) -> list[torch.Tensor]:
+    """Inverse of :func:`pad_sequences`: the B items of ``data`` (B, ...), each cut to its length
+    along ``dim`` (a dimension of one item). Views, on ``data``'s device."""
+    return [item.narrow(dim, 0, n) for item, n in zip(data, lengths.tolist(), strict=True)]
+
+
 @dataclass(frozen=True, repr=False)
 class Frames:
     """Frames of one clip.
 
     data: (T, C, H, W), uint8 (as decoded) or float (after transforms).
     pts: (T,) float64 presentation time of each frame in seconds.
-    cached: (T, D) features of the frame encoder's frozen members, read from the feature
-        cache while the other members train (None: the encoder computes them all).
     """
 
     data: torch.Tensor
     pts: torch.Tensor
-    cached: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _check(self.data.dim() == 4, f"Frames.data must be (T, C, H, W), got {tuple(self.data.shape)}")
         _check(
             self.pts.shape == (self.data.shape[0],),
             f"Frames.pts must be (T,) with T={self.data.shape[0]}, got {tuple(self.pts.shape)}",
-        )
-        _check(
-            self.cached is None or (self.cached.dim() == 2 and len(self.cached) == len(self.data)),
-            f"Frames.cached must be (T, D) with T={self.data.shape[0]}, got "
-            f"{None if self.cached is None else tuple(self.cached.shape)}",
         )
 
     def __len__(self) -> int:
@@ -95,14 +114,13 @@ class DecodedVideo:
 class FrameBatch:
     """Frames of several clips, padded to the longest.
 
-    data: (B, T, C, H, W); pts: (B, T) seconds; lengths: (B,) int64 valid frames per clip;
-    cached: (B, T, D) or None, the clips' :attr:`Frames.cached` padded alike.
+    data: (B, T, C, H, W); pts: (B, T) float64 seconds (kept on the CPU); lengths: (B,) int64
+    valid frames per clip, on ``data``'s device.
     """
 
     data: torch.Tensor
     pts: torch.Tensor
     lengths: torch.Tensor
-    cached: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _check(self.data.dim() == 5, f"FrameBatch.data must be (B, T, C, H, W), got {tuple(self.data.shape)}")
@@ -111,42 +129,23 @@ class FrameBatch:
         _check(
             self.lengths.shape == (b,), f"FrameBatch.lengths must be ({b},), got {tuple(self.lengths.shape)}"
         )
-        _check(
-            self.cached is None or (self.cached.dim() == 3 and self.cached.shape[:2] == (b, t)),
-            f"FrameBatch.cached must be ({b}, {t}, D), got "
-            f"{None if self.cached is None else tuple(self.cached.shape)}",
-        )
 
     @classmethod
-    def from_clips(cls, clips: list[Frames]) -> FrameBatch:
-        """Pad ``clips`` with zeros to the longest and stack them (their ``cached`` features too,
-        which every clip or none must have)."""
+    def from_clips(cls, clips: Sequence[Frames]) -> FrameBatch:
+        """Pad ``clips`` with zeros to the longest and stack them (:func:`pad_sequences`)."""
         _check(len(clips) > 0, "FrameBatch.from_clips needs at least one clip")
-        with_cached = {c.cached is not None for c in clips}
-        _check(len(with_cached) == 1, "FrameBatch.from_clips: some clips have cached features, some not")
-        t_max = max(len(c) for c in clips)
-        first = clips[0].data
-        data = first.new_zeros((len(clips), t_max, *first.shape[1:]))
-        pts = torch.zeros((len(clips), t_max), dtype=torch.float64)
-        cached = None
-        if clips[0].cached is not None:
-            cached = clips[0].cached.new_zeros((len(clips), t_max, clips[0].cached.shape[1]))
-        for i, c in enumerate(clips):
-            data[i, : len(c)] = c.data
-            pts[i, : len(c)] = c.pts
-            if cached is not None:
-                cached[i, : len(c)] = c.cached
-        lengths = torch.tensor([len(c) for c in clips], dtype=torch.int64)
-        return cls(data, pts, lengths, cached)
+        data, lengths = pad_sequences([c.data for c in clips])
+        pts, _ = pad_sequences([c.pts.to(torch.float64) for c in clips])
+        return cls(data, pts, lengths)
 
     def clip(self, i: int) -> Frames:
         """The i-th clip without padding."""
         n = int(self.lengths[i])
-        return Frames(self.data[i, :n], self.pts[i, :n], None if self.cached is None else self.cached[i, :n])
+        return Frames(self.data[i, :n], self.pts[i, :n])
 
     def to(self, device: torch.device | str) -> FrameBatch:
-        cached = None if self.cached is None else self.cached.to(device)
-        return FrameBatch(self.data.to(device), self.pts, self.lengths, cached)
+        """``data`` and ``lengths`` on ``device`` (``pts`` stay float64 on the CPU)."""
+        return FrameBatch(self.data.to(device), self.pts, self.lengths.to(device))
 
     def __repr__(self) -> str:
         return f"FrameBatch(data={_shape(self.data)}, lengths={self.lengths.tolist()})"
@@ -167,6 +166,7 @@ class Features:
         )
 
     def to(self, device: torch.device | str) -> Features:
+        """``data`` and ``lengths`` on ``device``."""
         return Features(self.data.to(device), self.lengths.to(device))
 
     def __repr__(self) -> str:
@@ -207,7 +207,6 @@ class Audio:
     wave: torch.Tensor
     sample_rate: int
     start: float = 0.0
-    meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.wave.dim() == 2, f"Audio.wave must be (C, N), got {tuple(self.wave.shape)}")

@@ -6,7 +6,7 @@ from avseq.errors import MediaError, NotMediaError
 from avseq.io.atomic import atomic_path
 from avseq.io.encode import write_video
 from avseq.registry import Registry
-from avseq.types import FrameBatch, Frames
+from avseq.types import Features, FrameBatch, Frames, pad_sequences, unpad
 
 
 def test_registry_refuses_duplicates_and_lists_choices():
@@ -29,17 +29,18 @@ def test_frame_batch_pads_and_recovers_clips():
     assert "(2, 3, 3, 11, 17)" in repr(batch)
 
 
-def test_frame_batch_pads_cached_features_with_the_frames():
-    pts = torch.arange(3, dtype=torch.float64)
-    a = Frames(torch.ones(3, 3, 4, 4), pts, cached=torch.ones(3, 5))
-    b = Frames(torch.ones(1, 3, 4, 4), pts[:1], cached=torch.full((1, 5), 2.0))
-    batch = FrameBatch.from_clips([a, b])
-    assert batch.cached.shape == (2, 3, 5) and torch.all(batch.cached[1, 1:] == 0)
-    assert torch.equal(batch.clip(1).cached, b.cached) and batch.to("cpu").cached is not None
-    with pytest.raises(ValueError, match="some clips have cached features, some not"):
-        FrameBatch.from_clips([a, Frames(b.data, b.pts)])
-    with pytest.raises(ValueError, match=r"Frames.cached must be \(T, D\) with T=3"):
-        Frames(a.data, pts, cached=torch.ones(2, 5))
+def test_padding_round_trips_along_any_dim():
+    items = [torch.arange(6.0).view(2, 3), torch.ones(2, 1)]
+    padded, lengths = pad_sequences(items, dim=1, value=-1)
+    assert padded.shape == (2, 2, 3) and lengths.tolist() == [3, 1] and torch.all(padded[1, :, 1:] == -1)
+    assert all(torch.equal(a, b) for a, b in zip(unpad(padded, lengths, dim=1), items, strict=True))
+
+
+def test_batches_move_their_lengths_with_the_data():
+    pts = torch.arange(2, dtype=torch.float64)
+    batch = FrameBatch.from_clips([Frames(torch.ones(2, 3, 4, 4), pts)]).to("meta")
+    assert batch.data.is_meta and batch.lengths.is_meta and not batch.pts.is_meta
+    assert Features(torch.ones(1, 2, 3), torch.tensor([2])).to("meta").lengths.is_meta
 
 
 def test_frames_reject_mismatched_pts():

@@ -1,7 +1,8 @@
 """Batch typed examples: pad frames/features, targets and tokens, and keep the lengths.
 
 Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``).
-Padded positions hold zeros (tokens hold ``pad_id``) and must be masked by the lengths.
+Padded positions hold zeros (tokens hold ``pad_id``) and must be masked by the lengths;
+all padding goes through :func:`avseq.types.pad_sequences`.
 """
 
 from __future__ import annotations
@@ -11,17 +12,47 @@ from dataclasses import dataclass
 
 import torch
 
-from avseq.data.datasets import CaptionExample, SoundExample, Video
-from avseq.types import Features, FrameBatch, Frames, Spectrogram
+from avseq.data.datasets import CaptionExample, FramesWithCache, SoundExample, Video
+from avseq.types import Features, FrameBatch, Frames, Spectrogram, pad_sequences
+
+
+@dataclass(frozen=True, repr=False)
+class FrameBatchWithCache:
+    """Clips of :class:`~avseq.data.datasets.FramesWithCache`, padded: ``frames`` FrameBatch
+    (B, T, 3, H, W) with lengths, ``cached`` (B, T, D) their cached features padded alike."""
+
+    frames: FrameBatch
+    cached: torch.Tensor
+
+    def __post_init__(self) -> None:
+        b, t = self.frames.data.shape[:2]
+        if self.cached.dim() != 3 or self.cached.shape[:2] != (b, t):
+            shape = tuple(self.cached.shape)
+            raise ValueError(f"FrameBatchWithCache.cached must be ({b}, {t}, D), got {shape}")
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(B,) valid frames per clip."""
+        return self.frames.lengths
+
+    def to(self, device: torch.device | str) -> FrameBatchWithCache:
+        return FrameBatchWithCache(self.frames.to(device), self.cached.to(device))
+
+    def __repr__(self) -> str:
+        return f"FrameBatchWithCache(frames={self.frames!r}, cached={tuple(self.cached.shape)})"
+
+
+VideoBatch = FrameBatch | FrameBatchWithCache | Features
 
 
 @dataclass(frozen=True, repr=False)
 class SoundBatch:
-    """ids: B clip ids; video: FrameBatch (B, T, 3, H, W) or Features (B, T, D), with lengths;
-    target: Spectrogram (B, n_mels, T') with frame lengths; durations: (B,) float64 seconds."""
+    """ids: B clip ids; video: FrameBatch (B, T, 3, H, W) (with cached features, for a partly
+    frozen encoder) or Features (B, T, D), with lengths; target: Spectrogram (B, n_mels, T') with
+    frame lengths; durations: (B,) float64 seconds."""
 
     ids: list[str]
-    video: FrameBatch | Features
+    video: VideoBatch
     target: Spectrogram
     durations: torch.Tensor
 
@@ -42,7 +73,7 @@ class CaptionBatch:
     captions: the R target captions; references: every caption of each clip (for metrics)."""
 
     ids: list[str]
-    video: FrameBatch | Features
+    video: VideoBatch
     tokens: torch.Tensor
     token_lengths: torch.Tensor
     captions: list[str]
@@ -64,31 +95,22 @@ class CaptionBatch:
         return f"CaptionBatch(B={len(self.ids)}, video={self.video!r}, tokens={tuple(self.tokens.shape)})"
 
 
-def pad_video(videos: Sequence[Video]) -> FrameBatch | Features:
-    """Pad clips of Frames into a FrameBatch, or (T, D) feature tensors into Features."""
+def pad_video(videos: Sequence[Video]) -> VideoBatch:
+    """Pad clips of Frames into a FrameBatch, FramesWithCache into a FrameBatchWithCache, or
+    (T, D) feature tensors into Features."""
     if not videos:
         raise ValueError("cannot collate an empty list of examples")
+    with_cache = [isinstance(v, FramesWithCache) for v in videos]
+    if any(with_cache):
+        if not all(with_cache):
+            raise ValueError("cannot batch clips together: some clips have cached features, some not")
+        cached, _ = pad_sequences([v.cached for v in videos])
+        return FrameBatchWithCache(FrameBatch.from_clips([v.frames for v in videos]), cached)
     if all(isinstance(v, Frames) for v in videos):
         return FrameBatch.from_clips(list(videos))
     if any(isinstance(v, Frames) for v in videos):
         raise ValueError("cannot batch frames together with features in one batch")
-    data, lengths = pad_sequences(list(videos), dim=0)
-    return Features(data, lengths)
-
-
-def pad_sequences(items: list[torch.Tensor], dim: int, value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack tensors that differ in size along ``dim``, padding with ``value``.
-
-    Returns (B, ...) padded and (B,) int64 lengths along ``dim``.
-    """
-    lengths = torch.tensor([t.shape[dim] for t in items], dtype=torch.int64)
-    longest = int(lengths.max())
-    shape = list(items[0].shape)
-    shape[dim] = longest
-    out = items[0].new_full((len(items), *shape), value)
-    for i, t in enumerate(items):
-        out[i].narrow(dim, 0, t.shape[dim]).copy_(t)
-    return out, lengths
+    return Features(*pad_sequences(list(videos)))
 
 
 def collate_sound(examples: Sequence[SoundExample]) -> SoundBatch:

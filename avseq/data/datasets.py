@@ -5,7 +5,8 @@
 - :class:`CaptionDataset`: video frames in, one or more of the clip's captions as token ids out.
 
 Either dataset yields frames, or per-frame features when wrapped by
-:class:`~avseq.data.feature_cache.CachedFeatureDataset`. :func:`collate_sound`
+:class:`~avseq.data.feature_cache.CachedFeatureDataset` (or frames with the cached features of a
+partly frozen encoder, :class:`FramesWithCache`). :func:`collate_sound`
 and :func:`collate_caption` pad a list of examples into a :class:`SoundBatch` /
 :class:`CaptionBatch` holding a ``FrameBatch`` (or ``Features``) with lengths.
 """
@@ -27,7 +28,32 @@ from avseq.errors import ConfigError
 from avseq.types import Frames
 
 CaptionChoice = Literal["random", "first", "all"]
-Video = Frames | torch.Tensor  # Frames (T, 3, H, W) float, or features (T, D)
+
+
+@dataclass(frozen=True, repr=False)
+class FramesWithCache:
+    """Frames of one clip for a partly frozen frame encoder: ``frames`` (T, 3, H, W) for the
+    members that train, and ``cached`` (T, D), the frozen members' features read from the
+    feature cache (see ``ConcatEncoder.frozen_part``)."""
+
+    frames: Frames
+    cached: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = len(self.frames)
+        if self.cached.dim() != 2 or len(self.cached) != n:
+            shape = tuple(self.cached.shape)
+            raise ValueError(f"FramesWithCache.cached must be (T, D) with T={n}, got {shape}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __repr__(self) -> str:
+        return f"FramesWithCache(frames={self.frames!r}, cached={tuple(self.cached.shape)})"
+
+
+# Frames (T, 3, H, W) float, frames with cached features, or features (T, D)
+Video = Frames | FramesWithCache | torch.Tensor
 
 
 class TextEncoder(Protocol):
@@ -72,7 +98,7 @@ class CaptionExample:
 
 
 def _video_repr(video: Video) -> str:
-    return repr(video) if isinstance(video, Frames) else f"features{tuple(video.shape)}"
+    return f"features{tuple(video.shape)}" if isinstance(video, torch.Tensor) else repr(video)
 
 
 class ClipDataset(Dataset):

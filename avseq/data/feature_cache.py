@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from avseq.bundles.preprocessing import Preprocessing
 from avseq.data.clips import clip_duration
-from avseq.data.datasets import ClipDataset, SoundDataset, SoundExample
+from avseq.data.datasets import ClipDataset, FramesWithCache, SoundDataset, SoundExample
 from avseq.io.atomic import atomic_path
 from avseq.types import Frames
 
@@ -180,9 +180,9 @@ class CachedFeatureDataset(Dataset):
     Sound targets are cached too (``cache_targets``), so no epoch after the
     first decodes any media.
 
-    keep_frames: the examples keep their frames and carry the features as
-    :attr:`~avseq.types.Frames.cached`: for a partly frozen encoder, whose cache holds its
-    frozen members' features (``ConcatEncoder.frozen_part``) while the others train on
+    keep_frames: the examples keep their frames and carry the features beside them
+    (:class:`~avseq.data.datasets.FramesWithCache`): for a partly frozen encoder, whose cache
+    holds its frozen members' features (``ConcatEncoder.frozen_part``) while the others train on
     frames. Wrap a :class:`~avseq.train.data.MemoryCache` so that frames are not decoded
     again either.
     """
@@ -207,7 +207,7 @@ class CachedFeatureDataset(Dataset):
         entry = self.dataset.entry(index)
         if self.keep_frames:
             frames = self.dataset.load_video(index)
-            video = Frames(frames.data, frames.pts, self.cache.features(entry.path, lambda: frames))
+            video = FramesWithCache(frames, self.cache.features(entry.path, lambda: frames))
         else:
             video = self.cache.features(entry.path, lambda: self.dataset.load_video(index))
         if not (self.cache_targets and isinstance(innermost(self.dataset), SoundDataset)):

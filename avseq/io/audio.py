@@ -113,8 +113,7 @@ def decode_audio(
         raise map_error(path, errors[0]) from errors[0]
     check_truncation(path, "audio", decoded_end, target, start=start, on_truncated=on_truncated)
     wave, first = _trim(wave, first, rate, start, end)
-    meta = {"codec": ainfo.codec, "source_sample_rate": ainfo.sample_rate, "source_channels": ainfo.channels}
-    return Audio(torch.from_numpy(np.ascontiguousarray(wave)), int(rate), start=first, meta=meta)
+    return Audio(torch.from_numpy(np.ascontiguousarray(wave)), int(rate), start=first)
 
 
 def write_audio(path: str | Path, wave: torch.Tensor | np.ndarray, sample_rate: int) -> Path:

@@ -20,11 +20,11 @@ import torch
 
 from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
-from avseq.data.collate import pad_sequences
 from avseq.data.feature_cache import FeatureCache
 from avseq.metrics import attribute_accuracy, caption_scores
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
+from avseq.types import pad_sequences
 
 
 def score(
@@ -56,7 +56,7 @@ def generate(
     for i in range(0, len(features), batch_size):
         data, lengths = pad_sequences(features[i : i + batch_size], dim=0)
         hyps = bundle.system.generate_from_features(
-            data, lengths.to(data.device), beam_size=beam_size, max_len=max_len, rerank=rerank
+            data, lengths, beam_size=beam_size, max_len=max_len, rerank=rerank
         )
         texts += [bundle.tokenizer.decode(h[0].tokens) for h in hyps]
     return texts

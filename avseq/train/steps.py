@@ -2,8 +2,9 @@
 
 A batch is a :class:`~avseq.data.collate.SoundBatch` or
 :class:`~avseq.data.collate.CaptionBatch`; its ``video`` holds frames
-(``FrameBatch``, run through the system's encoder) or cached ``Features``
-(the encoder is skipped).
+(``FrameBatch``, run through the system's encoder), frames with the cached features of
+the encoder's frozen members (``FrameBatchWithCache``) or cached ``Features`` (the encoder
+is skipped).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from avseq.data.collate import CaptionBatch, SoundBatch
+from avseq.data.collate import CaptionBatch, FrameBatchWithCache, SoundBatch
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
 from avseq.models.rnn import length_mask
@@ -63,7 +64,9 @@ def features_of(system: nn.Module, batch: SoundBatch | CaptionBatch) -> tuple[to
     video = batch.video
     if isinstance(video, Features):
         return video.data, video.lengths
-    return system.features(video.data, video.lengths, video.cached), video.lengths
+    if isinstance(video, FrameBatchWithCache):  # a partly frozen encoder: its frozen members' features
+        return system.features(video.frames.data, video.lengths, video.cached), video.lengths
+    return system.features(video.data, video.lengths), video.lengths
 
 
 def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: LossOptions) -> torch.Tensor:

@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from avseq.bundles.preprocessing import Preprocessing
-from avseq.data.collate import collate_caption, collate_sound
-from avseq.data.datasets import CaptionDataset, SoundDataset
+from avseq.data.collate import collate_caption, collate_sound, pad_video
+from avseq.data.datasets import CaptionDataset, FramesWithCache, SoundDataset
 from avseq.data.feature_cache import CachedFeatureDataset, FeatureCache, weights_hash
 from avseq.models.tokenizer import Tokenizer
-from avseq.types import Features
+from avseq.types import Features, Frames
 
 PREP = Preprocessing(frame_size=(16, 20), fps=15.0, mel="default", frame_transform="resize")
 
@@ -150,3 +150,17 @@ def test_features_are_computed_in_eval_mode_and_mode_is_restored(tmp_path, tiny_
     a = cache.features(ds.entry(0).path, lambda: ds.load_video(0))
     b = other.features(ds.entry(0).path, lambda: ds.load_video(0))
     assert torch.equal(a, b) and encoder.training
+
+
+def test_frames_with_cache_pad_their_features_with_the_frames():
+    pts = torch.arange(3, dtype=torch.float64)
+    a = FramesWithCache(Frames(torch.ones(3, 3, 4, 4), pts), torch.ones(3, 5))
+    b = FramesWithCache(Frames(torch.ones(1, 3, 4, 4), pts[:1]), torch.full((1, 5), 2.0))
+    batch = pad_video([a, b])
+    assert batch.cached.shape == (2, 3, 5) and torch.all(batch.cached[1, 1:] == 0)
+    assert batch.lengths.tolist() == [3, 1] and torch.equal(batch.frames.clip(1).data, b.frames.data)
+    assert torch.equal(batch.cached[1, :1], b.cached) and batch.to("cpu").cached is not None
+    with pytest.raises(ValueError, match="some clips have cached features, some not"):
+        pad_video([a, b.frames])
+    with pytest.raises(ValueError, match=r"FramesWithCache.cached must be \(T, D\) with T=3"):
+        FramesWithCache(a.frames, torch.ones(2, 5))

@@ -14,7 +14,7 @@ from avseq.train import checkpoints as ckpt
 from avseq.train import loop
 from avseq.train.loop import setup, train
 from avseq.train.steps import LossOptions, features_of, train_step
-from avseq.types import Spectrogram
+from avseq.types import Frames, Spectrogram
 from tests.train.conftest import ENCODER as TINY_ENCODER
 
 
@@ -189,10 +189,10 @@ def test_a_frozen_member_is_encoded_once_per_clip_while_the_other_trains(
     with torch.no_grad():
         run.system.eval()
         from_cache = features_of(run.system, batch)[0]
-        computed = run.system.features(batch.video.data, batch.video.lengths)
+        computed = run.system.features(batch.video.frames.data, batch.video.lengths)
     assert calls == {"frozen": 1, "training": 2}  # once for the full computation only
     torch.testing.assert_close(from_cache, computed, atol=1e-5, rtol=1e-4)
-    assert runs[False][0].cache is None and all(e.video.cached is None for e in runs[False][2])
+    assert runs[False][0].cache is None and all(isinstance(e.video, Frames) for e in runs[False][2])
     losses = []
     for cached in (True, False):
         cfg = config(cache_features=cached)

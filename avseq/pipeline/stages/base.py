@@ -34,7 +34,7 @@ import torch
 from pydantic import BaseModel
 
 from avseq.registry import Registry
-from avseq.types import FrameBatch, Frames
+from avseq.types import FrameBatch, Frames, unpad
 
 Role = Literal["source", "batch", "sink"]
 KINDS = ("video", "audio", "frames", "features", "spectrogram", "wave", "text")
@@ -87,17 +87,16 @@ class FileInfo:
 
 
 def split_batch(kind: str, value: Any, n: int) -> list[Any]:
-    """Cut a batch value of ``kind`` into ``n`` per-clip pieces on the CPU (padding removed)."""
+    """Cut a batch value of ``kind`` into its ``n`` per-clip pieces on the CPU (padding removed
+    by :func:`~avseq.types.unpad`)."""
     if kind in ("video", "audio", "wave", "text"):
         return list(value)
     if kind == "frames":
         batch: FrameBatch = value
-        return [
-            Frames(batch.data[i, : int(batch.lengths[i])].cpu(), batch.pts[i, : int(batch.lengths[i])])
-            for i in range(n)
-        ]
+        pieces = zip(unpad(batch.data, batch.lengths), unpad(batch.pts, batch.lengths), strict=True)
+        return [Frames(data.cpu(), pts) for data, pts in pieces]
     if kind == "features":
-        return [value.data[i, : int(value.lengths[i])].detach().cpu() for i in range(n)]
+        return [piece.detach().cpu() for piece in unpad(value.data, value.lengths)]
     if kind == "spectrogram":
-        return [value.data[i, :, : int(value.lengths[i])].detach().cpu() for i in range(n)]
+        return [piece.detach().cpu() for piece in unpad(value.data, value.lengths, dim=1)]
     raise ValueError(f"unknown value kind {kind!r}; known: {', '.join(KINDS)}")

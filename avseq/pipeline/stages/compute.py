@@ -166,16 +166,13 @@ class EncodeStage:
     @torch.inference_mode()
     def __call__(self, inputs: list[Any]) -> FeatureBatch:
         batch: FrameBatch = inputs[0].to(self.device)
-        lengths = batch.lengths.to(self.device)
-        return FeatureBatch(self.encode(batch.data, lengths), lengths)
+        return FeatureBatch(self.encode(batch.data, batch.lengths), batch.lengths)
 
 
 def _system_inputs(value: Any, device: torch.device) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """(is_features, data, lengths) on ``device`` from a FrameBatch or Features input."""
-    if isinstance(value, FrameBatch):
-        value = value.to(device)
-        return False, value.data, value.lengths.to(device)
-    return True, value.data.to(device), value.lengths.to(device)
+    value = value.to(device)
+    return not isinstance(value, FrameBatch), value.data, value.lengths
 
 
 class BundleParams(BaseModel):
