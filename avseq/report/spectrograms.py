@@ -18,7 +18,6 @@ from avseq.io.audio import decode_audio
 
 MAX_PLOT_SECONDS = 120.0
 DYNAMIC_RANGE_DB = 80.0
-N_MELS = 64  # librosa fallback only
 
 
 @dataclass(frozen=True)
@@ -46,16 +45,15 @@ def log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
 
     Uses avseq's "default" recipe (16 kHz, 64 mels 0-8 kHz, 100 frames/s) from
     :mod:`avseq.transforms.mel` after resampling to 16 kHz, so pictures of any
-    two sounds share axes; falls back to librosa when that module is absent.
+    two sounds share axes.
     """
-    if wave.size == 0:
-        wave = np.zeros(sample_rate // 10, np.float32)
-    try:
-        from avseq.transforms.mel import get_recipe, mel_spectrogram, to_log
-    except ImportError:
-        return _librosa_log_mel(wave, sample_rate)
     import torch
     import torchaudio
+
+    from avseq.transforms.mel import get_recipe, mel_spectrogram, to_log
+
+    if wave.size == 0:
+        wave = np.zeros(sample_rate // 10, np.float32)
 
     recipe = replace(get_recipe("default"), name="report", log="db20")
     tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
@@ -63,18 +61,6 @@ def log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
         tensor = torchaudio.functional.resample(tensor, sample_rate, recipe.sample_rate)
     db = to_log(mel_spectrogram(tensor, recipe), recipe)[0]
     return LogMel(db.numpy(), recipe.frame_rate)
-
-
-def _librosa_log_mel(wave: np.ndarray, sample_rate: int) -> LogMel:
-    import librosa
-
-    n_fft = 1 << max(8, round(np.log2(0.032 * sample_rate)))
-    hop = max(1, sample_rate // 100)
-    power = librosa.feature.melspectrogram(
-        y=np.pad(wave, (0, max(0, n_fft - wave.size))), sr=sample_rate, n_fft=n_fft, hop_length=hop,
-        n_mels=N_MELS, fmax=min(8000.0, sample_rate / 2), power=1.0,
-    )  # fmt: skip
-    return LogMel(20.0 * np.log10(np.maximum(power, 1e-5)), sample_rate / hop)
 
 
 def save_mel_pngs(items: list[tuple[LogMel, str, Path]]) -> None:

@@ -249,22 +249,6 @@ def test_memory_cache_decodes_each_clip_once(tiny_config, monkeypatch):
     assert (fresh.video.data - first[0].video.data).abs().max() <= 1 / 255
 
 
-def test_publish_adds_eval_figures_and_reproduce_commands(tiny_config, tmp_path):
-    from avseq.train.publish import publish_bundle
-
-    result = train(tiny_config("sound", train={"steps": 2}))
-    report = tmp_path / "report.json"
-    report.write_text(json.dumps({"split": "val", "clips": 2, "systems": {"model": {"lsd_db": 9.5}}}))
-    out = publish_bundle(
-        result.run_dir / "best" / "bundle", tmp_path / "shipped", report, ["avseq train x"], "s"
-    )
-    shipped = load(out)
-    assert shipped.meta["eval"]["systems"]["model"]["lsd_db"] == 9.5
-    assert shipped.meta["reproduce"] == ["avseq train x"] and shipped.meta["seed"] == 0
-    with pytest.raises(ConfigError, match="no evaluation report"):
-        publish_bundle(out, tmp_path / "again", tmp_path / "missing.json", [], "s")
-
-
 def test_eval_reads_the_training_clips_features_a_frozen_run_cached(tiny_config, tmp_path):
     from avseq.train.evaluate import evaluate_bundle
 
