@@ -26,3 +26,18 @@ def shared_media() -> Path:
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(scope="session")
+def invoke():
+    """Run the ``avseq`` command in process: ``invoke("run", pipeline, "-i", folder, ...)`` -> the
+    click Result (arguments are turned into strings). An exception other than SystemExit
+    propagates, so a crash fails the test with its traceback instead of passing as an exit code."""
+    from click.testing import CliRunner
+
+    from avseq.cli import main
+
+    def run(*args: object):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return run

@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from avseq.cli import main
 from tests.pipeline.pipeline_helpers import (
     PIPELINES,
     bundle_overrides,
@@ -27,10 +25,6 @@ from tests.pipeline.pipeline_helpers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def bad_inputs(folder: Path, good: Path) -> None:
@@ -47,7 +41,7 @@ def bad_inputs(folder: Path, good: Path) -> None:
     write_audio(folder / "audio_only.wav", torch.zeros(1, 4000), 8000)
 
 
-def test_validate_prints_the_resolved_graph(bundles):  # noqa: F811
+def test_validate_prints_the_resolved_graph(invoke, bundles):  # noqa: F811
     sets = [a for o in bundle_overrides(bundles, "caption.yaml") for a in ("--set", o)]
     result = invoke(
         "validate", PIPELINES / "caption.yaml", *sets, "--set", "stages.caption.params.beam_size=5"
@@ -57,7 +51,7 @@ def test_validate_prints_the_resolved_graph(bundles):  # noqa: F811
     assert "beam_size=5" in result.output and "fps=4.0" in result.output
 
 
-def test_bad_pipeline_and_bad_input_exit_2(tmp_path, bundles, clips):  # noqa: F811
+def test_bad_pipeline_and_bad_input_exit_2(invoke, tmp_path, bundles, clips):  # noqa: F811
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nstages: [{id: a, type: nope}]\n")
     result = invoke("validate", bad)
@@ -68,7 +62,7 @@ def test_bad_pipeline_and_bad_input_exit_2(tmp_path, bundles, clips):  # noqa: F
     assert not (tmp_path / "out").exists()
 
 
-def test_address_needs_the_ray_executor(tmp_path, bundles, clips):  # noqa: F811
+def test_address_needs_the_ray_executor(invoke, tmp_path, bundles, clips):  # noqa: F811
     # runs on Ray are tested in tests/pipeline/test_ray_executor.py
     pipeline = full_pipeline(tmp_path, bundles)
     result = invoke("run", pipeline, "-i", clips[0], "-o", tmp_path / "out", "--address", "auto")
@@ -76,7 +70,7 @@ def test_address_needs_the_ray_executor(tmp_path, bundles, clips):  # noqa: F811
     assert not (tmp_path / "out").exists()
 
 
-def test_mixed_good_and_bad_inputs(tmp_path, bundles, clips):  # noqa: F811
+def test_mixed_good_and_bad_inputs(invoke, tmp_path, bundles, clips):  # noqa: F811
     folder = tmp_path / "in"
     for c in clips:
         (folder / c.name).parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +97,7 @@ def test_mixed_good_and_bad_inputs(tmp_path, bundles, clips):  # noqa: F811
     assert json.loads((out / "summary.json").read_text())["counts"]["failed"] == 4
 
 
-def test_hanging_decode_times_out_and_the_run_goes_on(tmp_path, bundles, clips, monkeypatch):  # noqa: F811
+def test_hanging_decode_times_out_and_the_run_goes_on(invoke, tmp_path, bundles, clips, monkeypatch):  # noqa: F811
     from avseq.pipeline.stages.decode import DecodeVideo
 
     original = DecodeVideo.windows
@@ -132,7 +126,7 @@ def test_hanging_decode_times_out_and_the_run_goes_on(tmp_path, bundles, clips, 
     assert lines["b"]["status"] == "ok"
 
 
-def test_fail_fast_stops_at_the_first_failure(tmp_path, bundles, clips):  # noqa: F811
+def test_fail_fast_stops_at_the_first_failure(invoke, tmp_path, bundles, clips):  # noqa: F811
     folder = tmp_path / "in"
     bad_inputs(folder, clips[0])
     for i in range(4):
@@ -144,7 +138,7 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path, bundles, clips):  # noqa
     assert any(r["status"] == "failed" for r in read_results(out)) and len(read_results(out)) < 8
 
 
-def test_limit_and_progress_bar(tmp_path, bundles, clips):  # noqa: F811
+def test_limit_and_progress_bar(invoke, tmp_path, bundles, clips):  # noqa: F811
     out = tmp_path / "out"
     result = invoke("run", full_pipeline(tmp_path, bundles), "-i", clips[0].parent, "-o", out, "--limit", "2")
     assert result.exit_code == 0
@@ -152,7 +146,7 @@ def test_limit_and_progress_bar(tmp_path, bundles, clips):  # noqa: F811
     assert "2 ok, 0 failed, 0 skipped of 2" in result.output and "file/s" in result.output
 
 
-def test_a_run_removes_what_a_killed_run_was_writing_and_keeps_the_rest(tmp_path, bundles, clips):  # noqa: F811
+def test_a_run_removes_what_a_killed_run_was_writing_and_keeps_the_rest(invoke, tmp_path, bundles, clips):  # noqa: F811
     out = tmp_path / "out"
     args = [
         "run",
@@ -184,7 +178,7 @@ def test_a_run_removes_what_a_killed_run_was_writing_and_keeps_the_rest(tmp_path
 
 
 @pytest.mark.slow
-def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, bundles):  # noqa: F811
+def test_kill_and_resume_equals_an_uninterrupted_run(invoke, tmp_path, bundles):  # noqa: F811
     from avseq.io.audio import decode_audio
 
     folder = tmp_path / "in"
@@ -232,7 +226,7 @@ def _lines(out: Path) -> list[dict]:
     return rows
 
 
-def test_hostile_names_stay_inside_outdir(tmp_path, bundles, clips):  # noqa: F811
+def test_hostile_names_stay_inside_outdir(invoke, tmp_path, bundles, clips):  # noqa: F811
     folder = tmp_path / "in"
     names = ["ünï cødé.mp4", "x" * 200 + ".mp4", "semi;colon&$(rm).mp4", ".hidden.mp4", "results.mp4"]
     ids = ["../../evil", "/etc/passwd", "nul\x00id", "ünï cødé"]

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import yaml
-from click.testing import CliRunner
 
-from avseq.cli import main
 from tests.pipeline.pipeline_helpers import full_pipeline, read_results
 from tools.fuzzing.headers import set_field
 from tools.fuzzing.seeds import make_seeds
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def with_limits(tmp_path, bundles, limits: dict) -> str:
@@ -23,7 +17,9 @@ def with_limits(tmp_path, bundles, limits: dict) -> str:
     return path
 
 
-def test_caps_in_the_pipeline_file_refuse_files_without_decoding(tmp_path, bundles, clips, monkeypatch):
+def test_caps_in_the_pipeline_file_refuse_files_without_decoding(
+    invoke, tmp_path, bundles, clips, monkeypatch
+):
     import avseq.io.video as video
 
     def no_decoding(*args, **kwargs):  # the forked decode workers inherit this patch
@@ -39,7 +35,7 @@ def test_caps_in_the_pipeline_file_refuse_files_without_decoding(tmp_path, bundl
         assert "pixels 768 exceeds the cap max_pixels=500 " in msg and "'limits: {max_pixels: ...}'" in msg
 
 
-def test_raising_a_cap_lets_the_file_through(tmp_path, bundles, clips):
+def test_raising_a_cap_lets_the_file_through(invoke, tmp_path, bundles, clips):
     pipeline = with_limits(tmp_path, bundles, {"max_frames": 2})  # 4 fps sampling: 3 to 7 frames per clip
     out = tmp_path / "out"
     assert invoke("run", pipeline, "-i", clips[0], "-o", out, "--quiet").exit_code == 1
@@ -48,7 +44,7 @@ def test_raising_a_cap_lets_the_file_through(tmp_path, bundles, clips):
     assert result.exit_code == 0 and read_results(out)[0]["status"] == "ok"
 
 
-def test_a_file_claiming_a_thousand_hours_is_refused_cheaply(tmp_path, bundles):
+def test_a_file_claiming_a_thousand_hours_is_refused_cheaply(invoke, tmp_path, bundles):
     mkv = next(p for p in make_seeds(tmp_path / "seeds") if p.suffix == ".mkv")
     liar = tmp_path / "in" / "liar.mkv"
     liar.parent.mkdir()

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from avseq.cli import main
 from avseq.errors import ConfigError
 from tests.pipeline.pipeline_helpers import bundle_overrides, full_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def one_line_error(result) -> str:
@@ -50,7 +44,7 @@ TAG_PAYLOADS = [
 
 
 @pytest.mark.parametrize("text", TAG_PAYLOADS)
-def test_python_tags_in_a_pipeline_file_never_run(tmp_path, text):
+def test_python_tags_in_a_pipeline_file_never_run(invoke, tmp_path, text):
     marker = tmp_path / "pwned"
     path = tmp_path / "hostile.yaml"
     path.write_text(text.format(marker=marker))
@@ -65,7 +59,7 @@ def test_python_tags_in_a_pipeline_file_never_run(tmp_path, text):
 @pytest.mark.parametrize(
     "name", ["os.system", "avseq.io.probe:probe", "__import__('os').system('id')", "../x.py"]
 )
-def test_stage_types_come_only_from_the_registry(tmp_path, name):
+def test_stage_types_come_only_from_the_registry(invoke, tmp_path, name):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"version": 1, "stages": [{"id": "d", "type": name}]}))
     line = one_line_error(invoke("validate", path))
@@ -83,7 +77,7 @@ def test_python_tags_in_a_training_config_never_run(tmp_path):
     assert not marker.exists()
 
 
-def test_a_pickled_checkpoint_offered_as_a_bundle_is_refused_unread(tmp_path, bundles, clips):
+def test_a_pickled_checkpoint_offered_as_a_bundle_is_refused_unread(invoke, tmp_path, bundles, clips):
     marker = tmp_path / "pwned"
     evil = tmp_path / "model.pt"
     evil.write_bytes(pickle.dumps(Payload(marker)))
@@ -95,7 +89,7 @@ def test_a_pickled_checkpoint_offered_as_a_bundle_is_refused_unread(tmp_path, bu
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
-def test_a_pickle_disguised_as_bundle_weights_is_refused_unread(tmp_path, bundles, clips):
+def test_a_pickle_disguised_as_bundle_weights_is_refused_unread(invoke, tmp_path, bundles, clips):
     import shutil
 
     marker = tmp_path / "pwned"
@@ -115,7 +109,7 @@ def test_a_pickle_disguised_as_bundle_weights_is_refused_unread(tmp_path, bundle
     assert not marker.exists()
 
 
-def test_the_shipped_pipelines_validate_with_a_bundle_override(bundles):
+def test_the_shipped_pipelines_validate_with_a_bundle_override(invoke, bundles):
     # the pipeline the fuzzer runs stays loadable through --set (no code paths outside the registry)
     sets = [a for o in bundle_overrides(bundles, "caption_and_sound.yaml") for a in ("--set", o)]
     assert invoke("validate", ROOT / "pipelines" / "caption_and_sound.yaml", *sets).exit_code == 0

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
-from avseq.cli import main
 from tests.pipeline.pipeline_helpers import full_pipeline, read_results
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def tree(folder):
@@ -19,7 +12,7 @@ def tree(folder):
     return {p: (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
 
 
-def test_symlinks_planted_in_the_output_folder_are_not_followed(tmp_path, bundles, clips):
+def test_symlinks_planted_in_the_output_folder_are_not_followed(invoke, tmp_path, bundles, clips):
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "keep.txt").write_text("precious\n")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from avseq.errors import ConfigError
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
@@ -52,14 +51,8 @@ def local_run(tmp_path_factory, bundles, inputs):
     return run_pipeline(spec, expand_inputs([inputs]), tmp / "out", progress=False), tmp / "out"
 
 
-def invoke(*args) -> object:
-    from avseq.cli import main
-
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture(scope="module")
-def ray_run(ray_cluster, tmp_path_factory, bundles, inputs):
+def ray_run(invoke, ray_cluster, tmp_path_factory, bundles, inputs):
     """``avseq run ... --executor ray`` over ``inputs``: (click result, pipeline file, OUTDIR)."""
     tmp = tmp_path_factory.mktemp("ray")
     pipeline = full_pipeline(tmp, bundles, mux=True)
@@ -117,7 +110,7 @@ def _assert_same_media(out: Path, local_out: Path) -> None:
         assert a["pts"].equal(b["pts"]) and float((a["features"] - b["features"]).abs().max()) < 1e-5
 
 
-def test_resume_skips_complete_inputs_and_redoes_the_rest(ray_run, tmp_path, inputs):
+def test_resume_skips_complete_inputs_and_redoes_the_rest(invoke, ray_run, tmp_path, inputs):
     import shutil
 
     _, pipeline, first = ray_run
@@ -150,7 +143,7 @@ def test_ray_section_is_validated(tmp_path, bundles):
         load_pipeline(pipeline, ["ray.gpu=1"])
 
 
-def test_without_ray_the_run_says_how_to_install_it(tmp_path, bundles, clips, monkeypatch):
+def test_without_ray_the_run_says_how_to_install_it(invoke, tmp_path, bundles, clips, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     result = invoke(
         "run", full_pipeline(tmp_path, bundles), "-i", clips[0], "-o", tmp_path / "out", "--executor", "ray"
