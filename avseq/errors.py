@@ -19,8 +19,20 @@ class ConfigError(AvseqError):
     """A pipeline, model or training config is invalid (names file, key path, value)."""
 
 
+class UnknownNameError(ConfigError, ValueError):
+    """A name no registry holds: ``unknown stage type 'x'; known: a, b``.
+
+    Also a ValueError, the error an unknown name raises in a registry
+    (so a pydantic validator that looks a name up reports it at its key path).
+    """
+
+
 class BundleError(AvseqError):
     """A model bundle is missing, malformed, from a newer format, or unsafe to load."""
+
+
+class CheckpointError(BundleError):
+    """A training checkpoint is missing, incomplete or does not fit the model."""
 
 
 class MediaError(AvseqError):
@@ -58,6 +70,10 @@ class ResourceLimitError(MediaError):
 
 class ReportError(AvseqError):
     """An output folder or training run cannot be reported on (missing or malformed records)."""
+
+
+class MetricsUnavailableError(AvseqError):
+    """A metric needs a tool (pycocoevalcap, Java) that is not installed."""
 
 
 def short_repr(value: object, limit: int = 120) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from avseq.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -34,12 +36,17 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
-        """The component called ``name``; an unknown name raises ValueError listing the choices."""
+        """The component called ``name``.
+
+        An unknown name raises :class:`~avseq.errors.UnknownNameError` (a ConfigError and a
+        ValueError) listing the choices: ``unknown stage type 'x'; known: a, b``. Callers
+        let it through; a pydantic validator that calls ``get`` reports it at its key path.
+        """
         try:
             return self._items[name]
-        except KeyError:
+        except (KeyError, TypeError):
             choices = ", ".join(sorted(self._items)) or "(none)"
-            raise ValueError(f"Unknown {self.kind} {name!r}. Supported: {choices}") from None
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; known: {choices}") from None
 
     def list(self) -> list[str]:
         """Registered names, sorted."""

@@ -14,7 +14,7 @@ def test_registry_refuses_duplicates_and_lists_choices():
     reg.register("a")(1)
     with pytest.raises(ValueError, match="already registered"):
         reg.register("a")(2)
-    with pytest.raises(ValueError, match=r"Unknown thing 'b'\. Supported: a"):
+    with pytest.raises(ValueError, match=r"unknown thing 'b'; known: a"):
         reg.get("b")
     assert reg.list() == ["a"]
 

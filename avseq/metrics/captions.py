@@ -17,14 +17,10 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from avseq.errors import AvseqError
+from avseq.errors import MetricsUnavailableError
 
 CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 _PUNCT = re.compile(r"[^\w\s]")
-
-
-class MetricsUnavailableError(AvseqError):
-    """A metric needs a tool (pycocoevalcap, Java) that is not installed."""
 
 
 def java_available() -> bool:
@@ -109,7 +105,7 @@ def caption_scores(
     """
     unknown = [m for m in metrics if m not in CAPTION_METRICS]
     if unknown:
-        raise ValueError(f"Unknown caption metric {unknown[0]!r}. Supported: {', '.join(CAPTION_METRICS)}")
+        raise ValueError(f"unknown caption metric {unknown[0]!r}; known: {', '.join(CAPTION_METRICS)}")
     _check_inputs(references, predictions)
     try:
         import pycocoevalcap  # noqa: F401

@@ -18,16 +18,12 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from avseq.errors import AvseqError
+from avseq.errors import CheckpointError
 from avseq.io.atomic import atomic_path, write_text_atomic
 
 TENSORS = "state.safetensors"
 DOCUMENT = "state.json"
 FORMAT = 1
-
-
-class CheckpointError(AvseqError):
-    """A training checkpoint is missing, incomplete or does not fit the model."""
 
 
 def flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -195,14 +195,12 @@ MMAUDIO_44K = _preset(
 def get_recipe(name_or_dict: str | dict[str, Any] | MelRecipe) -> MelRecipe:
     """A preset by name (see ``MEL_RECIPES.list()``), a recipe dict, or a recipe passed through.
 
-    An unknown name raises ConfigError listing the presets.
+    An unknown name raises ConfigError (the registry's UnknownNameError) listing the presets.
     """
     if isinstance(name_or_dict, MelRecipe):
         return name_or_dict
     if isinstance(name_or_dict, dict):
         return MelRecipe.from_dict(name_or_dict)
-    if name_or_dict not in MEL_RECIPES:
-        raise ConfigError(f"Unknown mel recipe {name_or_dict!r}. Supported: {', '.join(MEL_RECIPES.list())}")
     return MEL_RECIPES.get(name_or_dict)
 
 

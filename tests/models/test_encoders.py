@@ -211,7 +211,7 @@ def test_bad_weights_files_raise_bundle_errors(tmp_path):
 
 def test_unknown_encoder_option_and_weights_list_the_choices():
     with pytest.raises(
-        ConfigError, match=r"Unknown frame encoder 'resnet7'\. Supported: compact, efficientnet_b0"
+        ConfigError, match=r"unknown frame encoder 'resnet7'; known: compact, efficientnet_b0"
     ):
         build_encoder("resnet7")
     with pytest.raises(ConfigError, match=r"Unknown option 'widht' .* Supported: out_dim, width, depth"):

@@ -130,7 +130,7 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
         ({"kind": "sound", "encoder": {"out_dim": 4}}, r"'encoder' must be a dict with a 'name'"),
         ({"kind": "sound", "encoder": []}, r"'encoder' must be a dict .* or a list of such dicts"),
         ({"kind": "sound", "encoder": [ENCODER, {"width": 4}]}, r"or a list of such dicts"),
-        ({"kind": "sound", "encoder": {"name": "vgg"}}, r"Unknown frame encoder 'vgg'\. Supported: compact"),
+        ({"kind": "sound", "encoder": {"name": "vgg"}}, r"unknown frame encoder 'vgg'; known: compact"),
         (
             {"kind": "sound", "encoder": ENCODER, "model": {"n_mel": 4}},
             r"Unknown model option 'n_mel' .* n_mels",

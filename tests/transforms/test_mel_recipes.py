@@ -116,7 +116,7 @@ def test_recipe_dict_round_trip_and_validation_messages():
     r = get_recipe("diff-foley")
     assert MelRecipe.from_dict(r.to_dict()) == r
     assert get_recipe(r.to_dict()) == r
-    with pytest.raises(ConfigError, match=r"Unknown mel recipe 'hifi'\. Supported: default, diff-foley"):
+    with pytest.raises(ConfigError, match=r"unknown mel recipe 'hifi'; known: default, diff-foley"):
         get_recipe("hifi")
     with pytest.raises(ConfigError, match=r"Invalid mel recipe log 'db'\. Supported: 'db20', 'db10'"):
         MelRecipe("x", 16000, n_fft=512, hop_length=160, n_mels=64, log="db")
