@@ -8,20 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
+from avseq.config import read_yaml, validate
 from avseq.errors import ConfigError
 from avseq.pipeline.graph import check_graph, topological_order
 from avseq.pipeline.overrides import apply_overrides
 from avseq.pipeline.planning import plan_graph
-from avseq.pipeline.spec import (
-    TOP_LEVEL_KEYS,
-    PipelineSpec,
-    format_validation_error,
-    normalize_inputs,
-    validate_params,
-)
+from avseq.pipeline.spec import TOP_LEVEL_KEYS, PipelineSpec, normalize_inputs, validate_params
 
 
 def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineSpec:
@@ -31,18 +23,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> Pipel
     (stages addressed by id) or ``batch_size=4``; values are parsed as YAML scalars.
     Raises ConfigError naming the file, the key path, the bad value and the choices.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read pipeline file ({err.__class__.__name__}: {err})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    raw = read_yaml(path, "pipeline file")
     return parse_pipeline(raw, source=str(path), overrides=overrides)
 
 
@@ -52,13 +33,9 @@ def parse_pipeline(raw: Any, source: str = "<pipeline>", overrides: list[str] | 
         raise ConfigError(f"{source}: a pipeline file must be a mapping with 'version' and 'stages'")
     raw = apply_overrides(raw, overrides or [], source, TOP_LEVEL_KEYS)
     normalize_inputs(raw)
-    try:
-        spec = PipelineSpec.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(f"{source}: {format_validation_error(err, raw)}") from None
+    spec = validate(PipelineSpec, raw, source)
     spec.path = source
-    for i, stage in enumerate(spec.stages):
-        stage.params = validate_params(stage, i, source)
+    validate_params(spec, source)
     check_graph(spec.stages, source)
     index = {s.id: i for i, s in enumerate(spec.stages)}
     spec.stages = topological_order(spec.stages)

@@ -2,15 +2,15 @@
 
 Validation happens once, before any input or output file is touched. Every
 error is a :class:`~avseq.errors.ConfigError` whose one-line message names the
-file, the key path (``stages[2].params.beam_size``), the bad value and what is
-allowed. Stage types resolve through :data:`avseq.pipeline.stages.STAGES` only,
-so a pipeline file can never import or run code.
+file and each problem with its key path (``stages[2].params.beam_size``), the bad
+value and what is allowed (:mod:`avseq.config` formats it). Stage types resolve
+through :data:`avseq.pipeline.stages.STAGES` only, so a pipeline file can never
+import or run code.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -25,7 +25,8 @@ from pydantic import (
     field_validator,
 )
 
-from avseq.errors import ConfigError, short_repr
+from avseq.config import problems
+from avseq.errors import ConfigError
 from avseq.pipeline.memory import DEFAULT_MEMORY, MiB
 from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.stages import STAGES, StageType
@@ -44,6 +45,12 @@ class StageSpec(BaseModel):
     params: Any = Field(default_factory=dict, description="validated by the stage type's params model")
     input: list[str] = Field(default_factory=list)
     device: str | None = Field(None, pattern=DEVICE_PATTERN)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        STAGES.get(value)  # an unknown type: UnknownNameError, reported at stages[i].type
+        return value
 
     @field_validator("params", mode="before")
     @classmethod
@@ -147,65 +154,14 @@ def normalize_inputs(raw: dict) -> None:
                 s.pop("input", None)
 
 
-def validate_params(stage: StageSpec, index: int, source: str) -> BaseModel:
-    where = f"stages[{index}]"
-    try:
-        stage_type = STAGES.get(stage.type)
-    except ValueError:
-        raise ConfigError(
-            f"{source}: {where}.type: unknown stage type {stage.type!r}; known: {', '.join(STAGES.list())}"
-        ) from None
-    try:
-        return stage_type.params.model_validate(stage.params)
-    except ValidationError as err:
-        raise ConfigError(
-            f"{source}: {format_validation_error(err, stage.params, prefix=f'{where}.params')}"
-        ) from None
-
-
-def key_path(loc: tuple, prefix: str = "") -> str:
-    """``('stages', 2, 'params')`` -> ``stages[2].params``."""
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not re.fullmatch(r"function-\w+|\w+\[.*\]|literal\[.*\]", str(part)):
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def format_validation_error(err: ValidationError, raw: Any, prefix: str = "") -> str:
-    """One line per problem, joined with '; ': key path, what is wrong, the bad value."""
-    parts = []
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not str(p).startswith(("function-", "literal[")))
-        where = key_path(loc, prefix)
-        if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(err.title, loc, raw)
-            parts.append(f"{where}: unknown key{allowed}")
-        elif e["type"] == "missing":
-            parts.append(f"{where}: required key is missing")
-        else:
-            parts.append(f"{where}: {e['msg']} (got {short_repr(e['input'])})")
-    return "; ".join(dict.fromkeys(parts))
-
-
-def _allowed_keys(title: str, loc: tuple, raw: Any) -> str:
-    model = _model_at(title, loc[:-1])
-    if model is None:
-        return ""
-    return f"; allowed: {', '.join(k for k in model.model_fields if k != 'path')}"
-
-
-def _model_at(title: str, loc: tuple) -> type[BaseModel] | None:
-    models = {m.__name__: m for m in (PipelineSpec, StageSpec)}
-    models.update({t.params.__name__: t.params for t in (STAGES.get(n) for n in STAGES.list())})
-    model = models.get(title)
-    for part in loc:
-        if model is None or isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None) if field else None
-        inner = getattr(ann, "__args__", (ann,))
-        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    return model
+def validate_params(spec: PipelineSpec, source: str) -> None:
+    """Validate each stage's params with its type's model, in place; one ConfigError lists all."""
+    found = []
+    for i, stage in enumerate(spec.stages):
+        model = stage.stage_type.params
+        try:
+            stage.params = model.model_validate(stage.params)
+        except ValidationError as err:
+            found += problems(err, model, prefix=f"stages[{i}].params")
+    if found:
+        raise ConfigError(f"{source}: {'; '.join(found)}")

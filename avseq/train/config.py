@@ -3,20 +3,20 @@
 Sections: ``data``, ``preprocessing``, ``system`` (the
 dict :func:`avseq.models.build_system` takes), ``optim``, ``loss``, ``train`` and
 ``output_dir``. ``--set a.b.c=VALUE`` overrides are applied to the raw mapping
-before validation; an error names the file, the key path, the bad value and
-what is allowed.
+before validation (:mod:`avseq.config`, as for pipeline files); an error names the
+file and every problem with its key path, the bad value and what is allowed.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from avseq.errors import ConfigError, short_repr
+from avseq import config
+from avseq.errors import ConfigError
 
 Kind = Literal["caption", "sound"]
 KINDS = ("caption", "sound")
@@ -161,7 +161,7 @@ class TrainConfig(_Strict):
     loss: LossConfig = LossConfig()
     train: TrainLoopConfig = TrainLoopConfig()
     output_dir: Path = Path("runs/unnamed")
-    source: str | None = None
+    source: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _system_kind(self) -> TrainConfig:
@@ -206,56 +206,16 @@ MOVED = {"loss.floor": "system.model.floor (the model renders quiet output from 
 TOP_LEVEL = tuple(k for k in TrainConfig.model_fields if k != "source")
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"optim.lr=3e-4"`` -> ``(["optim", "lr"], 0.0003)``; values are parsed as YAML."""
-    key, sep, value = text.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=3e-4")
-    try:
-        return parts, yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        return parts, value
-
-
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """A copy of ``raw`` with each ``KEY=VALUE`` set (intermediate mappings are created)."""
-    raw = copy.deepcopy(raw)
-    for text in overrides:
-        parts, value = parse_override(text)
-        if parts[0] not in TOP_LEVEL:
-            raise ConfigError(f"--set {text!r}: unknown key {parts[0]!r}; allowed: {', '.join(TOP_LEVEL)}")
-        node = raw
-        for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: i + 1])
-                raise ConfigError(f"--set {text!r}: {where} is {child!r}, not a mapping")
-            node = child
-        node[parts[-1]] = value
-    return raw
-
-
-def _describe(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        moved = f"; it is now {MOVED[path]}" if path in MOVED else ""
-        return f"{source}: unknown key {path}{moved}"
-    if first["type"] == "missing":
-        return f"{source}: {path} is required"
-    return f"{source}: {path}: {msg} (got {short_repr(first.get('input'))})"
+    return config.apply_overrides(raw, overrides, TOP_LEVEL, example="optim.lr=3e-4")
 
 
 def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None = None) -> TrainConfig:
     """Validate a raw mapping; relative manifest paths resolve against ``base_dir``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a training config must be a mapping, got {type(raw).__name__}")
-    try:
-        cfg = TrainConfig.model_validate({**raw, "source": source})
-    except ValidationError as err:
-        raise ConfigError(_describe(err, source)) from None
+    cfg = config.validate(TrainConfig, {**raw, "source": source}, source, moved=MOVED)
     if base_dir is None:
         return cfg
     data = cfg.data.model_copy(update={"manifests": {k: base_dir / p for k, p in cfg.data.manifests.items()}})
@@ -266,16 +226,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     """Read a training config YAML, apply ``--set`` overrides, validate.
 
     Relative paths inside ``data`` are relative to the config file; ``output_dir`` is
-    relative to the working directory (where the run is started).
+    relative to the working directory (where the run is started). Every problem is
+    reported at once, each with its key path (see :mod:`avseq.config`).
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    raw = apply_overrides(raw or {}, overrides or [])
+    raw = config.read_yaml(path, "config")
+    raw = {} if raw is None else raw
+    if isinstance(raw, dict):
+        raw = apply_overrides(raw, overrides or [])
     return config_from_dict(raw, str(path), path.parent)
 
 

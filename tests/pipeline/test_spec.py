@@ -112,7 +112,19 @@ def test_bad_param_value_names_key_path_value_and_choices(tmp_path):
 
 def test_unknown_encoder_lists_known(tmp_path):
     msg = error(tmp_path, edited(s2={"params": {"encoder": "resnet999"}}))
-    assert "stages[2].params.encoder: Value error, unknown encoder 'resnet999'; known: compact" in msg
+    assert "stages[2].params.encoder: unknown encoder 'resnet999'; known: compact" in msg
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    doc = edited(s0={"params": {"fps": 0}}, s2={"params": {"encoder": "compact", "chunk": 2}})
+    msg = error(tmp_path, doc)
+    assert "stages[0].params.fps: Input should be greater than 0 (got 0); " in msg
+    assert "; stages[2].params.chunk: unknown key; allowed: bundle, encoder, options" in msg
+    doc["stages"][1]["type"] = "framez"
+    msg = error(tmp_path, {**doc, "batch_size": 0, "workerz": 2})
+    assert "batch_size: Input should be greater than 0 (got 0); " in msg
+    assert "; stages[1].type: unknown stage type 'framez'; known: " in msg
+    assert "; workerz: unknown key; allowed: version" in msg
 
 
 def test_unknown_param_lists_allowed(tmp_path):
@@ -269,7 +281,7 @@ def test_memory_budget_takes_sizes_and_refuses_too_little(tmp_path):
     assert load_pipeline(write(tmp_path, CAPTION), ["memory=2GB"]).memory == 2_000_000_000
     assert load_pipeline(write(tmp_path, CAPTION), ["memory=64MiB"]).memory == 64 << 20
     assert load_pipeline(write(tmp_path, CAPTION)).memory == 512 << 20
-    assert "memory: Value error, must be at least 16.0MiB of decoded media (got '1k')" in error(
+    assert "memory: must be at least 16.0MiB of decoded media (got '1k')" in error(
         tmp_path, CAPTION, ["memory=1k"]
     )
     assert "memory: could not parse value and unit" in error(tmp_path, CAPTION, ["memory=lots"])

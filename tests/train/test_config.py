@@ -39,8 +39,8 @@ def test_loads_with_overrides_and_defaults(tmp_path):
             "optim.decay=step",
             r"optim\.decay: Input should be 'cosine', 'linear' or 'constant' \(got 'step'\)",
         ),
-        ("train.stepz=3", r"unknown key train\.stepz"),
-        ("loss.floor=-5", r"unknown key loss\.floor; it is now system\.model\.floor"),
+        ("train.stepz=3", r"train\.stepz: unknown key; allowed: steps, batch_size"),
+        ("loss.floor=-5", r"loss\.floor: unknown key; it is now system\.model\.floor"),
         ("system.kind=detect", r"system\.kind must be one of caption, sound, got 'detect'"),
         ("data.train_split=dev", r"split 'dev' is not defined; defined: train, val"),
         ("bogus=1", r"unknown key 'bogus'; allowed: data, preprocessing"),
@@ -52,6 +52,17 @@ def test_loads_with_overrides_and_defaults(tmp_path):
 def test_errors_name_file_key_value_and_choices(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path), [override])
+
+
+def test_every_bad_key_is_reported_with_its_path_value_and_choices(tmp_path):
+    overrides = ["optim.lr=-1", "train.stepz=3", "data.splits.train.clipz=2", "loss.kind=l3"]
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path), overrides)
+    msg = str(info.value)
+    assert msg.startswith(f"{tmp_path / 'cfg.yaml'}: data.splits.train.clipz: unknown key; allowed: clips, ")
+    assert "; optim.lr: Input should be greater than 0 (got -1); " in msg
+    assert "; loss.kind: Input should be 'l1' or 'mse' (got 'l3'); " in msg
+    assert "; train.stepz: unknown key; allowed: steps, batch_size" in msg and "\n" not in msg
 
 
 def test_unreadable_and_malformed_files(tmp_path):
