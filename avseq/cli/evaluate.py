@@ -65,11 +65,13 @@ def evaluate(
     quiet: bool,
 ) -> None:
     """Evaluate BUNDLE (a path or bundled name) against baselines; print a side-by-side table."""
+    from avseq.devices import resolve_device
     from avseq.train.evaluate import evaluate_bundle, summary_table
 
     result = evaluate_bundle(
         bundle, data, report, split=split, train_data=train_data, limit=limit,
-        baseline_clips=baseline_clips, device=device, beam_size=beam_size, rerank=rerank,
+        baseline_clips=baseline_clips, device=resolve_device(device, "--device"),
+        beam_size=beam_size, rerank=rerank,
         baseline_encoder=baseline_encoder, progress=not quiet,
         feature_cache=None if feature_cache == "off" else feature_cache,
     )  # fmt: skip

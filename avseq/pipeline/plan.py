@@ -7,18 +7,10 @@ from typing import Any
 
 import torch
 
-from avseq.errors import ConfigError
+from avseq.devices import resolve_device
+from avseq.pipeline.memory import INFERENCE_CHUNK
 from avseq.pipeline.spec import PipelineSpec, StageSpec
 from avseq.pipeline.stages import STAGES
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
-    return torch.device(name)
 
 
 @dataclass
@@ -29,15 +21,21 @@ class BuildContext:
     bundles: dict[str, Any] = field(default_factory=dict)
 
     def device(self, stage: StageSpec) -> torch.device:
-        return resolve_device(stage.device or self.spec.device)
+        if stage.device:
+            return resolve_device(stage.device, f"stages.{stage.id}.device")
+        return resolve_device(self.spec.device, "device")
 
     def bundle(self, name: str, device: torch.device) -> Any:
         """The bundle ``name`` (a name or a folder) on ``device``, loaded once per run and device."""
         key = f"{name}@{device}"
         if key not in self.bundles:
             from avseq.bundles import load
+            from avseq.models import FrameEncoder
 
             self.bundles[key] = load(name, device)
+            for module in self.bundles[key].system.modules():  # a training chunk can be 4096 frames
+                if isinstance(module, FrameEncoder):
+                    module.chunk_size = min(module.chunk_size, INFERENCE_CHUNK)
         return self.bundles[key]
 
     def limits(self) -> Any:

@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
+from avseq.devices import resolve_device
 from avseq.pipeline.batching import ClipResult, run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.memory import available_cores
-from avseq.pipeline.plan import build_plan, resolve_device
+from avseq.pipeline.plan import build_plan
 from avseq.pipeline.results import Result
 from avseq.pipeline.spec import PipelineSpec
 from avseq.pipeline.stages import make_decoder

@@ -13,10 +13,11 @@ from typing import Any
 
 import torch
 
+from avseq.devices import resolve_device
 from avseq.io.atomic import remove_stale_temps
 from avseq.pipeline.finalize import clear_staging
 from avseq.pipeline.inputs import InputItem
-from avseq.pipeline.plan import Plan, resolve_device
+from avseq.pipeline.plan import Plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.results import (
     RESULTS_NAME,

@@ -20,12 +20,12 @@ import torch
 from tqdm import tqdm
 
 from avseq.bundles import load
+from avseq.devices import resolve_device
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.metrics import java_available
 from avseq.train.data import FEATURE_CACHE, encoder_cache
 from avseq.train.eval_data import split_entries, split_manifest, training_manifest
-from avseq.train.loop import resolve_device
 
 
 def _progress(enabled: bool):
@@ -48,7 +48,7 @@ def evaluate_bundle(
     train_data: str | Path | None = None,
     limit: int | None = None,
     baseline_clips: int | None = None,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     beam_size: int | None = None,
     rerank: str | None = None,
     baseline_encoder: str | Path | None = None,
@@ -63,8 +63,9 @@ def evaluate_bundle(
     feature_cache: a folder where the training clips' features by that encoder are read and
     stored (a training run stores its frozen encoder's there); "auto": ``feature_cache`` beside
     the training clips' manifest, where training keeps it; None: none.
+    device: a resolved ``torch.device``, or a name resolved here (``auto``, ``cpu``, ``cuda:1``).
     """
-    dev = resolve_device(device)
+    dev = device if isinstance(device, torch.device) else resolve_device(device, "device")
     bundle = load(bundle_path, dev)
     retrieval = load(baseline_encoder, dev) if baseline_encoder is not None else None
     manifest = split_manifest(data, split)

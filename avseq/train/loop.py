@@ -26,6 +26,7 @@ from tqdm import tqdm
 from avseq.bundles import Preprocessing, save_bundle
 from avseq.bundles import resolve as resolve_bundle
 from avseq.bundles.document import WEIGHTS
+from avseq.devices import resolve_device
 from avseq.errors import BundleError, ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.models import Tokenizer, build_system
@@ -41,19 +42,6 @@ from avseq.train.schedule import build_scheduler
 from avseq.train.state import load_training_state, save_training_state
 from avseq.train.steps import LossOptions, StepStats, make_optimizer, train_step
 from avseq.train.validation import is_better, validate
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; anything else must be a valid torch device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"Invalid train.device {name!r}. Supported: auto, cpu, cuda, cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device {name!r} asks for CUDA, which is not available here")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -111,7 +99,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     seed_everything(cfg.train.seed)
     if cfg.train.threads is not None:
         torch.set_num_threads(cfg.train.threads)
-    device = distributed.rank_device(resolve_device(cfg.train.device))
+    device = distributed.rank_device(resolve_device(cfg.train.device, "train.device"))
     prep = tdata.preprocessing(cfg)
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
     train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
@@ -255,7 +243,7 @@ def train(
     """
     threads = torch.get_num_threads()  # train.threads applies to this run only
     try:
-        with distributed.process_group(resolve_device(cfg.train.device)):
+        with distributed.process_group(resolve_device(cfg.train.device, "train.device")):
             return _train(distributed.quiet(cfg), run_dir, resume, stop_at)
     finally:
         torch.set_num_threads(threads)
