@@ -6,9 +6,7 @@ import re
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from avseq.cli import main
 from avseq.devices import resolve_device
 from avseq.errors import ConfigError
 
@@ -35,10 +33,9 @@ def test_a_malformed_name_lists_the_choices():
         resolve_device("gpu", "train.device")
 
 
-def test_eval_device_error_names_the_flag(no_cuda, tmp_path):
+def test_eval_device_error_names_the_flag(no_cuda, tmp_path, invoke):
     (tmp_path / "test.jsonl").write_text("", encoding="utf-8")
-    args = ["eval", "no-such-bundle", "--data", str(tmp_path), "--device", "cuda", "--quiet"]
-    result = CliRunner().invoke(main, args)
+    result = invoke("eval", "no-such-bundle", "--data", tmp_path, "--device", "cuda", "--quiet")
     assert result.exit_code == 2, result.output
     assert "error: --device 'cuda' asks for CUDA, which is not available here" in result.output
     assert "train.device" not in result.output
