@@ -30,7 +30,7 @@ from avseq.data.feature_cache import FeatureCache
 from avseq.io.audio import decode_audio, write_audio
 from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1, sync_offset
 from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
-from avseq.vocoders import GriffinLim
+from avseq.vocoders import Vocoder, build_vocoder
 
 SYSTEMS = ("model", "mean_mel", "retrieval")
 TOLERANCE_MS = 50.0
@@ -146,7 +146,7 @@ def evaluate_sound(
     """
     prep = bundle.preprocessing
     sr, fps = prep.recipe.sample_rate, prep.fps or 15.0
-    vocoder = GriffinLim(prep.recipe, n_iter=n_iter)
+    vocoder = build_vocoder("griffin-lim", prep.recipe, n_iter=n_iter)
     train_keys = retrieval_keys(retrieval or bundle, train, device, progress, "train clips", train_cache)
     mean_mel = mean_log_mel(bundle, train)
     scorer = Scorer(1.0 / fps, sr)
@@ -172,7 +172,7 @@ def evaluate_sound(
     return scorer.report(), rows
 
 
-def _vocode(vocoder: GriffinLim, log_mel: torch.Tensor, n_samples: int) -> torch.Tensor:
+def _vocode(vocoder: Vocoder, log_mel: torch.Tensor, n_samples: int) -> torch.Tensor:
     wave, _ = vocoder(log_mel[None])
     return fit_length(wave[0], n_samples)
 

@@ -18,13 +18,13 @@ Steps, all batched on the device of the input:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from avseq.errors import ConfigError
 from avseq.transforms.mel import (
     MelRecipe,
     frame_mask,
@@ -36,9 +36,29 @@ from avseq.transforms.mel import (
     reflect_index,
     stft_window,
 )
-from avseq.vocoders.base import VOCODERS
+from avseq.vocoders.base import VOCODERS, VocoderType, check_options
 
 PhaseInit = Literal["random", "zeros"]
+
+
+class GriffinLimOptions(BaseModel):
+    """n_iter: Griffin-Lim iterations; nnls_iter: projected-gradient steps refining the mel
+    inversion; momentum: fast Griffin-Lim's, in [0, 1); init: the starting phase, "random"
+    (drawn with ``seed``, deterministic) or "zeros"."""
+
+    model_config = ConfigDict(extra="forbid")
+    n_iter: int = Field(32, ge=0, le=1000)
+    nnls_iter: int = Field(16, ge=0, le=1000)
+    momentum: float = Field(0.99, ge=0, lt=1)
+    init: str = "random"
+    seed: int = 0
+
+    @field_validator("init")
+    @classmethod
+    def _known_init(cls, init: str) -> str:
+        if init not in get_args(PhaseInit):
+            raise ValueError(f"Invalid Griffin-Lim init {init!r}. Supported: 'random', 'zeros'")
+        return init
 
 
 def mel_to_linear(
@@ -172,7 +192,8 @@ class GriffinLim(nn.Module):
     ``forward(log_mel (B, n_mels, T), lengths (B,) | None) -> (wave (B, N), wave_lengths (B,))``
     with ``N = (T - 1) * hop_length`` and ``wave_lengths = (lengths - 1) * hop_length``.
     Runs on the device of ``log_mel``. ``init="random"`` with a fixed ``seed`` is
-    deterministic; ``init="zeros"`` starts from zero phase.
+    deterministic; ``init="zeros"`` starts from zero phase. The options are checked by
+    :class:`GriffinLimOptions` (ConfigError naming the bad one).
     """
 
     def __init__(
@@ -185,20 +206,12 @@ class GriffinLim(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if n_iter < 0 or nnls_iter < 0:
-            raise ConfigError(f"Griffin-Lim n_iter={n_iter} and nnls_iter={nnls_iter} must be >= 0")
-        if not 0 <= momentum < 1:
-            raise ConfigError(f"Invalid Griffin-Lim momentum {momentum}: must be in [0, 1)")
-        if init not in ("random", "zeros"):
-            raise ConfigError(f"Invalid Griffin-Lim init {init!r}. Supported: 'random', 'zeros'")
+        options = dict(n_iter=n_iter, momentum=momentum, nnls_iter=nnls_iter, init=init, seed=seed)
+        o = check_options(GriffinLimOptions, options, "Griffin-Lim")
         self.recipe = get_recipe(recipe)
         self.n_iter, self.momentum, self.nnls_iter, self.init, self.seed = (
-            n_iter,
-            momentum,
-            nnls_iter,
-            init,
-            seed,
-        )
+            o.n_iter, o.momentum, o.nnls_iter, o.init, o.seed
+        )  # fmt: skip
         fb = mel_filterbank(self.recipe).double()
         self.register_buffer("fb", fb.float(), persistent=False)
         self.register_buffer("fb_pinv", torch.linalg.pinv(fb).float(), persistent=False)
@@ -243,7 +256,9 @@ class GriffinLim(nn.Module):
         return f"recipe={self.recipe.name!r}, n_iter={self.n_iter}, momentum={self.momentum}"
 
 
-@VOCODERS.register("griffin-lim")
-def build_griffin_lim(recipe: MelRecipe, **kwargs) -> GriffinLim:
+def build_griffin_lim(recipe: MelRecipe, options: GriffinLimOptions) -> GriffinLim:
     """Registry builder: ``build_vocoder("griffin-lim", recipe, n_iter=32, ...)``."""
-    return GriffinLim(recipe, **kwargs)
+    return GriffinLim(recipe, **options.model_dump())
+
+
+VOCODERS.register("griffin-lim")(VocoderType(GriffinLimOptions, build_griffin_lim))

@@ -39,7 +39,7 @@ def test_registry_builds_a_vocoder():
     vocoder = build_vocoder("griffin-lim", "default", n_iter=4)
     assert isinstance(vocoder, Vocoder) and vocoder.sample_rate == 16000
     assert "griffin-lim" in VOCODERS.list()
-    with pytest.raises(ConfigError, match=r"Unknown vocoder 'hifigan'\. Supported: griffin-lim"):
+    with pytest.raises(ConfigError, match=r"unknown vocoder 'hifigan'; known: griffin-lim"):
         build_vocoder("hifigan", "default")
     with pytest.raises(ConfigError, match="Invalid Griffin-Lim init 'noise'. Supported: 'random', 'zeros'"):
         GriffinLim("default", init="noise")

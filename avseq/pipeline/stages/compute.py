@@ -198,14 +198,29 @@ class SoundStage:
 
 
 class VocoderParams(BaseModel):
-    """name: the vocoder (griffin_lim); n_iter, nnls_iter, momentum and seed tune Griffin-Lim."""
+    """name: a registered vocoder (``griffin_lim``; ``_`` may stand for the registry's ``-``).
+    Every other key is an option of that vocoder, checked by its own options model (Griffin-Lim:
+    n_iter, nnls_iter, momentum, init, seed; see avseq.vocoders)."""
 
-    model_config = ConfigDict(extra="forbid")
-    name: Literal["griffin_lim"] = "griffin_lim"
-    n_iter: int = Field(32, ge=0, le=1000)
-    nnls_iter: int = Field(16, ge=0, le=1000)
-    momentum: float = Field(0.99, ge=0, lt=1)
-    seed: int = 0
+    model_config = ConfigDict(extra="allow")
+    name: str = "griffin_lim"
+
+    @model_validator(mode="after")
+    def _vocoder_options(self) -> VocoderParams:
+        from avseq.vocoders import vocoder_type
+
+        model = vocoder_type(self.name).options
+        unknown = sorted(set(self.options) - set(model.model_fields))
+        if unknown:
+            allowed = ", ".join(["name", *model.model_fields])
+            raise ValueError(f"unknown keys {unknown} for vocoder {self.name!r}; allowed: {allowed}")
+        model.model_validate(self.options)
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The vocoder's options: every key but ``name``."""
+        return dict(self.model_extra or {})
 
 
 def _sound_provides(stage: Any, ctx: NeedContext) -> dict[str, Any]:
@@ -232,16 +247,8 @@ class VocoderStage:
         from avseq.vocoders import build_vocoder
 
         self.device = ctx.device(spec)
-        p = spec.params
         recipe = ctx.spec.provided(spec.id, "mel_recipe")
-        self.vocoder = build_vocoder(
-            p.name.replace("_", "-"),
-            recipe,
-            n_iter=p.n_iter,
-            nnls_iter=p.nnls_iter,
-            momentum=p.momentum,
-            seed=p.seed,
-        )
+        self.vocoder = build_vocoder(spec.params.name, recipe, **spec.params.options)
         self.vocoder = (
             self.vocoder.to(self.device) if isinstance(self.vocoder, torch.nn.Module) else self.vocoder
         )
