@@ -1,4 +1,4 @@
-"""Fill heap memory handed out while encoding with a fixed byte, for byte-identical files.
+"""glibc heap settings: a filled heap for byte-identical encodes, large blocks given back when freed.
 
 The H.264 encoder stack reads some memory it never wrote, and what it reads steers its
 decisions. So the same frames, encoded with one thread, came out as different bytes
@@ -58,3 +58,18 @@ def filled_heap() -> Iterator[None]:
             _users -= 1
             if _users == 0:
                 _MALLOPT(M_PERTURB, 0)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
+
+def give_back_large_blocks(threshold: int = 1 << 20) -> None:
+    """From now on, glibc serves blocks of ``threshold`` bytes or more with their own mapping and
+    trims the heap's free top above it, so freed frame batches go back to the system.
+
+    glibc otherwise raises its mapping threshold after each large free, and the next batches
+    are carved out of a heap that only grows, so a long run's peak kept creeping up.
+    """
+    if _MALLOPT is not None:
+        _MALLOPT(M_MMAP_THRESHOLD, threshold)
+        _MALLOPT(M_TRIM_THRESHOLD, threshold)

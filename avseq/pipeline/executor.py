@@ -117,10 +117,11 @@ class _Run(RunRecorder):
             self.plan.build(("batch", "sink"))  # while the workers decode the first files
             self.progress.show()
             for msg in pool.events():
+                held = sum(w.nbytes for w in self.pending)
+                if isinstance(msg, Window) and held and held + msg.nbytes > budget.batch_bytes:
+                    self._flush()  # a batch stays within its budget
                 self._handle(msg)
-                full = len(self.pending) >= spec.batch_size
-                full |= sum(w.nbytes for w in self.pending) >= budget.batch_bytes
-                if full or (self.pending and pool.idle()):
+                if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
                     self._flush()
                 self._collect(block=False)
                 if self.stopped:

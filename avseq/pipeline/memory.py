@@ -19,8 +19,11 @@ from pathlib import Path
 
 MiB = 1 << 20
 DEFAULT_MEMORY = 512 * MiB
-# a batch's uint8 frames become float32 (4x) and pass through a resize and the CNN's first layers
-BATCH_EXPANSION = 8
+# a batch's uint8 frames become float32 (4x) in each branch, which an encoder copies once more
+BATCH_EXPANSION = 16
+# frames per CNN call at inference: one chunk's activations are what a model stage adds to the
+# batch (a bundle's training chunk may hold a whole window's frames; 16 runs as fast)
+INFERENCE_CHUNK = 16
 
 
 @dataclass(frozen=True)
