@@ -2,11 +2,10 @@
 
 The H.264 encoder stack reads some memory it never wrote, and what it reads steers its
 decisions. So the same frames, encoded with one thread, came out as different bytes
-depending on what the process had freed before: in fresh worker processes, 33 of 80
-second encodes differed from the first, and the synthetic generator's 2-worker and
-in-process outputs differed in 17 of 720 clips (on a loaded machine). With glibc's
-``M_PERTURB`` set, ``malloc`` fills what it hands out (and what is freed) with one byte, so
-those reads see the same values every time: 0 differing clips in 1080. Chunks small enough
+depending on what the process had freed before (in fresh worker processes, and between the
+synthetic generator's workers and an in-process run). With glibc's ``M_PERTURB`` set,
+``malloc`` fills what it hands out (and what is freed) with one byte, so those reads see the
+same values every time (the README's figures table has the counts). Chunks small enough
 for glibc's per-thread cache are not filled; the encoder's frame buffers are larger. Costs
 a ``memset`` per allocation while it is on.
 

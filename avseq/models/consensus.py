@@ -11,8 +11,7 @@ of it renormalized over the candidates:
 
 ``sim`` is the mean over n = 1..4 of the F1 of shared n-grams (clipped counts),
 so the chosen caption is the one whose words and phrases most candidates agree
-on. Measured on synth-caption's 200 test clips with a beam of 5: CIDEr 4.23 ->
-4.56, BLEU-4 0.86 -> 0.89, attribute accuracy 0.96 either way.
+on (what it gains on synth-caption's test clips is in configs/README.md).
 """
 
 from __future__ import annotations

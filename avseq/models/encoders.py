@@ -8,9 +8,7 @@ a time, and leave padded positions zero. Backbones are registered in ``ENCODERS`
 With ``motion=True`` the CNN also sees each frame's difference from the previous frame
 of its clip (a motion stream, as in two-stream video networks): 6 input channels, zero
 difference on a clip's first frame. What moved between frames stands out, however thin
-it is in any one frame: trained on the hit count of the synthetic world's thin stick, a CNN
-fed differences reached 0.76-0.94 where one fed frames alone stayed at chance. (Through a
-caption loss the gain was smaller; synth-caption uses a sound-trained CNN instead.)
+it is in any one frame (what it gained on the synthetic world is in configs/README.md).
 """
 
 from __future__ import annotations
@@ -278,7 +276,7 @@ class CompactCNN(nn.Module):
         self.proj = nn.Linear(c_in * (grid * grid if pool == "grid" else 1), out_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        # channels-last convolutions: a caption_synth training step takes ~20% less time on CPU
+        # channels-last convolutions: faster on CPU (the README's figures table has by how much)
         x = self.features(images.contiguous(memory_format=torch.channels_last))
         if self.pool == "grid":
             return self.proj(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1))
