@@ -1,20 +1,26 @@
-"""Benchmark avseq's video decoding against PyAV's plain full decode in the same run.
+"""Benchmark avseq's video decoding against PyAV and torchcodec in the same run.
 
-Generates (once, cached in the temp dir) a 1280x720 H.264 clip of ``--seconds``
-seconds at 30 fps with a keyframe every 2 s, then times (best of ``--repeats``):
+Generates (once, cached in the temp dir) an H.264 clip of ``--size`` (1080p or
+720p) and ``--seconds`` seconds at 30 fps with a keyframe every 2 s, then times
+(best of ``--repeats``):
 
-- ``pyav_decode``: every frame decoded with PyAV, nothing else (the baseline);
-- ``pyav_decode_rgb``: the same plus conversion of every frame to an RGB array;
-- ``pyav_decode_rgb_keep``: the same, keeping 2 s of arrays at a time (like avseq_all's windows);
+- ``pyav_decode``: every frame decoded with PyAV, nothing else;
+- ``pyav_rgb24``: the same plus PyAV's ``frame.to_ndarray(format="rgb24")`` (the peer for all frames);
 - ``avseq_all``: every frame as RGB tensors through ``iter_video`` (2 s windows, constant memory);
 - ``avseq_8fps_224``: ``decode_video(fps=8, size=(224, 224))`` (skips non-reference frames it does not need);
 - ``avseq_16_uniform``: ``decode_video(num_frames=16)`` (decodes only the GOPs that hold them, seeking);
 - ``*_exact``: the same two samplings with ``mode="exact"`` (decode everything), to show what fast saves;
+- ``torchcodec_*``: the same three jobs with torchcodec's ``VideoDecoder``, when ``import torchcodec``
+  works (an optional peer, never a dependency; null otherwise): all frames in 2 s ranges,
+  ``get_frames_played_at`` the same 8 fps times with its ``Resize((224, 224))`` decoder transform,
+  ``get_frames_played_at`` the same 16 uniform times;
 - ``ffmpeg``: ``ffmpeg -i clip -f null -`` when the ``ffmpeg`` CLI is on PATH, else null.
 
-Cases run round-robin (the machine may be shared) and each keeps its best time.
-Prints one JSON line with seconds and ratios to ``pyav_decode`` (below 1 is faster).
-Run: ``.venv/bin/python tools/bench_decode.py [--seconds 20] [--repeats 2] [--threads 0]``.
+Every decoder gets the same ``--threads`` (0 = FFmpeg picks). Cases run round-robin (the machine
+may be shared) and each keeps its best time. Prints one JSON line with seconds, ratios to
+``pyav_decode`` and, under ``ratio_to_peer``, each avseq job against the faster peer doing the
+same job (all frames: PyAV rgb24 or torchcodec; sampling: torchcodec); below 1 is faster.
+Run: ``.venv/bin/python tools/bench_decode.py [--size 1080p] [--seconds 20] [--repeats 3] [--threads 0]``.
 """
 
 from __future__ import annotations
@@ -34,45 +40,41 @@ import numpy as np
 
 from avseq.io import decode_video, iter_video
 from avseq.io.atomic import atomic_path
+from avseq.io.sampling import fps_times, uniform_times
 
-WIDTH, HEIGHT, FPS, KEYINT = 1280, 720, 30, 60
+SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
+FPS, KEYINT, WINDOW = 30, 60, 2.0
+SAMPLE_FPS, SAMPLE_SIZE, UNIFORM_N = 8, (224, 224), 16
 
 
 def _frame(i: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
     """A moving gradient with two moving boxes: (H, W, 3) uint8."""
-    img = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+    height, width = yy.shape
+    img = np.empty((height, width, 3), np.uint8)
     img[..., 0] = (xx + 3 * i) % 256
     img[..., 1] = (yy + 2 * i) % 256
     img[..., 2] = ((xx + yy) // 2 + i) % 256
-    x, y = (17 * i) % (WIDTH - 200), (11 * i) % (HEIGHT - 150)
+    x, y = (17 * i) % (width - 200), (11 * i) % (height - 150)
     img[y : y + 150, x : x + 200] = (255, 255, 255)
-    img[HEIGHT - y - 100 : HEIGHT - y, WIDTH - x - 120 : WIDTH - x] = (20, 40, 200)
+    img[height - y - 100 : height - y, width - x - 120 : width - x] = (20, 40, 200)
     return img
 
 
-def make_clip(seconds: float) -> Path:
+def make_clip(seconds: float, width: int, height: int) -> Path:
     """The cached benchmark clip (written on first use)."""
-    path = Path(tempfile.gettempdir()) / "avseq_bench" / f"clip_{WIDTH}x{HEIGHT}_{seconds:g}s_k{KEYINT}.mp4"
+    name = f"clip_{width}x{height}_{seconds:g}s_k{KEYINT}.mp4"
+    path = Path(tempfile.gettempdir()) / "avseq_bench" / name
     if path.is_file():
         return path
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.int32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.int32)
     with atomic_path(path) as tmp, av.open(str(tmp), "w") as out:
         vs = out.add_stream("libx264", rate=Fraction(FPS))
-        vs.width, vs.height, vs.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "veryfast", "x264-params": f"keyint={KEYINT}:min-keyint={KEYINT}:scenecut=0"}
         for i in range(round(seconds * FPS)):
             out.mux(vs.encode(av.VideoFrame.from_ndarray(_frame(i, yy, xx), format="rgb24")))
         out.mux(vs.encode(None))
     return path
-
-
-def _best_of(fn: Callable[[], int], repeats: int) -> tuple[float, int]:
-    best, count = float("inf"), 0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        count = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, count
 
 
 def _interleaved(cases: dict[str, Callable[[], int]], repeats: int) -> tuple[dict, dict]:
@@ -81,25 +83,59 @@ def _interleaved(cases: dict[str, Callable[[], int]], repeats: int) -> tuple[dic
     frames = dict.fromkeys(cases, 0)
     for _ in range(repeats):
         for name, fn in cases.items():
-            seconds, frames[name] = _best_of(fn, 1)
-            times[name] = min(times[name], seconds)
+            t0 = time.perf_counter()
+            frames[name] = fn()
+            times[name] = min(times[name], time.perf_counter() - t0)
     return times, frames
 
 
-def _pyav(path: Path, threads: int, rgb: bool, keep: int = 0) -> int:
-    """Plain PyAV decode; ``rgb`` converts each frame, ``keep`` holds that many arrays at a time."""
+def _pyav(path: Path, threads: int, rgb: bool) -> int:
+    """Plain PyAV decode; ``rgb`` converts each frame with ``to_ndarray(format="rgb24")``."""
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
         vs.thread_type, vs.codec_context.thread_count = "AUTO", threads
-        n, kept = 0, []
+        n = 0
         for frame in c.decode(vs):
             if rgb:
-                array = frame.to_ndarray(format="rgb24")
-                if keep:
-                    kept = kept if len(kept) < keep else []
-                    kept.append(array)
+                frame.to_ndarray(format="rgb24")
             n += 1
         return n
+
+
+def _torchcodec_cases(path: Path, threads: int) -> dict[str, Callable[[], int]]:
+    """torchcodec's versions of the three jobs, or {} when torchcodec does not import."""
+    try:
+        from torchcodec.decoders import VideoDecoder
+        from torchcodec.transforms import Resize
+    except Exception:  # not installed, or no FFmpeg libraries it can load
+        return {}
+
+    def decoder(**kwargs) -> VideoDecoder:
+        return VideoDecoder(str(path), num_ffmpeg_threads=threads, **kwargs)
+
+    def all_frames() -> int:
+        dec = decoder()
+        end, n, t = dec.metadata.end_stream_seconds, 0, dec.metadata.begin_stream_seconds
+        while t < end:
+            n += len(dec.get_frames_played_in_range(t, min(t + WINDOW, end)).data)
+            t += WINDOW
+        return n
+
+    def sampled_8fps() -> int:
+        dec = decoder(transforms=[Resize(SAMPLE_SIZE)])
+        times = list(fps_times(0.0, dec.metadata.end_stream_seconds, SAMPLE_FPS))
+        return len(dec.get_frames_played_at(times).data)
+
+    def uniform() -> int:
+        dec = decoder()
+        times = uniform_times(0.0, dec.metadata.end_stream_seconds, UNIFORM_N)
+        return len(dec.get_frames_played_at(times).data)
+
+    return {
+        "torchcodec_all": all_frames,
+        "torchcodec_8fps_224": sampled_8fps,
+        "torchcodec_16_uniform": uniform,
+    }
 
 
 def _ffmpeg(path: Path, repeats: int) -> float | None:
@@ -107,47 +143,83 @@ def _ffmpeg(path: Path, repeats: int) -> float | None:
     if exe is None:
         return None
     cmd = [exe, "-v", "error", "-i", str(path), "-f", "null", "-"]
-    return _best_of(lambda: subprocess.run(cmd, check=True) and 0, repeats)[0]
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
-def run(seconds: float, repeats: int, threads: int) -> dict:
+def _torchcodec_version() -> str | None:
+    try:
+        import torchcodec
+
+        return torchcodec.__version__
+    except Exception:
+        return None
+
+
+def _peer_ratios(times: dict) -> dict:
+    """Each avseq job against the faster peer doing the same job (null when no peer ran)."""
+    jobs = {
+        "avseq_all": ("pyav_rgb24", "torchcodec_all"),
+        "avseq_8fps_224": ("torchcodec_8fps_224",),
+        "avseq_16_uniform": ("torchcodec_16_uniform",),
+    }
+    out = {}
+    for name, peers in jobs.items():
+        ran = {p: times[p] for p in peers if times.get(p) is not None}
+        best = min(ran, key=ran.get) if ran else None
+        out[name] = {"peer": best, "ratio": None if best is None else round(times[name] / ran[best], 3)}
+    return out
+
+
+def run(size: str, seconds: float, repeats: int, threads: int) -> dict:
     """Time every variant on the cached clip; returns the JSON-ready result."""
-    path = make_clip(seconds)
+    width, height = SIZES[size]
+    path = make_clip(seconds, width, height)
     cases = {
         "pyav_decode": lambda: _pyav(path, threads, rgb=False),
-        "pyav_decode_rgb": lambda: _pyav(path, threads, rgb=True),
-        "pyav_decode_rgb_keep": lambda: _pyav(path, threads, rgb=True, keep=2 * FPS),
-        "avseq_all": lambda: sum(len(w) for w in iter_video(path, window=2.0, threads=threads)),
-        "avseq_8fps_224": lambda: len(decode_video(path, fps=8, size=(224, 224), threads=threads)),
-        "avseq_16_uniform": lambda: len(decode_video(path, num_frames=16, threads=threads)),
+        "pyav_rgb24": lambda: _pyav(path, threads, rgb=True),
+        "avseq_all": lambda: sum(len(w) for w in iter_video(path, window=WINDOW, threads=threads)),
+        "avseq_8fps_224": lambda: len(decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, threads=threads)),
+        "avseq_16_uniform": lambda: len(decode_video(path, num_frames=UNIFORM_N, threads=threads)),
         "avseq_8fps_224_exact": lambda: len(
-            decode_video(path, fps=8, size=(224, 224), mode="exact", threads=threads)
+            decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, mode="exact", threads=threads)
         ),
         "avseq_16_uniform_exact": lambda: len(
-            decode_video(path, num_frames=16, mode="exact", threads=threads)
+            decode_video(path, num_frames=UNIFORM_N, mode="exact", threads=threads)
         ),
+        **_torchcodec_cases(path, threads),
     }
     _pyav(path, threads, rgb=False)  # warm the page cache
     times, frames = _interleaved(cases, repeats)
+    for name in ("torchcodec_all", "torchcodec_8fps_224", "torchcodec_16_uniform"):
+        times.setdefault(name, None)
+        frames.setdefault(name, None)
     times["ffmpeg"] = _ffmpeg(path, repeats)
     base = times["pyav_decode"]
     return {
-        "clip": {"width": WIDTH, "height": HEIGHT, "fps": FPS, "seconds": seconds, "keyint": KEYINT},
+        "clip": {"width": width, "height": height, "fps": FPS, "seconds": seconds, "keyint": KEYINT},
         "threads": threads,
         "repeats": repeats,
+        "torchcodec": _torchcodec_version(),
         "seconds": {k: None if v is None else round(v, 4) for k, v in times.items()},
         "frames": frames,
         "ratio_to_pyav_decode": {k: None if v is None else round(v / base, 3) for k, v in times.items()},
+        "ratio_to_peer": _peer_ratios(times),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="720p", help="clip size")
     parser.add_argument("--seconds", type=float, default=20.0, help="clip length (>= 20 for the report)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs per variant")
-    parser.add_argument("--threads", type=int, default=0, help="decoder threads (0 = automatic)")
+    parser.add_argument("--threads", type=int, default=0, help="decoder threads, all decoders (0 = auto)")
     args = parser.parse_args()
-    print(json.dumps(run(args.seconds, args.repeats, args.threads)))
+    print(json.dumps(run(args.size, args.seconds, args.repeats, args.threads)))
 
 
 if __name__ == "__main__":

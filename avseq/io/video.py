@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from avseq.errors import CorruptMediaError, NoStreamError, UnsupportedCodecError
-from avseq.io.convert import FrameStack, SizeArg, output_shape, validate_size
+from avseq.io.convert import BufferPool, FrameStack, FrameWriter, SizeArg, output_shape, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
@@ -240,11 +240,17 @@ def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
     return path, info, count + 1
 
 
-def _collect(pairs: Iterator[Triple], size: SizeArg, capacity: int) -> Frames:
-    stack = FrameStack(size, capacity)
-    for _, frame, _ in pairs:
-        stack.add(frame, _frame_seconds(frame))
-    return stack.frames()
+def _writer(req: VideoRequest) -> FrameWriter:
+    """The decode's frame writer: converting on a worker thread unless ``threads=1`` asks for one."""
+    return FrameWriter(req.size, background=req.threads != 1)
+
+
+def _collect(pairs: Iterator[Triple], req: VideoRequest, capacity: int) -> Frames:
+    with _writer(req) as writer:
+        stack = FrameStack(req.size, capacity, writer=writer)
+        for _, frame, _ in pairs:
+            stack.add(frame, _frame_seconds(frame))
+        return stack.frames()
 
 
 def decode_video(
@@ -272,19 +278,21 @@ def decode_video(
     size: (H, W), or an int for the short side (aspect kept); resized on decode.
     Rotation metadata is applied. mode: "fast" decodes only what the chosen frames
     need (same choice as "exact", which decodes everything). threads: decoder
-    threads (0 = automatic). hwaccel: None or "cuda" (falls back to the CPU with a
-    warning). on_truncated: "error" raises TruncatedMediaError when the data ends
-    noticeably before the header says, "warn" returns what decodes. limits: caps
-    checked before decoding (ResourceLimitError).
+    threads (0 = automatic); unless it is 1, one more thread converts frames to RGB
+    while the decoder works (same pixels: swscale runs one thread). hwaccel: None
+    or "cuda" (falls back to the CPU with a warning). on_truncated: "error" raises
+    TruncatedMediaError when the data ends noticeably before the header says,
+    "warn" returns what decodes. limits: caps checked before decoding
+    (ResourceLimitError).
     """
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS)  # fmt: skip
     path, info, capacity = _prepare(path, req)
     try:
-        return _collect(_pairs(path, req, info), req.size, capacity)
+        return _collect(_pairs(path, req, info), req, capacity)
     except PlanMismatch as why:
         log.info("%s: fast decode plan did not hold (%s); decoding every frame", path, why)
-        return _collect(_pairs(path, replace(req, mode="exact"), info), req.size, capacity)
+        return _collect(_pairs(path, replace(req, mode="exact"), info), req, capacity)
 
 
 @dataclass(frozen=True)
@@ -301,8 +309,8 @@ class SampledWindow:
 class _Window:
     """Frames of the window being filled, and which sampling asked for each."""
 
-    def __init__(self, req: VideoRequest, capacity: int, start: float) -> None:
-        self.stack, self.start = FrameStack(req.size, capacity), start
+    def __init__(self, req: VideoRequest, capacity: int, start: float, pool: BufferPool, writer: FrameWriter):
+        self.stack, self.start = FrameStack(req.size, capacity, pool, writer), start
         self.picks: list[list[int]] = [[] for _ in req.samplings]
         self.frame_bytes = 0
 
@@ -321,27 +329,36 @@ class _Window:
 def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: float,
              max_bytes: int | None) -> Iterator[SampledWindow]:  # fmt: skip
     """Group pairs into windows of ``req.window`` seconds (one window without it), cutting a window
-    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends."""
+    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends.
+    The windows share one :class:`~avseq.io.convert.FrameWriter` and a
+    :class:`~avseq.io.convert.BufferPool`: a window's buffer is filled again once the caller has
+    let go of its frames, so memory stays warm and bounded."""
 
     def bound(k: int) -> float:  # where window k starts
         return req.start + k * req.window if req.window else req.start
 
+    pool = BufferPool()
     current, index, last_t = None, 0, -math.inf
-    for t, frame, streams in pairs:
-        k = math.floor((t - req.start) / req.window + EPS) if req.window else 0
-        if current is not None and k != index:
-            yield current.close(bound(index + 1))
-            current = None
-        elif current is not None and max_bytes and (len(current.stack) + 1) * current.frame_bytes > max_bytes:
-            yield current.close(t)
-            current = _Window(req, capacity, t)
-        if current is None:
-            current = _Window(req, capacity, bound(k))
-        index, last_t = k, t
-        current.add(frame, streams, req.size)
-    if current is not None:
-        stop = max(end, last_t)
-        yield current.close(min(bound(index + 1), stop) if req.window else stop)
+    with _writer(req) as writer:
+        for t, frame, streams in pairs:
+            k = math.floor((t - req.start) / req.window + EPS) if req.window else 0
+            if current is not None and k != index:
+                yield current.close(bound(index + 1))
+                current = None
+            elif (
+                current is not None
+                and max_bytes
+                and (len(current.stack) + 1) * current.frame_bytes > max_bytes
+            ):
+                yield current.close(t)
+                current = _Window(req, capacity, t, pool, writer)
+            if current is None:
+                current = _Window(req, capacity, bound(k), pool, writer)
+            index, last_t = k, t
+            current.add(frame, streams, req.size)
+        if current is not None:
+            stop = max(end, last_t)
+            yield current.close(min(bound(index + 1), stop) if req.window else stop)
 
 
 def iter_sampled(

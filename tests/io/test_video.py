@@ -206,3 +206,45 @@ def test_one_scaler_per_decode_with_pyavs_pixels(media, monkeypatch):
     with av.open(str(media["gop"])) as c:
         expected = [f.reformat(width=16, height=12, format="rgb24").to_ndarray() for f in c.decode(video=0)]
     assert torch.equal(frames.data, torch.from_numpy(np.stack(expected)).permute(0, 3, 1, 2))
+
+
+def test_windows_reuse_a_buffer_only_once_its_frames_are_dropped(media):
+    """Window buffers are recycled (fresh pages cost more than the conversion) but never under a holder."""
+    whole = decode_video(media["gop"])
+    ptrs, held = [], None
+    for i, w in enumerate(iter_video(media["gop"], window=1.0)):
+        ptrs.append(w.data.data_ptr())
+        if i == 1:
+            held = w.data[2:].numpy()  # a numpy view of a slice still holds the buffer
+        assert torch.equal(w.data, whole.data[i * FPS : (i + 1) * FPS])
+    assert ptrs[2] == ptrs[0]  # window 0 was dropped: its buffer came back
+    assert len(set(ptrs)) == 3  # window 1's buffer stayed held, so a third one was made
+    assert np.array_equal(held, whole.data[FPS + 2 : 2 * FPS].numpy())
+    kept = list(iter_video(media["gop"], window=1.0))
+    assert len({w.data.data_ptr() for w in kept}) == len(kept)
+    assert torch.equal(torch.cat([w.data for w in kept]), whole.data)
+
+
+def test_converting_on_a_worker_thread_keeps_the_pixels(media):
+    import threading
+
+    for kwargs in ({}, {"size": (12, 16)}, {"fps": 45}):
+        inline = decode_video(media["gop"], threads=1, **kwargs)
+        worker = decode_video(media["gop"], threads=0, **kwargs)
+        assert torch.equal(inline.data, worker.data) and torch.equal(inline.pts, worker.pts)
+    windows = iter_video(media["gop"], window=1.0, threads=2)
+    next(windows)
+    windows.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("avseq-convert")]
+
+
+def test_a_conversion_error_on_the_worker_reaches_the_caller(media, monkeypatch):
+    from avseq.io import convert
+
+    def broken(*args):
+        raise ValueError("swscale refused")
+
+    monkeypatch.setattr(convert, "write_frame", broken)
+    for threads in (0, 1):
+        with pytest.raises(ValueError, match="swscale refused"):
+            decode_video(media["gop"], threads=threads)
