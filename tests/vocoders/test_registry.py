@@ -12,15 +12,15 @@ from avseq.transforms.mel import MelRecipe, num_samples
 from avseq.vocoders import VOCODERS, GriffinLim, VocoderType, build_vocoder
 
 
-class SilenceOptions(BaseModel):
+class ConstantOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: float = 0.0
 
 
-class Silence:
+class Constant:
     """A second vocoder: a constant wave of the right length."""
 
-    def __init__(self, recipe: MelRecipe, options: SilenceOptions) -> None:
+    def __init__(self, recipe: MelRecipe, options: ConstantOptions) -> None:
         self.recipe, self.sample_rate, self.level = recipe, recipe.sample_rate, options.level
 
     def __call__(self, log_mel: torch.Tensor, lengths: torch.Tensor | None = None):
@@ -30,19 +30,19 @@ class Silence:
 
 
 @pytest.fixture
-def silence(monkeypatch):
-    monkeypatch.setitem(VOCODERS._items, "silence", VocoderType(SilenceOptions, Silence))
+def constant(monkeypatch):
+    monkeypatch.setitem(VOCODERS._items, "constant", VocoderType(ConstantOptions, Constant))
 
 
-def test_a_registered_vocoder_is_all_the_pipeline_needs(silence):
-    params = VocoderParams.model_validate({"name": "silence", "level": 0.5})
+def test_a_registered_vocoder_is_all_the_pipeline_needs(constant):
+    params = VocoderParams.model_validate({"name": "constant", "level": 0.5})
     vocoder = build_vocoder(params.name, "default", **params.options)
     wave, lengths = vocoder(torch.zeros(1, 64, 3))
     assert torch.all(wave == 0.5) and lengths.tolist() == [320]
     with pytest.raises(
-        ValidationError, match=r"unknown keys \['n_iter'\] for vocoder 'silence'; allowed: name, level"
+        ValidationError, match=r"unknown keys \['n_iter'\] for vocoder 'constant'; allowed: name, level"
     ):
-        VocoderParams.model_validate({"name": "silence", "n_iter": 3})
+        VocoderParams.model_validate({"name": "constant", "n_iter": 3})
 
 
 def test_pipeline_files_spell_griffin_lim_with_an_underscore():
