@@ -172,12 +172,11 @@ class FrameWriter:
             self._pending.popleft().result()
 
     def close(self) -> None:
-        """Finish the queued writes and stop the worker."""
-        try:
-            self.wait()
-        finally:
-            if self._worker is not None:
-                self._worker.shutdown(cancel_futures=True)
+        """Stop the worker once its current write is done; writes still queued are dropped (call
+        :meth:`wait` first to keep them), so an error already on its way out is not replaced."""
+        self._pending.clear()
+        if self._worker is not None:
+            self._worker.shutdown(cancel_futures=True)
 
     def __enter__(self) -> FrameWriter:
         return self

@@ -248,3 +248,14 @@ def test_a_conversion_error_on_the_worker_reaches_the_caller(media, monkeypatch)
     for threads in (0, 1):
         with pytest.raises(ValueError, match="swscale refused"):
             decode_video(media["gop"], threads=threads)
+
+
+def test_closing_the_writer_keeps_the_error_already_raised(media, monkeypatch):
+    from avseq.io import convert
+
+    monkeypatch.setattr(convert, "write_frame", lambda *args: 1 / 0)
+    with open_video(media["odd"], 0) as (container, vs):
+        frame = next(container.decode(vs))
+    with pytest.raises(KeyError, match="decode failed"), convert.FrameWriter(None, background=True) as writer:
+        writer.write(np.empty((3, 11, 17), np.uint8), frame)
+        raise KeyError("decode failed")  # the queued write's ZeroDivisionError must not replace it
