@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from avseq.errors import AvseqError, ConfigError
+from avseq.io.sampling import check_sampling
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.pipeline.stages.base import StageType, register
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
@@ -52,11 +53,12 @@ def _frames_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Frame
     for key, value in (("size", size), ("transform", transform), ("fps", fps)):
         if value is not None and getattr(p, key) != value:
             setattr(p, key, tuple(value) if isinstance(value, list) else value)
-    if fps is not None and num_frames is not None:
+    try:
+        check_sampling(fps, num_frames)
+    except ValueError as err:
         raise ConfigError(
-            f"{ctx.where(stage)} ({stage.id}): fps={fps:g} and a bundle's num_frames={num_frames} "
-            "cannot both sample one branch"
-        )
+            f"{ctx.where(stage)} ({stage.id}): a bundle downstream and this stage: {err}"
+        ) from None
     origin = f"frames stage {stage.id!r}" + (f" (for {needs[0].origin})" if needs else "")
     return [FrameNeed(fps, num_frames, p.size, p.transform, origin=origin)]
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from avseq.errors import ConfigError
+from avseq.io.sampling import same_rate
 
 if TYPE_CHECKING:
     from avseq.pipeline.spec import PipelineSpec, StageSpec
@@ -106,7 +107,7 @@ def agree(stage: StageSpec, key: str, needs: list[FrameNeed], ctx: NeedContext) 
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+        return same_rate(float(a), float(b))
     if isinstance(a, (list, tuple)):
         return list(a) == list(b)
     return a == b
