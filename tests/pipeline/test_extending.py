@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -14,7 +15,7 @@ from avseq.io import decode_audio
 from avseq.io.geometry import cover_size
 from avseq.pipeline import load_pipeline, run_pipeline
 from avseq.pipeline.inputs import expand_inputs
-from avseq.pipeline.stages import StageType, register
+from avseq.pipeline.stages import STAGES, StageType, register
 from avseq.pipeline.stages.contract import FrameNeed
 from avseq.types import Features
 from avseq.vocoders import VOCODERS, VocoderType, build_vocoder
@@ -42,8 +43,8 @@ def brightness_needs(stage, wanted, ctx):  # the frames stage upstream takes its
     return [FrameNeed(fps=4.0, size=stage.params.size, origin=f"stage {stage.id!r}")]
 
 
-register(StageType("brightness", "batch", BrightnessParams, Brightness, ("frames",), "features",
-                   needs=brightness_needs))  # fmt: skip
+BRIGHTNESS = StageType("brightness", "batch", BrightnessParams, Brightness, ("frames",), "features",
+                       needs=brightness_needs)  # fmt: skip
 
 
 # --- an output format: the captions as plain text, one line per window ------------------------
@@ -62,7 +63,7 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-register(StageType("write_text", "sink", NoParams, WriteText, ("text",), None, outputs=WriteText.names))
+WRITE_TEXT = StageType("write_text", "sink", NoParams, WriteText, ("text",), None, outputs=WriteText.names)
 
 
 # --- a vocoder: silence of the right length ---------------------------------------------------
@@ -79,7 +80,19 @@ class Silence:
         return torch.zeros(log_mel.shape[0], int(n.max())), n
 
 
-VOCODERS.register("silence")(VocoderType(SilenceOptions, lambda recipe, options: Silence(recipe)))
+SILENCE = VocoderType(SilenceOptions, lambda recipe, options: Silence(recipe))
+
+
+@pytest.fixture(autouse=True)
+def registered():
+    """Register the three examples as the docs do; take them out again so other tests' lists of
+    known names stay as shipped."""
+    register(BRIGHTNESS)
+    register(WRITE_TEXT)
+    VOCODERS.register("silence")(SILENCE)
+    yield
+    for registry, name in ((STAGES, "brightness"), (STAGES, "write_text"), (VOCODERS, "silence")):
+        del registry._items[name]
 
 
 def test_a_new_stage_type_registers_states_its_needs_and_runs(tmp_path):
