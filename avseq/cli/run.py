@@ -85,7 +85,6 @@ def run(
     quiet,
 ):
     """Run PIPELINE over the inputs, writing OUTDIR/<id>/..., results.jsonl and summary.json."""
-    from avseq.io.heap import give_back_large_blocks
     from avseq.pipeline import expand_inputs, run_pipeline
 
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
@@ -100,7 +99,6 @@ def run(
             )
         spec.ray.address = address
     items = expand_inputs(list(inputs), limit=limit, exclude=outdir)
-    give_back_large_blocks()  # this process and its decode workers
     result = run_pipeline(
         spec, items, Path(outdir), overwrite=overwrite, fail_fast=fail_fast, progress=not quiet
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from avseq.io.heap import give_back_large_blocks
 from avseq.pipeline.batching import run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
@@ -114,6 +115,7 @@ class _Run(RunRecorder):
         with pool, ThreadPoolExecutor(1, thread_name_prefix="avseq-sinks") as writer:
             self.writer = writer
             pool.start([(k, s.item.path) for k, s in self.files.items()])
+            give_back_large_blocks()  # here, not in the workers: their decoders reuse big frames
             self.plan.build(("batch", "sink"))  # while the workers decode the first files
             self.progress.show()
             for msg in pool.events():
