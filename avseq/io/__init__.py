@@ -25,7 +25,7 @@ _LAZY = {
     "decode_video": "video",
     "format_srt": "captions",
     "format_vtt": "captions",
-    "iter_video": "video",
+    "iter_video": "windows",
     "mux_audio": "mux",
     "open_media": "opener",
     "write_audio": "audio",

@@ -1,10 +1,11 @@
-"""Video decoding: ``decode_video`` (one clip -> Frames) and ``iter_video`` (windows).
+"""Video decoding: which frames a request wants, and ``decode_video`` (one clip -> Frames).
 
 Frames are chosen by timestamp (see :mod:`avseq.io.sampling`), so variable
 frame rate files sample correctly. ``mode="fast"`` scans the packets first and
 decodes only what the chosen frames need; ``mode="exact"`` decodes every frame.
 Both pick the same frames; fast falls back to exact when the file's packets do
-not match its own plan.
+not match its own plan. Windows over long files and several samplings at once are
+:mod:`avseq.io.windows` (``iter_sampled``, ``iter_video``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Literal
 
 import av
 import numpy as np
-import torch
 
 from avseq.errors import CorruptMediaError, NoStreamError, UnsupportedCodecError
-from avseq.io.convert import BufferPool, FrameStack, FrameWriter, SizeArg, output_shape, validate_size
+from avseq.io.convert import FrameStack, FrameWriter, SizeArg, validate_size
 from avseq.io.hwaccel import validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
@@ -144,7 +144,7 @@ def _sample_times(
     return TaggedTimes(streams)
 
 
-def _frame_seconds(frame: av.VideoFrame) -> float | None:
+def frame_seconds(frame: av.VideoFrame) -> float | None:
     return None if frame.pts is None else float(frame.pts * frame.time_base)
 
 
@@ -167,7 +167,7 @@ def _exact_selected(path, container, vs, req, declared_end, times) -> Iterator[t
     selector = Selector(times, req.start, req.end)
     last_end, reached_end = None, False
     for frame in wrap_errors(path, exact_frames(container, vs)):
-        t = _frame_seconds(frame)
+        t = frame_seconds(frame)
         if t is None:
             continue
         yield from selector.feed(t, frame)
@@ -209,7 +209,7 @@ def _fast_pairs(path, container, vs, req, declared_end) -> Iterator[Triple]:
     plan = make_plan(table, np.unique(order[chosen]))
     selector = Selector(iter(times_list) if times_list is not None else None, req.start, req.end)
     for frame in wrap_errors(path, planned_frames(container, vs, plan)):
-        t = _frame_seconds(frame)
+        t = frame_seconds(frame)
         if t is not None:
             yield from _tagged(selector.feed(t, frame), times)
     yield from _tagged(selector.finish(stream_end), times)
@@ -221,7 +221,9 @@ def _plan_pays(req: VideoRequest, container) -> bool:
     return req.mode == "fast" and not every_frame and supports_planning(container)
 
 
-def _pairs(path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf) -> Iterator[Triple]:
+def sampled_frames(
+    path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf
+) -> Iterator[Triple]:
     """(sample time, frame, samplings) for ``req`` with time > ``after``; PlanMismatch escapes."""
     vinfo = _video_stream(path, info, req.stream)
     declared_end = _declared_end(info, vinfo)
@@ -232,7 +234,7 @@ def _pairs(path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -ma
                 yield triple
 
 
-def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
+def prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
     """Probe and check limits; returns (path, info, expected frames per record)."""
     path = Path(path)
     info = probe(path)
@@ -240,16 +242,16 @@ def _prepare(path, req: VideoRequest) -> tuple[Path, MediaInfo, int]:
     return path, info, count + 1
 
 
-def _writer(req: VideoRequest) -> FrameWriter:
+def frame_writer(req: VideoRequest) -> FrameWriter:
     """The decode's frame writer: converting on a worker thread unless ``threads=1`` asks for one."""
     return FrameWriter(req.size, background=req.threads != 1)
 
 
 def _collect(pairs: Iterator[Triple], req: VideoRequest, capacity: int) -> Frames:
-    with _writer(req) as writer:
+    with frame_writer(req) as writer:
         stack = FrameStack(req.size, capacity, writer=writer)
         for _, frame, _ in pairs:
-            stack.add(frame, _frame_seconds(frame))
+            stack.add(frame, frame_seconds(frame))
         return stack.frames()
 
 
@@ -287,146 +289,9 @@ def decode_video(
     """
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS)  # fmt: skip
-    path, info, capacity = _prepare(path, req)
+    path, info, capacity = prepare(path, req)
     try:
-        return _collect(_pairs(path, req, info), req, capacity)
+        return _collect(sampled_frames(path, req, info), req, capacity)
     except PlanMismatch as why:
         log.info("%s: fast decode plan did not hold (%s); decoding every frame", path, why)
-        return _collect(_pairs(path, replace(req, mode="exact"), info), req, capacity)
-
-
-@dataclass(frozen=True)
-class SampledWindow:
-    """One window of :func:`iter_sampled`: [start, end) seconds, its frames, and per sampling the
-    (T_i,) int64 indices into ``frames`` of the frames that sampling asked for."""
-
-    start: float
-    end: float
-    frames: Frames
-    picks: tuple[torch.Tensor, ...]
-
-
-class _Window:
-    """Frames of the window being filled, and which sampling asked for each."""
-
-    def __init__(self, req: VideoRequest, capacity: int, start: float, pool: BufferPool, writer: FrameWriter):
-        self.stack, self.start = FrameStack(req.size, capacity, pool, writer), start
-        self.picks: list[list[int]] = [[] for _ in req.samplings]
-        self.frame_bytes = 0
-
-    def add(self, frame: av.VideoFrame, streams: set[int] | None, size: SizeArg) -> None:
-        for i in streams or ():
-            self.picks[i].append(len(self.stack))
-        if not self.frame_bytes:
-            self.frame_bytes = 3 * math.prod(output_shape(frame, size))
-        self.stack.add(frame, _frame_seconds(frame))
-
-    def close(self, end: float) -> SampledWindow:
-        picks = tuple(torch.tensor(p, dtype=torch.int64) for p in self.picks)
-        return SampledWindow(self.start, max(end, self.start + 1e-3), self.stack.frames(), picks)
-
-
-def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: float,
-             max_bytes: int | None) -> Iterator[SampledWindow]:  # fmt: skip
-    """Group pairs into windows of ``req.window`` seconds (one window without it), cutting a window
-    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends.
-    The windows share one :class:`~avseq.io.convert.FrameWriter` and a
-    :class:`~avseq.io.convert.BufferPool`: a window's buffer is filled again once the caller has
-    let go of its frames, so memory stays warm and bounded."""
-
-    def bound(k: int) -> float:  # where window k starts
-        return req.start + k * req.window if req.window else req.start
-
-    pool = BufferPool()
-    current, index, last_t = None, 0, -math.inf
-    with _writer(req) as writer:
-        for t, frame, streams in pairs:
-            k = math.floor((t - req.start) / req.window + EPS) if req.window else 0
-            if current is not None and k != index:
-                yield current.close(bound(index + 1))
-                current = None
-            elif (
-                current is not None
-                and max_bytes
-                and (len(current.stack) + 1) * current.frame_bytes > max_bytes
-            ):
-                yield current.close(t)
-                current = _Window(req, capacity, t, pool, writer)
-            if current is None:
-                current = _Window(req, capacity, bound(k), pool, writer)
-            index, last_t = k, t
-            current.add(frame, streams, req.size)
-        if current is not None:
-            stop = max(end, last_t)
-            yield current.close(min(bound(index + 1), stop) if req.window else stop)
-
-
-def iter_sampled(
-    path: str | Path,
-    samplings: list[Sampling] | tuple[Sampling, ...],
-    *,
-    window: float | None = None,
-    max_bytes: int | None = None,
-    start: float = 0.0,
-    end: float | None = None,
-    size: SizeArg = None,
-    stream: int = 0,
-    mode: Mode = "fast",
-    threads: int = 0,
-    hwaccel: str | None = None,
-    on_truncated: OnTruncated = "error",
-    limits: MediaLimits | None = None,
-) -> Iterator[SampledWindow]:
-    """Decode once for several samplings: windows of every frame any of them asks for.
-
-    Each :class:`SampledWindow` holds the union of the samplings' frames (uint8 (T, 3, H, W),
-    in time order) and, per sampling, the indices of exactly the frames it would get alone
-    (:func:`decode_video` with that fps or num_frames). No sampling: every frame.
-    window: seconds per window (None: the whole file is one window); max_bytes: cut a window
-    early once its frames would pass this many bytes, so memory never follows the input's
-    length or resolution. The other arguments are those of :func:`decode_video`.
-    """
-    req = VideoRequest(start=start, end=end, size=size, stream=stream, mode=mode, threads=threads,
-                       hwaccel=hwaccel, on_truncated=on_truncated, limits=limits or DEFAULT_LIMITS,
-                       window=window, samplings=tuple(samplings))  # fmt: skip
-    path, info, capacity = _prepare(path, req)
-    stop, last_t = float(end if end is not None else info.duration or 0.0), -math.inf
-    try:
-        for w in _windows(_pairs(path, req, info), req, capacity, stop, max_bytes):
-            last_t = w.end - EPS  # times within EPS count as one: resume from the window's end
-            yield w
-    except PlanMismatch as why:
-        log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
-        exact = _pairs(path, replace(req, mode="exact"), info, after=last_t)
-        yield from _windows(exact, req, capacity, stop, max_bytes)
-
-
-def iter_video(
-    path: str | Path,
-    *,
-    window: float,
-    fps: float | None = None,
-    num_frames: int | None = None,
-    start: float = 0.0,
-    end: float | None = None,
-    size: SizeArg = None,
-    stream: int = 0,
-    mode: Mode = "fast",
-    threads: int = 0,
-    hwaccel: str | None = None,
-    on_truncated: OnTruncated = "error",
-    limits: MediaLimits | None = None,
-) -> Iterator[Frames]:
-    """Yield ``Frames`` for consecutive windows of ``window`` seconds from ``start``.
-
-    One decode pass in constant memory (one window of frames at a time), so it
-    suits long files. Sampling arguments are those of :func:`decode_video`, with
-    ``num_frames`` counted per window. A window in which no frame is sampled is
-    skipped; each Frames' pts tells where it lies. ``limits.max_frames`` caps one window.
-    """
-    check_sampling(fps, num_frames)
-    samplings = [Sampling(fps, num_frames)] if fps is not None or num_frames is not None else []
-    for w in iter_sampled(path, samplings, window=window, start=start, end=end, size=size, stream=stream,
-                          mode=mode, threads=threads, hwaccel=hwaccel, on_truncated=on_truncated,
-                          limits=limits):  # fmt: skip
-        yield w.frames
+        return _collect(sampled_frames(path, replace(req, mode="exact"), info), req, capacity)

@@ -71,6 +71,7 @@ def main() -> None:
     import avseq.io.audio  # noqa: F401  (avseq.io loads its torch modules lazily)
     import avseq.io.mux  # noqa: F401
     import avseq.io.video  # noqa: F401
+    import avseq.io.windows  # noqa: F401
     import avseq.models  # noqa: F401
     import avseq.pipeline  # noqa: F401
     import avseq.vocoders  # noqa: F401

@@ -25,7 +25,7 @@ def test_caps_in_the_pipeline_file_refuse_files_without_decoding(
     def no_decoding(*args, **kwargs):  # the forked decode workers inherit this patch
         raise RuntimeError("a frame was decoded")
 
-    monkeypatch.setattr(video, "_pairs", no_decoding)
+    monkeypatch.setattr(video, "sampled_frames", no_decoding)
     pipeline = with_limits(tmp_path, bundles, {"max_pixels": 500, "max_frames": 1000})
     out = tmp_path / "out"
     assert invoke("run", pipeline, "-i", clips[0].parent, "-o", out, "--quiet").exit_code == 1

@@ -8,7 +8,7 @@ import torch
 from avseq.io import decode_video
 from avseq.io.geometry import Cover, cover_size
 from avseq.io.sampling import Sampling, TaggedTimes
-from avseq.io.video import iter_sampled
+from avseq.io.windows import iter_sampled
 from tests.io.conftest import frame_ids
 
 SAMPLINGS = [Sampling(fps=8.0), Sampling(fps=3.0), Sampling(num_frames=5)]

@@ -101,7 +101,7 @@ class DecodeVideo:
     def windows(self, path: Path) -> Iterator[tuple[float, float, Any]]:
         """(start, end, DecodedVideo) per window (one window spanning the file without ``window``);
         a window is cut early once its frames would pass the run's window budget."""
-        from avseq.io.video import iter_sampled
+        from avseq.io.windows import iter_sampled
 
         window, budget = self.params.window, self.max_bytes
         for w in iter_sampled(path, self.samplings, window=window, max_bytes=budget, **self._options()):
