@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from avseq.data import read_manifest
-from avseq.data.synth_captions import DISTRACTOR_SUFFIX, TEMPLATES, make_captions
+from avseq.data.synth.captions import DISTRACTOR_SUFFIX, TEMPLATES, make_captions
 from avseq.metrics.attributes import attribute_accuracy
 from avseq.metrics.captions import simple_tokenize
 from avseq.metrics.cider import CiderD

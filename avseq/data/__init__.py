@@ -2,8 +2,8 @@
 
 Public API (stable names):
 
-- synthetic world: :class:`SynthConfig`, :func:`generate_split`, :func:`render_clip`,
-  :data:`SPLIT_SEEDS`, :func:`clip_seed`;
+- synthetic world (the sub-package :mod:`avseq.data.synth`): :class:`SynthConfig`,
+  :func:`generate_split`, :func:`render_clip`, :data:`SPLIT_SEEDS`, :func:`clip_seed`;
 - manifests: :class:`ManifestEntry`, :class:`Event`, :func:`read_manifest`,
   :func:`write_manifest`, :func:`read_msvd`, :func:`read_msrvtt`;
 - datasets: :class:`SoundDataset`, :class:`CaptionDataset` (examples :class:`SoundExample`,

@@ -24,7 +24,7 @@ from avseq.metrics.captions import simple_tokenize
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 COUNT_ADVERBS = {1: "once", 2: "twice"}
 DEFAULT_ATTRIBUTES = ("colour", "shape", "material", "action", "count")
-# Word forms of attribute values in the synthetic world's caption grammar (avseq.data.synth_captions).
+# Word forms of attribute values in the synthetic world's caption grammar (avseq.data.synth.captions).
 SYNTH_FORMS: dict[str, tuple[str, ...]] = {
     "wood": ("wood", "wooden"),
     "bounce": ("bounce", "bounces", "bounced", "hits the floor"),

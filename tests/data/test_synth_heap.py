@@ -4,7 +4,7 @@ import ctypes
 
 import pytest
 
-from avseq.io import heap
+from avseq.data.synth import heap
 
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from avseq.data import SPLIT_SEEDS, SynthConfig, clip_seed, generate_split, read_manifest, render_clip
-from avseq.data.synth_captions import COUNT_WORDS, MATERIAL_ADJECTIVES
-from avseq.data.synth_world import COLOURS
+from avseq.data.synth.captions import COUNT_WORDS, MATERIAL_ADJECTIVES
+from avseq.data.synth.world import COLOURS
 from avseq.errors import ConfigError
 
 
@@ -215,7 +215,7 @@ def test_cli_synth_writes_manifest(tmp_path):
 
 
 def test_material_sets_timbre_and_strength_sets_loudness():
-    from avseq.data.synth_audio import TIMBRES, Voice, impact_sound
+    from avseq.data.synth.audio import TIMBRES, Voice, impact_sound
 
     sr, n = 16000, 48000
     freqs = np.fft.rfftfreq(n, 1 / sr)
@@ -234,8 +234,8 @@ def test_material_sets_timbre_and_strength_sets_loudness():
 
 
 def test_material_shows_in_the_picture(tiny_config):
-    from avseq.data.synth_render import draw_object
-    from avseq.data.synth_world import SceneObject
+    from avseq.data.synth.render import draw_object
+    from avseq.data.synth.world import SceneObject
 
     track = render_clip(0, tiny_config).scene.main.track
     looks = {}

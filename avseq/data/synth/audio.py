@@ -1,4 +1,4 @@
-"""Sound of a :class:`~avseq.data.synth_world.Scene`: one modal "impact" per contact.
+"""Sound of a :class:`~avseq.data.synth.world.Scene`: one modal "impact" per contact.
 
 Each material has a timbre: a few damped partials plus a short noise burst.
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avseq.data.synth_world import Scene
+from avseq.data.synth.world import Scene
 
 ATTACK_S = 0.001
 FADE_OUT_S = 0.03

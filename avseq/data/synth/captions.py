@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avseq.data.synth_world import Scene
+from avseq.data.synth.world import Scene
 
 COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
 MATERIAL_ADJECTIVES = {"metal": "metal", "wood": "wooden", "glass": "glass", "rubber": "rubber"}

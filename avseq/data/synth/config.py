@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from avseq.data.synth_world import ACTIONS, COLOURS, MATERIALS, SHAPES
+from avseq.data.synth.world import ACTIONS, COLOURS, MATERIALS, SHAPES
 from avseq.errors import ConfigError
 
 

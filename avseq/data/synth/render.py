@@ -1,4 +1,4 @@
-"""Draw a :class:`~avseq.data.synth_world.Scene` as RGB frames with numpy.
+"""Draw a :class:`~avseq.data.synth.world.Scene` as RGB frames with numpy.
 
 The stage is a dark backdrop, a bright floor line and two light walls, so
 contact is visible: an object touching the floor line or a wall face (and
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from avseq.data.synth_motion import Layout
-from avseq.data.synth_world import COLOURS, Scene, SceneObject
+from avseq.data.synth.motion import Layout
+from avseq.data.synth.world import COLOURS, Scene, SceneObject
 
 FLOOR_RGB = np.array([120, 105, 90], dtype=np.float32)
 FLOOR_LINE_RGB = np.array([235, 235, 225], dtype=np.float32)

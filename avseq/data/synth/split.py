@@ -1,7 +1,6 @@
-"""The synthetic audio-visual world: configuration, seeds per split, one clip, one split.
+"""A split of the synthetic world on disk: seeds per split, clip files, the manifest.
 
-A clip is fully determined by ``(seed, SynthConfig)``. Splits draw seeds from
-disjoint ranges, so no clip can appear in two splits:
+Splits draw seeds from disjoint ranges, so no clip can appear in two splits:
 
 ========  ==========================
 split     clip seeds
@@ -26,30 +25,23 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from avseq.data.manifest import Event, ManifestEntry, entry_from_json, write_manifest
-from avseq.data.synth_audio import render_audio
-from avseq.data.synth_captions import COUNT_WORDS, make_captions
-from avseq.data.synth_config import SynthConfig
-from avseq.data.synth_render import render_frames
-from avseq.data.synth_world import Scene, SceneOptions, sample_scene
+from avseq.data.manifest import ManifestEntry, entry_from_json, write_manifest
+from avseq.data.synth.clip import render_clip
+from avseq.data.synth.config import SynthConfig
+from avseq.data.synth.heap import filled_heap
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.io.encode import write_video
-from avseq.io.heap import filled_heap
 
 SPLIT_SEEDS: dict[str, tuple[int, int]] = {
     "train": (0, 1_000_000),
     "val": (1_000_000, 1_100_000),
     "test": (1_100_000, 1_200_000),
 }
-
-__all__ = ["SPLIT_SEEDS", "SynthClip", "SynthConfig", "clip_seed", "generate_split", "render_clip"]
 
 
 def clip_seed(split: str, index: int, seed_offset: int = 0) -> int:
@@ -66,84 +58,6 @@ def clip_seed(split: str, index: int, seed_offset: int = 0) -> int:
     return seed
 
 
-@dataclass(frozen=True, repr=False)
-class SynthClip:
-    """One rendered clip.
-
-    frames: (T, H, W, 3) uint8 RGB at ``config.fps``; audio: (N,) float32 mono in
-    [-1, 1] at ``config.sample_rate`` with N = T / fps * sample_rate; events sorted by time.
-    """
-
-    seed: int
-    scene: Scene
-    frames: np.ndarray
-    audio: np.ndarray
-    captions: list[str]
-    events: list[Event]
-    attributes: dict
-
-    @property
-    def duration(self) -> float:
-        """Seconds of video (num_frames / fps), which the audio matches exactly."""
-        return self.scene.num_frames / self.scene.fps
-
-    def __repr__(self) -> str:
-        return (
-            f"SynthClip(seed={self.seed}, frames={self.frames.shape}, audio={self.audio.shape}, "
-            f"events={len(self.events)}, captions={self.captions[:1]})"
-        )
-
-
-def _scene_options(config: SynthConfig, num_frames: int) -> SceneOptions:
-    return SceneOptions(
-        width=config.width,
-        height=config.height,
-        fps=config.fps,
-        num_frames=num_frames,
-        shapes=config.shapes,
-        colours=config.colours,
-        materials=config.materials,
-        actions=config.actions,
-        max_count=config.max_count,
-        distractor_prob=config.distractor_prob,
-        noise_prob=config.noise_prob,
-        noise_level=config.noise_level,
-    )
-
-
-def render_clip(seed: int, config: SynthConfig = SynthConfig()) -> SynthClip:
-    """Render the clip of ``seed``: frames, soundtrack, captions, events and attributes.
-
-    Scene, audio and captions use independent streams of the seed, so changing
-    e.g. ``captions_per_clip`` leaves pictures and sound unchanged.
-    """
-    scene_ss, audio_ss, caption_ss = np.random.SeedSequence(seed).spawn(3)
-    rng = np.random.default_rng(scene_ss)
-    duration = rng.uniform(config.min_duration, config.max_duration)
-    num_frames = max(2, int(round(duration * config.fps)))
-    scene = sample_scene(rng, _scene_options(config, num_frames))
-    frames = render_frames(scene)
-    audio = render_audio(scene, config.sample_rate, np.random.default_rng(audio_ss))
-    captions = make_captions(scene, np.random.default_rng(caption_ss), config.captions_per_clip)
-    main = scene.main
-    events = [Event(i.frame / scene.fps, main.name, main.material, i.kind, i.strength) for i in scene.impacts]
-    return SynthClip(seed, scene, frames, audio, captions, events, _attributes(scene))
-
-
-def _attributes(scene: Scene) -> dict:
-    d = scene.distractor
-    return {
-        "colour": scene.main.colour,
-        "shape": scene.main.shape,
-        "material": scene.main.material,
-        "action": scene.action,
-        "count": scene.count,
-        "count_word": COUNT_WORDS[scene.count],
-        "direction": scene.direction,
-        "distractor": f"{d.colour} {d.material} {d.shape}" if d is not None else "",
-    }
-
-
 def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent_copy: bool) -> ManifestEntry:
     """Render clip ``seed`` and write its MP4 (and silent copy) plus its sidecar record."""
     clip = render_clip(seed, config)
@@ -152,7 +66,7 @@ def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent
     # One encoder thread: x264's output depends on its thread count (which "auto" takes from the
     # machine), so the same seed would give different bytes on different machines or worker layouts.
     # And a filled heap: x264 reads memory it never wrote, which otherwise depends on what the
-    # process freed before (see avseq.io.heap).
+    # process freed before (see avseq.data.synth.heap).
     opts = {"crf": str(config.crf), "threads": "1"}
     silent = None
     with filled_heap():

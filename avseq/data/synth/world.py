@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avseq.data import synth_motion as motion
+from avseq.data.synth import motion
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (225, 45, 40),
