@@ -66,7 +66,7 @@ def evaluate(
 ) -> None:
     """Evaluate BUNDLE (a path or bundled name) against baselines; print a side-by-side table."""
     from avseq.devices import resolve_device
-    from avseq.train.evaluate import evaluate_bundle, summary_table
+    from avseq.evaluation import evaluate_bundle, summary_table
 
     result = evaluate_bundle(
         bundle, data, report, split=split, train_data=train_data, limit=limit,

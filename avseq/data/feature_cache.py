@@ -32,6 +32,7 @@ from avseq.bundles.preprocessing import Preprocessing
 from avseq.data.clips import clip_duration
 from avseq.data.datasets import ClipDataset, FramesWithCache, SoundDataset, SoundExample
 from avseq.io.atomic import atomic_path
+from avseq.models.systems import encoder_configs
 from avseq.types import Frames
 
 CACHE_FORMAT = 1
@@ -164,6 +165,28 @@ class FeatureCache:
 
         out = self.store.fetch("targets", key, run)
         return out["target"], float(out["duration"])
+
+
+FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
+
+
+def encoder_cache(
+    root: Path, system: nn.Module, prep: Preprocessing, device: torch.device, part: bool = False
+) -> FeatureCache:
+    """A cache of ``system``'s encoder features in ``root``, keyed as training keys them: so an
+    evaluation finds the features its bundle's training run stored (the frozen encoder's).
+
+    part: cache only the frozen members' features (``ConcatEncoder.frozen_part``), for a
+    run whose other members still train: the frozen CNNs then run once per clip, not every step.
+    """
+    # the weights hash tells trained encoders apart; a member's frame_stride changes its features alone
+    strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(system.config["encoder"])]
+    label = "+".join(name if stride == 1 else f"{name}/{stride}" for name, stride in strides)
+    encoder = system.encoder
+    if part:
+        label = f"{label} members {list(encoder.fixed)}"
+        encoder = encoder.frozen_part()
+    return FeatureCache(root, encoder, label, prep, device)
 
 
 def innermost(dataset: Dataset) -> Dataset:

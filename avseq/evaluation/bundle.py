@@ -19,13 +19,13 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from avseq.bundles import load
+from avseq.bundles import Bundle, load
+from avseq.data.feature_cache import FEATURE_CACHE, FeatureCache, encoder_cache
 from avseq.devices import resolve_device
 from avseq.errors import ConfigError
+from avseq.evaluation.inputs import split_entries, split_manifest, training_manifest
 from avseq.io.atomic import write_text_atomic
 from avseq.metrics import java_available
-from avseq.train.data import FEATURE_CACHE, encoder_cache
-from avseq.train.eval_data import split_entries, split_manifest, training_manifest
 
 
 def _progress(enabled: bool):
@@ -78,39 +78,13 @@ def evaluate_bundle(
     clips_dir = report_path.parent / f"{report_path.stem}_clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
     wrap = _progress(progress)
-    report: dict[str, Any] = {
-        "bundle": str(bundle.path), "version": bundle.version, "kind": bundle.kind, "split": split,
-        "manifest": str(manifest), "clips": len(test), "baseline_train_clips": len(train), "notes": [],
-    }  # fmt: skip
-    if retrieval is not None:
-        report["baseline_encoder"] = {"bundle": str(retrieval.path), "version": retrieval.version}
-        report["notes"].append(f"nearest-neighbour baselines retrieve by {retrieval.path}'s encoder")
-    cache = None
-    if feature_cache is not None:
-        try:
-            Path(feature_cache).mkdir(parents=True, exist_ok=True)
-            keys_by = retrieval or bundle
-            cache = encoder_cache(Path(feature_cache), keys_by.system, keys_by.preprocessing, dev)
-        except OSError as err:
-            report["notes"].append(f"no feature cache: cannot use {feature_cache} ({err.strerror})")
+    report = _context(bundle, retrieval, split, manifest, len(test), len(train))
+    cache = _open_cache(feature_cache, retrieval or bundle, dev, report)
     with torch.no_grad():
-        if bundle.kind == "caption":
-            systems, rows = _captions(
-                bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
-                retrieval=retrieval, train_cache=cache,
-            )  # fmt: skip
-            _write_jsonl(clips_dir / "captions.jsonl", rows)
-        elif bundle.kind == "sound":
-            from avseq.train.eval_sound import evaluate_sound
-
-            systems, rows = evaluate_sound(
-                bundle, test, train, dev, clips_dir, retrieval=retrieval, train_cache=cache, progress=wrap
-            )
-            _write_jsonl(clips_dir / "clips.jsonl", rows)
-        else:
-            raise ConfigError(
-                f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. Supported: caption, sound"
-            )
+        systems = _systems(
+            bundle, test, train, dev, clips_dir, wrap, report, beam_size=beam_size, rerank=rerank,
+            retrieval=retrieval, train_cache=cache,
+        )  # fmt: skip
     if cache is not None:
         hits, misses = cache.stats.hits, cache.stats.misses
         report["feature_cache"] = {"folder": str(feature_cache), "hits": hits, "misses": misses}
@@ -123,10 +97,62 @@ def evaluate_bundle(
     return report
 
 
+def _context(
+    bundle: Bundle, retrieval: Bundle | None, split: str, manifest: Path, clips: int, train_clips: int
+) -> dict[str, Any]:
+    """The report's head: what was evaluated on which clips, and its notes so far."""
+    report: dict[str, Any] = {
+        "bundle": str(bundle.path), "version": bundle.version, "kind": bundle.kind, "split": split,
+        "manifest": str(manifest), "clips": clips, "baseline_train_clips": train_clips, "notes": [],
+    }  # fmt: skip
+    if retrieval is not None:
+        report["baseline_encoder"] = {"bundle": str(retrieval.path), "version": retrieval.version}
+        report["notes"].append(f"nearest-neighbour baselines retrieve by {retrieval.path}'s encoder")
+    return report
+
+
+def _open_cache(
+    folder: str | Path | None, keys_by: Bundle, dev: torch.device, report: dict
+) -> FeatureCache | None:
+    """``keys_by``'s encoder feature cache in ``folder`` (None: none); a note when it cannot be made there."""
+    if folder is None:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return encoder_cache(Path(folder), keys_by.system, keys_by.preprocessing, dev)
+    except OSError as err:
+        report["notes"].append(f"no feature cache: cannot use {folder} ({err.strerror})")
+        return None
+
+
+def _systems(
+    bundle, test, train, dev, clips_dir, wrap, report, *, beam_size, rerank, retrieval, train_cache
+) -> dict:
+    """The figures per system of the bundle's kind; writes the per-clip rows into ``clips_dir``."""
+    if bundle.kind == "caption":
+        systems, rows = _captions(
+            bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
+            retrieval=retrieval, train_cache=train_cache,
+        )  # fmt: skip
+        _write_jsonl(clips_dir / "captions.jsonl", rows)
+    elif bundle.kind == "sound":
+        from avseq.evaluation.sound import evaluate_sound
+
+        systems, rows = evaluate_sound(
+            bundle, test, train, dev, clips_dir, retrieval=retrieval, train_cache=train_cache, progress=wrap
+        )
+        _write_jsonl(clips_dir / "clips.jsonl", rows)
+    else:
+        raise ConfigError(
+            f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. Supported: caption, sound"
+        )
+    return systems
+
+
 def _captions(
     bundle, test, train, dev, wrap, report, *, beam_size, rerank, retrieval, train_cache
 ) -> tuple[dict, list]:
-    from avseq.train.eval_caption import evaluate_captions
+    from avseq.evaluation.captions import evaluate_captions
 
     beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
     rerank = rerank or _train_option(bundle.meta, "rerank", "score")

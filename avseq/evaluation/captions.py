@@ -4,7 +4,7 @@
 - most_frequent: the most frequent training caption, for every clip;
 - nearest_neighbour: the first caption of the training clip whose mean-pooled
   features are closest in cosine similarity (by the bundle's own encoder, or by
-  ``retrieval``'s: see :mod:`avseq.train.eval_data`).
+  ``retrieval``'s: see :mod:`avseq.evaluation.inputs`).
 
 Scores: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, PTB tokenization; METEOR
 needs Java) and, when the manifest carries attributes, attribute accuracy.
@@ -21,17 +21,21 @@ import torch
 from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
 from avseq.data.feature_cache import FeatureCache
-from avseq.metrics import attribute_accuracy, caption_scores
+from avseq.evaluation.inputs import clip_features, nearest, pooled, retrieval_keys
+from avseq.metrics import CAPTION_METRICS, attribute_accuracy, caption_scores
 from avseq.models.beam import DEFAULT_BEAM_SIZE
-from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 from avseq.types import pad_sequences
 
 
-def score(
-    references: dict[str, list[str]], predictions: dict[str, str], entries: Sequence[ManifestEntry]
+def score_captions(
+    references: dict[str, list[str]],
+    predictions: dict[str, str],
+    entries: Sequence[ManifestEntry],
+    metrics: Sequence[str] = CAPTION_METRICS,
 ) -> dict[str, Any]:
-    """Caption metrics plus attribute accuracy (``attributes`` key) when entries carry attributes."""
-    out: dict[str, Any] = caption_scores(references, predictions)
+    """``metrics`` (:func:`avseq.metrics.caption_scores`, with its ``tokenizer`` key) plus attribute
+    accuracy (``attributes`` key) when entries carry attributes."""
+    out: dict[str, Any] = caption_scores(references, predictions, metrics)
     with_attrs = [e for e in entries if e.attributes]
     if with_attrs:
         out["attributes"] = attribute_accuracy(
@@ -105,7 +109,7 @@ def evaluate_captions(
         "nearest_neighbour": {e.id: train[j].captions[0] for e, j in zip(test, neighbours, strict=True)},
     }
     refs = {e.id: list(e.captions) for e in test}
-    report = {name: score(refs, preds, test) for name, preds in systems.items()}
+    report = {name: score_captions(refs, preds, test) for name, preds in systems.items()}
     rows = [
         {"id": e.id, "references": refs[e.id], **{name: preds[e.id] for name, preds in systems.items()}}
         for e in test

@@ -92,7 +92,7 @@ def retrieval_keys(
 ) -> torch.Tensor:
     """Pooled features (N, D) of ``entries`` by ``bundle``'s encoder and preprocessing: what the
     nearest-neighbour baselines compare. cache: that encoder's feature cache, keyed as training
-    keys it (``avseq.train.data.encoder_cache``), read first and filled with what it lacks."""
+    keys it (``avseq.data.feature_cache.encoder_cache``), read first and filled with what it lacks."""
     items = progress(entries, desc) if progress else entries
     if cache is None:
         return pooled([clip_features(bundle.system, e, bundle.preprocessing, device) for e in items])

@@ -27,9 +27,9 @@ from avseq.bundles import Bundle
 from avseq.data import ManifestEntry
 from avseq.data.clips import align_to_video, clip_duration, load_target
 from avseq.data.feature_cache import FeatureCache
+from avseq.evaluation.inputs import clip_features, nearest, pooled, retrieval_keys
 from avseq.io.audio import decode_audio, write_audio
 from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1, sync_offset
-from avseq.train.eval_data import clip_features, nearest, pooled, retrieval_keys
 from avseq.vocoders import Vocoder, build_vocoder
 
 SYSTEMS = ("model", "mean_mel", "retrieval")

@@ -19,9 +19,9 @@ from avseq.bundles import Preprocessing
 from avseq.data import ManifestEntry, SynthConfig, generate_split, read_manifest
 from avseq.data.collate import collate_caption, collate_sound
 from avseq.data.datasets import CaptionDataset, SoundDataset, SoundExample
+from avseq.data.feature_cache import FEATURE_CACHE, FeatureCache, encoder_cache
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
-from avseq.models.systems import encoder_configs
 from avseq.train.config import TrainConfig
 from avseq.types import Frames
 
@@ -112,9 +112,6 @@ def make_dataset(
     return CachedFeatureDataset(ds, cache, keep_frames=keep_frames)
 
 
-FEATURE_CACHE = "feature_cache"  # the folder's name, beside a data folder's manifests
-
-
 def feature_cache(
     cfg: TrainConfig,
     run_dir: Path,
@@ -122,31 +119,10 @@ def feature_cache(
     prep: Preprocessing,
     device: torch.device,
     part: bool = False,
-):
+) -> FeatureCache:
     """The on-disk cache of the (frozen) encoder's features, in the data folder's ``feature_cache``;
     ``part``: of the frozen members of a partly frozen encoder (see :func:`encoder_cache`)."""
     return encoder_cache(data_root(cfg, run_dir) / FEATURE_CACHE, system, prep, device, part)
-
-
-def encoder_cache(
-    root: Path, system: torch.nn.Module, prep: Preprocessing, device: torch.device, part: bool = False
-):
-    """A cache of ``system``'s encoder features in ``root``, keyed as training keys them: so an
-    evaluation finds the features its bundle's training run stored (the frozen encoder's).
-
-    part: cache only the frozen members' features (``ConcatEncoder.frozen_part``), for a
-    run whose other members still train: the frozen CNNs then run once per clip, not every step.
-    """
-    from avseq.data.feature_cache import FeatureCache
-
-    # the weights hash tells trained encoders apart; a member's frame_stride changes its features alone
-    strides = [(e["name"], e.get("frame_stride", 1)) for e in encoder_configs(system.config["encoder"])]
-    label = "+".join(name if stride == 1 else f"{name}/{stride}" for name, stride in strides)
-    encoder = system.encoder
-    if part:
-        label = f"{label} members {list(encoder.fixed)}"
-        encoder = encoder.frozen_part()
-    return FeatureCache(root, encoder, label, prep, device)
 
 
 def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64) -> tuple[torch.Tensor, ...]:

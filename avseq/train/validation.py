@@ -1,7 +1,8 @@
 """Validation during training: the loss on held-out clips plus the task metric.
 
 - caption: beam-search captions scored with BLEU-4 and CIDEr (and attribute
-  accuracy when the manifest carries attributes);
+  accuracy when the manifest carries attributes), as ``avseq eval`` scores them
+  (:func:`avseq.evaluation.captions.score_captions`);
 - sound: onset F1 within one video frame of onsets picked from the predicted
   log-mel against the manifest's event times (or the target log-mel's onsets),
   cheap because no vocoder runs.
@@ -14,7 +15,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from avseq.data.collate import CaptionBatch, SoundBatch
-from avseq.metrics import OnsetScores, attribute_accuracy, caption_scores, onset_f1
+from avseq.evaluation.captions import score_captions
+from avseq.metrics import OnsetScores, onset_f1
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import Tokenizer
 from avseq.models.beam import DEFAULT_BEAM_SIZE
@@ -85,16 +87,12 @@ def _caption_batch(system, batch: CaptionBatch, tokenizer, state, **decoding) ->
 
 
 def _caption_metrics(state: dict, entries: dict) -> dict[str, float]:
-    scores = caption_scores(state["refs"], state["preds"], metrics=["BLEU-4", "CIDEr"])
+    scored = [entries[i] for i in state["preds"]]
+    scores = score_captions(state["refs"], state["preds"], scored, metrics=["BLEU-4", "CIDEr"])
+    attributes = scores.pop("attributes", None)
     out = {k: float(v) for k, v in scores.items() if k != "tokenizer"}
-    ids = [i for i in state["preds"] if entries[i].attributes]
-    if ids:
-        acc = attribute_accuracy(
-            [entries[i].attributes for i in ids],
-            [state["preds"][i] for i in ids],
-            [state["refs"][i] for i in ids],
-        )
-        out["attr_acc"] = acc["all"]
+    if attributes is not None:
+        out["attr_acc"] = attributes["all"]
     return out
 
 

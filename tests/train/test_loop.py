@@ -250,7 +250,7 @@ def test_memory_cache_decodes_each_clip_once(tiny_config, monkeypatch):
 
 
 def test_eval_reads_the_training_clips_features_a_frozen_run_cached(tiny_config, tmp_path):
-    from avseq.train.evaluate import evaluate_bundle
+    from avseq.evaluation import evaluate_bundle
 
     frozen = {**TINY_ENCODER, "frozen": True}
     data = tmp_path / "data"
@@ -277,9 +277,9 @@ def test_eval_reads_the_training_clips_features_a_frozen_run_cached(tiny_config,
 
 @pytest.mark.parametrize("kind", ["caption", "sound"])
 def test_baselines_retrieve_by_another_bundles_encoder_when_told(tiny_config, tmp_path, monkeypatch, kind):
-    from avseq.train import eval_data
-    from avseq.train.eval_data import nearest, retrieval_keys, split_entries
-    from avseq.train.evaluate import evaluate_bundle
+    from avseq.evaluation import evaluate_bundle
+    from avseq.evaluation import inputs as eval_data
+    from avseq.evaluation.inputs import nearest, retrieval_keys, split_entries
 
     other = "sound" if kind == "caption" else "caption"
     evaluated = train(tiny_config(kind, train={"steps": 2}), tmp_path / "a").run_dir / "last" / "bundle"
