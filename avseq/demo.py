@@ -1,5 +1,9 @@
 """The end-to-end demo: synthetic clips -> caption_and_sound pipeline -> scores -> HTML report.
 
+A job of its own over the parts that do the work: the synthetic world (``avseq.data.synth``)
+makes the clips, the pipeline (``avseq.pipeline``) runs, ``avseq.report.scoring`` scores the
+run against the known answers and ``avseq.report`` writes the page.
+
 Without inputs it renders a dozen clips of the synthetic world (the silent
 copies are the pipeline's inputs; the originals and their captions are the
 references). With inputs it runs on them instead, scoring only what a JSONL
@@ -16,7 +20,7 @@ from typing import Any
 
 import avseq
 from avseq.errors import BundleError, ConfigError
-from avseq.report.run import write_report
+from avseq.report import write_report
 from avseq.report.scoring import Reference, references_from_manifest, score_run
 
 DEMO_CLIPS = 12

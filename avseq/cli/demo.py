@@ -44,7 +44,7 @@ def demo(
     outdir: Path, inputs: tuple[str, ...], n: int, pipeline: Path | None, overrides, quiet: bool
 ) -> None:
     """Caption and sonify a dozen synthetic clips (or -i clips) and write an HTML report."""
-    from avseq.report.demo import run_demo
+    from avseq.demo import run_demo
 
     result = run_demo(outdir, inputs=inputs, n=n, pipeline=pipeline, overrides=overrides, progress=not quiet)
     click.echo(f"report: {result.report}")

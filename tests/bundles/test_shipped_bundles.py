@@ -18,10 +18,10 @@ import pytest
 
 from avseq.bundles import list_bundled, load
 from avseq.data import SynthConfig, generate_split, read_manifest
+from avseq.demo import run_demo
+from avseq.evaluation import evaluate_bundle
 from avseq.io.audio import decode_audio
 from avseq.metrics import OnsetScores, detect_onsets, onset_f1
-from avseq.report.demo import run_demo
-from avseq.train.evaluate import evaluate_bundle
 
 SHIPPED = ["synth-caption", "synth-sound"]
 

@@ -75,8 +75,8 @@ def test_demo_with_a_missing_pipeline_file_is_one_line(tmp_path):
 
 
 def test_run_demo_refuses_zero_clips(tmp_path):
+    from avseq.demo import run_demo
     from avseq.errors import ConfigError
-    from avseq.report.demo import run_demo
 
     with pytest.raises(ConfigError, match="Invalid number of demo clips 0: must be >= 1"):
         run_demo(tmp_path, n=0)
