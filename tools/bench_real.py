@@ -67,22 +67,16 @@ class Needs:
 
 
 def pipeline_needs(pipeline: Path) -> Needs:
-    """The decode rate, the largest frame size and the audio rate that ``pipeline``'s bundles need.
-
-    Read from the resolved pipeline (``load_pipeline`` fills the bundles' fps and size into the
-    decode_video / frames stage params); the bundles' own preprocessing fills whatever those
-    stages no longer carry. The one place to adapt when stages declare their needs differently.
-    """
-    from avseq.bundles import read_preprocessing
+    """The fastest rate, the largest frame size and the audio rate ``pipeline``'s branches need:
+    what the decode was planned from (``needs_of``) and the mel recipe the sound stages provide."""
     from avseq.pipeline import load_pipeline
 
-    stages = load_pipeline(pipeline).stages
-    pres = [read_preprocessing(s.params.bundle) for s in stages if getattr(s.params, "bundle", None)]
-    rates = [getattr(s.params, "fps", None) for s in stages if s.type == "decode_video"]
-    rates = [r for r in rates if r] or [p.fps for p in pres if p.fps]
-    sizes = [getattr(s.params, "size", None) for s in stages if s.type == "frames"]
-    sizes = [tuple(hw) for hw in sizes if hw] or [tuple(p.frame_size) for p in pres if p.frame_size]
-    audio = [p.sample_rate for p in pres if p.sample_rate]
+    spec = load_pipeline(pipeline)
+    needs = [n for s in spec.stages if s.type == "decode_video" for n in spec.needs_of(s.id)]
+    rates = [n.fps for n in needs if n.fps]
+    sizes = [tuple(n.size) for n in needs if n.size]
+    recipes = [spec.provided(s.id, "mel_recipe") for s in spec.stages]
+    audio = [r.sample_rate for r in recipes if r is not None]
     largest = max(sizes, key=lambda hw: hw[0] * hw[1], default=None)
     return Needs(max(rates, default=None), largest, max(audio, default=None))
 

@@ -98,18 +98,27 @@ def _padded_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
     return F.pad(window, (left, n_fft - window.shape[0] - left))
 
 
+def overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
+    """(B, n, T) frames -> (B, n + hop * (T - 1)) signal with frame t added from sample t * hop.
+
+    As ``F.fold`` computes it, in ``ceil(n / hop)`` strided adds of whole rows: on the CPU
+    fold's column loop was half of Griffin-Lim's time.
+    """
+    b, n, t = frames.shape
+    chunks = -(-n // hop)
+    out = frames.new_zeros((b, (t + chunks - 1) * hop))
+    for j in range(chunks):  # rows j*hop.. of every frame land in one run of t * hop samples
+        rows = frames[:, j * hop : (j + 1) * hop]
+        out[:, j * hop : (j + t) * hop].view(b, t, hop)[..., : rows.shape[1]] += rows.transpose(1, 2)
+    return out[:, : n + hop * (t - 1)]
+
+
 def _inverse_envelope(win: torch.Tensor, mask: torch.Tensor, hop: int) -> torch.Tensor:
     """1 / (overlap-added squared window) per item, 0 where no valid frame covers a sample.
 
     win: (n_fft,); mask: (B, 1, T) valid frames. Returns (B, n_fft + hop * (T - 1)).
     """
-    b, _, t = mask.shape
-    n_fft = win.shape[0]
-    total = n_fft + hop * (t - 1)
-    env = F.fold(
-        (win.pow(2).view(1, -1, 1) * mask).expand(b, -1, -1), (1, total), (1, n_fft), stride=(1, hop)
-    )
-    env = env.view(b, total)
+    env = overlap_add(win.pow(2).view(1, -1, 1) * mask, hop)
     return torch.where(env > 1e-11, 1.0 / env.clamp(min=1e-11), torch.zeros_like(env))
 
 
@@ -120,11 +129,10 @@ def _istft(
 
     spec: (B, F, T) complex with zeros in padded frames. Returns (B, length).
     """
-    b, _, t = spec.shape
     n_fft = win.shape[0]
     frames = torch.fft.irfft(spec, n=n_fft, dim=1) * win.view(1, -1, 1)
     total = inv_env.shape[1]
-    wave = F.fold(frames, (1, total), (1, n_fft), stride=(1, hop)).view(b, total) * inv_env
+    wave = overlap_add(frames, hop) * inv_env
     start = n_fft // 2
     return F.pad(wave[:, start : start + length], (0, max(0, length - (total - start))))
 
