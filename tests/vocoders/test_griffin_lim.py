@@ -114,3 +114,16 @@ def test_single_frame_and_empty_items_give_empty_waves():
     wave, lengths = vocoder(torch.zeros(2, 64, 5), torch.tensor([5, 0]))
     assert wave.shape == (2, 640) and lengths.tolist() == [640, 0]
     assert torch.count_nonzero(wave[1]) == 0
+
+
+@pytest.mark.parametrize(
+    "n, hop, frames", [(512, 160, 50), (1024, 256, 7), (400, 100, 3), (512, 512, 4), (8, 3, 1)]
+)
+def test_overlap_add_sums_as_fold_does(n, hop, frames):
+    import torch.nn.functional as F
+
+    from avseq.vocoders.griffin_lim import overlap_add
+
+    x = torch.randn(2, n, frames, generator=torch.Generator().manual_seed(n))
+    expected = F.fold(x, (1, n + hop * (frames - 1)), (1, n), stride=(1, hop)).view(2, -1)
+    assert torch.equal(overlap_add(x, hop), expected)
