@@ -35,14 +35,30 @@ def run_batch(plan: Plan, windows: list[Window]) -> list[ClipResult]:
         return [r for w in windows for r in run_batch(plan, [w])]
 
 
+def _last_uses(plan: Plan) -> dict[int, list[str]]:
+    """Batch-stage position -> ids whose values nothing after it reads (kept pieces excepted)."""
+    last: dict[str, int] = {}
+    for k, stage in enumerate(plan.batch):
+        for i in stage.input:
+            last[i] = k
+    done: dict[int, list[str]] = {}
+    for sid, k in last.items():
+        if sid not in plan.keep:
+            done.setdefault(k, []).append(sid)
+    return done
+
+
 def _run(plan: Plan, windows: list[Window]) -> list[ClipResult]:
     n = len(windows)
     values: dict[str, Any] = {s.id: [w.values[s.id] for w in windows] for s in plan.sources}
     shares: dict[str, float] = {}
-    for stage in plan.batch:
+    release = _last_uses(plan)  # a branch's float frames go once its model has read them
+    for k, stage in enumerate(plan.batch):
         start = time.perf_counter()
         values[stage.id] = plan.objects[stage.id]([values[i] for i in stage.input])
         shares[stage.id] = (time.perf_counter() - start) / n
+        for sid in release.get(k, ()):
+            del values[sid]
     start = time.perf_counter()
     pieces = {sid: split_batch(plan.kind(sid), values[sid], n) for sid in plan.keep}
     split_share = (time.perf_counter() - start) / n
