@@ -258,7 +258,14 @@ class VocoderStage:
     @torch.inference_mode()
     def __call__(self, inputs: list[Any]) -> list[Audio]:
         spec: Spectrogram = inputs[0]
-        wave, lengths = self.vocoder(spec.data.to(self.device), spec.lengths.to(self.device))
+        data, lengths = spec.data.to(self.device), spec.lengths.to(self.device)
+        if self.device.type == "cpu":  # each clip at its own length: on a CPU, padding costs FFTs
+            frames = spec.lengths.tolist()  # and batching buys nothing
+            return [self._audio(*self.vocoder(data[i : i + 1, :, :n], lengths[i : i + 1]))[0]
+                    for i, n in enumerate(frames)]  # fmt: skip
+        return self._audio(*self.vocoder(data, lengths))
+
+    def _audio(self, wave: torch.Tensor, lengths: torch.Tensor) -> list[Audio]:
         wave, lengths = wave.float().cpu(), lengths.cpu()
         return [
             Audio(wave[i : i + 1, : int(lengths[i])], self.vocoder.sample_rate) for i in range(wave.shape[0])
