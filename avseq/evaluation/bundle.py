@@ -26,6 +26,7 @@ from avseq.errors import ConfigError
 from avseq.evaluation.inputs import split_entries, split_manifest, training_manifest
 from avseq.io.atomic import write_text_atomic
 from avseq.metrics import java_available
+from avseq.models.beam import DEFAULT_BEAM_SIZE
 
 
 def _progress(enabled: bool):
@@ -154,7 +155,7 @@ def _captions(
 ) -> tuple[dict, list]:
     from avseq.evaluation.captions import evaluate_captions
 
-    beam = beam_size or _train_option(bundle.meta, "beam_size", 3)
+    beam = beam_size or _train_option(bundle.meta, "beam_size", DEFAULT_BEAM_SIZE)
     rerank = rerank or _train_option(bundle.meta, "rerank", "score")
     max_len = _train_option(bundle.meta, "max_caption_len", 20)
     report.update(beam_size=beam, rerank=rerank, max_len=max_len)

@@ -319,10 +319,7 @@ def build_encoder(
         frame_stride: encode every k-th frame and hold its features (see :class:`FrameEncoder`).
         **kwargs: backbone options (``compact``: out_dim, width, depth, pool, grid, stem_width).
     """
-    try:
-        spec = ENCODERS.get(name)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    spec = ENCODERS.get(name)  # an unknown name raises the registry's ConfigError
     _check_options(name, spec.build, kwargs)
     if motion:
         if "in_channels" not in inspect.signature(spec.build).parameters:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avseq import config
 from avseq.errors import ConfigError
+from avseq.models.beam import DEFAULT_BEAM_SIZE
 
 Kind = Literal["caption", "sound"]
 KINDS = ("caption", "sound")
@@ -137,7 +138,7 @@ class TrainLoopConfig(_Strict):
     num_workers: int = Field(default=0, ge=0)
     threads: int | None = Field(default=None, gt=0)
     bn_batches: int = Field(default=0, ge=0)
-    beam_size: int = Field(default=3, gt=0)
+    beam_size: int = Field(default=DEFAULT_BEAM_SIZE, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
     rerank: Literal["score", "consensus"] = "score"
     val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
