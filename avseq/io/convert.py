@@ -99,13 +99,6 @@ _GBRP_TO_RGB = (2, 0, 1)  # gbrp stores planes G, B, R
 INITIAL_BYTES = 1 << 29  # first buffer at most 512 MiB; it doubles when more frames come
 
 
-def frame_to_tensor(frame: av.VideoFrame, size: SizeArg = None) -> torch.Tensor:
-    """``uint8 (3, H, W)`` RGB of ``frame`` as displayed (rotation applied), resized to ``size``."""
-    out = torch.empty((3, *output_shape(frame, size)), dtype=torch.uint8)
-    write_frame(out.numpy(), frame, size)
-    return out
-
-
 def _fresh(shape: tuple[int, ...]) -> np.ndarray:
     """A new ``uint8`` buffer; torch's allocator faults fresh pages in faster than numpy's here."""
     return torch.empty(shape, dtype=torch.uint8).numpy()
