@@ -42,16 +42,19 @@ class SampledWindow:
 class _Window:
     """Frames of the window being filled, and which sampling asked for each."""
 
-    def __init__(self, req: VideoRequest, capacity: int, start: float, pool: BufferPool, writer: FrameWriter):
+    def __init__(self, req: VideoRequest, capacity: int, start: float, pool: BufferPool, writer: FrameWriter,
+                 max_bytes: int | None) -> None:  # fmt: skip
         self.stack, self.start = FrameStack(req.size, capacity, pool, writer), start
         self.picks: list[list[int]] = [[] for _ in req.samplings]
-        self.frame_bytes = 0
+        self.frame_bytes, self.max_bytes = 0, max_bytes
 
     def add(self, frame: av.VideoFrame, streams: set[int] | None, size: SizeArg) -> None:
         for i in streams or ():
             self.picks[i].append(len(self.stack))
         if not self.frame_bytes:
             self.frame_bytes = 3 * math.prod(output_shape(frame, size))
+            if self.max_bytes:  # the buffer travels whole with the window's frames: no bigger than its budget
+                self.stack.capacity = min(self.stack.capacity, self.max_bytes // self.frame_bytes + 1)
         self.stack.add(frame, video.frame_seconds(frame))
 
     def close(self, end: float) -> SampledWindow:
@@ -84,9 +87,9 @@ def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: flo
                 and (len(current.stack) + 1) * current.frame_bytes > max_bytes
             ):
                 yield current.close(t)
-                current = _Window(req, capacity, t, pool, writer)
+                current = _Window(req, capacity, t, pool, writer, max_bytes)
             if current is None:
-                current = _Window(req, capacity, bound(k), pool, writer)
+                current = _Window(req, capacity, bound(k), pool, writer, max_bytes)
             index, last_t = k, t
             current.add(frame, streams, req.size)
         if current is not None:

@@ -41,6 +41,8 @@ def test_a_byte_budget_cuts_windows_without_losing_frames(media):
     frame_bytes = whole.data[0].numel()
     windows = list(iter_sampled(media["gop"], [Sampling(fps=5.0)], window=30, max_bytes=7 * frame_bytes))
     assert [len(w.frames) for w in windows] == [7, 7, 7, 7, 2]
+    # what travels with a window (its storage, pickled whole) stays within the budget too
+    assert all(w.frames.data.untyped_storage().nbytes() <= 8 * frame_bytes for w in windows)
     assert torch.equal(torch.cat([w.frames.data for w in windows]), whole.data)
     bounds = [(w.start, w.end) for w in windows]
     assert bounds[0][0] == 0.0 and bounds[-1][1] == pytest.approx(6.0)

@@ -47,10 +47,11 @@ def write_clip(path: Path, size: tuple[int, int], frames: int, fps: int) -> Path
 def pipeline(tmp: Path, fps: float | None) -> Path:
     """decode -> frames (16x16) -> a tiny random CNN -> features.safetensors: no bundle needed.
 
-    A 32 MiB budget for decoded media: what a run may hold beyond its fixed size stays well
-    under the slack, however long the input (the default budget, 512 MiB, would hide a leak)."""
+    A 16 MiB budget for decoded media (the least a pipeline may set): what a run may hold beyond
+    its fixed size stays well under the slack, however long the input (the default budget,
+    512 MiB, would hide a leak)."""
     frames = {"size": [16, 16], **({"fps": fps} if fps else {})}
-    doc = {"version": 1, "workers": 1, "memory": "32MiB", "stages": [
+    doc = {"version": 1, "workers": 1, "memory": "16MiB", "stages": [
         {"id": "decode", "type": "decode_video"},
         {"id": "frames", "type": "frames", "input": "decode", "params": frames},
         {"id": "encode", "type": "encode_frames", "input": "frames",
