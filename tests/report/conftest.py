@@ -122,7 +122,7 @@ def ensure_chromium() -> str:
     """
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.skip("chromium is not on PATH (apt-get install chromium; .ci/run does this in CI)")
+        pytest.skip("chromium is not on PATH (Debian's chromium package; .ci/run installs it in CI)")
     return found
 
 
