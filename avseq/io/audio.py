@@ -84,7 +84,9 @@ def decode_audio(
     """Decode audio stream ``stream`` of ``path`` to float32 ``(C, N)`` in [-1, 1].
 
     sample_rate / channels: convert with PyAV's AudioResampler (None keeps the
-    file's). start / end: seconds on the file's timeline. ``Audio.start`` is the
+    file's): ``channels=1`` is the mean of all channels, whatever the layout, and rates
+    change with the "kaiser_best" filter (see :mod:`avseq.io.resample`). start / end:
+    seconds on the file's timeline. ``Audio.start`` is the
     time of the first returned sample on the video timeline (e.g. 0.015 when the
     audio starts after the video). Data that ends noticeably before the declared
     duration raises TruncatedMediaError (on_truncated="error") or warns ("warn").
