@@ -1,17 +1,25 @@
 """Log-mel spectrogram recipes: one frozen record per way of turning a wave into a log-mel.
 
 A :class:`MelRecipe` names every choice that changes the numbers (sample rate, STFT
-size, filterbank, log scaling, normalization), so a trained model can carry the
-exact recipe it was trained on. The math lives in pure functions
-(:func:`mel_spectrogram`, :func:`to_log`, :func:`from_log`, :func:`num_frames`);
-:class:`LogMel` is the thin ``nn.Module`` around them.
+size and framing, filterbank, log scaling, normalization), so a trained model can carry the
+exact recipe it was trained on. The math lives in pure functions (:func:`mel_spectrogram`,
+:func:`to_log`, :func:`from_log`, :func:`num_frames`); :class:`LogMel` is the thin
+``nn.Module`` around them. ``tests/transforms/test_mel_parity.py`` checks each preset against
+its paper's own code, from a stereo file on (decoding to mono is the channel mean, as those
+recipes take it: see :mod:`avseq.io.resample`).
 
-Framing is always a centred STFT with a periodic Hann window and reflect padding
-(librosa's ``center=True, pad_mode="reflect"``, the default of the librosa 0.8 that
-SpecVQGAN and Diff-Foley pinned; librosa >= 0.10 defaults to "constant"): frame
-``t`` is centred on sample ``t * hop_length`` and a wave of ``N`` samples has
-``N // hop_length + 1`` frames. Items of a padded batch are reflect-padded at
-their own end, so each item gets exactly the frames it would get alone.
+Framing (``MelRecipe.framing``) uses a periodic Hann window and reflect padding:
+
+- "center": librosa's ``center=True, pad_mode="reflect"`` (the default of the librosa 0.8
+  that SpecVQGAN and Diff-Foley pinned; librosa >= 0.10 defaults to "constant"): frame
+  ``t`` is centred on sample ``t * hop_length`` and ``N`` samples give ``N // hop_length + 1``
+  frames (even ``n_fft``).
+- "hifigan": HiFi-GAN's framing, which MMAudio's mel converter keeps: ``(n_fft - hop) // 2``
+  reflect padding at each end, then uncentred frames; frame ``t`` is centred on sample
+  ``t * hop_length + hop_length / 2`` and ``N`` samples give ``N // hop_length`` frames.
+
+Items of a padded batch are reflect-padded at their own end, so each item gets exactly the
+frames it would get alone.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ LogKind = Literal["db20", "db10", "ln", "log10"]
 NormalizeKind = Literal["specvqgan"]
 MelScaleKind = Literal["slaney", "htk"]
 MelNormKind = Literal["slaney"]
+FramingKind = Literal["center", "hifigan"]
 
 # SpecVQGAN / RegNet / Diff-Foley map 20*log10(mel) to [0, 1] as clip((dB - 20 + 100) / 100, 0, 1).
 _SPECVQGAN_REF_DB = 20.0
@@ -60,6 +69,8 @@ class MelRecipe:
             "log10" = log10(max(x, floor)).
         floor: the amin clamp applied before the log.
         normalize: None, or "specvqgan" = clip((db20 - 20 + 100) / 100, 0, 1) (needs log="db20").
+        framing: "center" or "hifigan" (see the module docstring).
+        magnitude_eps: STFT magnitudes are ``sqrt(re^2 + im^2 + magnitude_eps)`` (MMAudio: 1e-9).
     """
 
     name: str
@@ -76,6 +87,8 @@ class MelRecipe:
     log: LogKind = "ln"
     floor: float = 1e-5
     normalize: NormalizeKind | None = None
+    framing: FramingKind = "center"
+    magnitude_eps: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("sample_rate", "n_fft", "hop_length", "n_mels"):
@@ -96,6 +109,14 @@ class MelRecipe:
         _choice("norm", self.norm, (*get_args(MelNormKind), None))
         _choice("log", self.log, get_args(LogKind))
         _choice("normalize", self.normalize, (*get_args(NormalizeKind), None))
+        _choice("framing", self.framing, get_args(FramingKind))
+        if self.framing == "hifigan" and self.hop_length > self.n_fft:
+            raise ConfigError(
+                f"Invalid mel recipe hop_length {self.hop_length}: framing='hifigan' needs "
+                f"hop_length <= n_fft={self.n_fft}"
+            )
+        if not self.magnitude_eps >= 0:
+            raise ConfigError(f"Invalid mel recipe magnitude_eps {self.magnitude_eps!r}: must be >= 0")
         if self.floor <= 0:
             raise ConfigError(f"Invalid mel recipe floor {self.floor!r}: must be > 0")
         if self.normalize == "specvqgan" and self.log != "db20":
@@ -105,6 +126,18 @@ class MelRecipe:
     def frame_rate(self) -> float:
         """Spectrogram frames per second (= sample_rate / hop_length)."""
         return self.sample_rate / self.hop_length
+
+    @property
+    def stft_padding(self) -> int:
+        """Reflect padding in samples at each end of the wave before the uncentred STFT."""
+        if self.framing == "center":
+            return self.n_fft // 2
+        return (self.n_fft - self.hop_length) // 2
+
+    @property
+    def frame_offset(self) -> float:
+        """Seconds from the first sample to the centre of frame 0 (0 for "center" framing)."""
+        return (self.n_fft / 2 - self.stft_padding) / self.sample_rate
 
     @property
     def n_freqs(self) -> int:
@@ -157,8 +190,8 @@ SPECVQGAN = _preset(
         log="db20", floor=1e-5, normalize="specvqgan",
     )
 )  # fmt: skip
-"""SpecVQGAN (Iashin & Rahtu 2021, ``specvqgan/data/transforms.py`` / ``feature_extraction``),
-which follows RegNet: 22050 Hz, n_fft 1024, hop 256 (~86.1 frames/s), 80 librosa (slaney) mels
+"""SpecVQGAN (Iashin & Rahtu 2021, ``feature_extraction/extract_mel_spectrogram.py``), which
+follows RegNet: 22050 Hz, n_fft 1024, hop 256 (~86.1 frames/s), 80 librosa (slaney) mels
 125-7600 Hz on STFT magnitudes, 20*log10(max(x, 1e-5)), then clip((dB - 20 + 100) / 100, 0, 1)."""
 
 DIFF_FOLEY = _preset(
@@ -174,22 +207,24 @@ with 128 mels: n_fft 1024, hop 256 (62.5 frames/s), slaney mels 125-7600 Hz on m
 MMAUDIO_16K = _preset(
     MelRecipe(
         "mmaudio-16k", 16000, n_fft=1024, hop_length=256, n_mels=80, f_min=0.0, f_max=8000.0,
-        log="log10", floor=1e-5,
+        log="log10", floor=1e-5, framing="hifigan", magnitude_eps=1e-9,
     )
 )  # fmt: skip
-"""MMAudio's 16 kHz mel converter (Cheng et al. 2025, ``get_mel_converter('16k')``, from
-Make-An-Audio 2): n_fft 1024, hop 256, win 1024, 80 slaney mels 0-8000 Hz on magnitudes,
-log10(max(x, 1e-5)). MMAudio frames with ``center=False`` after (n_fft - hop)/2 reflect padding
-(frames shifted by hop/2); avseq uses centred frames, so counts may differ by one."""
+"""MMAudio's 16 kHz mel converter (Cheng et al. 2025, ``mmaudio/ext/mel_converter.py``,
+``get_mel_converter('16k')``, from Make-An-Audio 2): n_fft 1024, hop 256, win 1024, HiFi-GAN
+framing (384 samples of reflect padding, ``center=False``: N // 256 frames, frame t centred on
+sample 256 t + 128), magnitudes ``sqrt(re^2 + im^2 + 1e-9)``, 80 slaney mels 0-8000 Hz,
+log10(max(x, 1e-5)). MMAudio also clamps the wave to [-1, 1] first."""
 
 MMAUDIO_44K = _preset(
     MelRecipe(
         "mmaudio-44k", 44100, n_fft=2048, hop_length=512, n_mels=128, f_min=0.0, f_max=22050.0,
-        log="ln", floor=1e-5,
+        log="ln", floor=1e-5, framing="hifigan", magnitude_eps=1e-9,
     )
 )  # fmt: skip
 """MMAudio's 44.1 kHz mel converter (``get_mel_converter('44k')``): n_fft 2048, hop 512, win 2048,
-128 slaney mels 0-22050 Hz on magnitudes, ln(max(x, 1e-5)); same framing note as mmaudio-16k."""
+HiFi-GAN framing (768 samples of padding: N // 512 frames, frame t centred on 512 t + 256),
+magnitudes ``sqrt(re^2 + im^2 + 1e-9)``, 128 slaney mels 0-22050 Hz, ln(max(x, 1e-5))."""
 
 
 def get_recipe(name_or_dict: str | dict[str, Any] | MelRecipe) -> MelRecipe:
@@ -205,17 +240,25 @@ def get_recipe(name_or_dict: str | dict[str, Any] | MelRecipe) -> MelRecipe:
 
 
 def num_frames(n_samples: int | torch.Tensor, recipe: MelRecipe) -> int | torch.Tensor:
-    """Centred STFT frame count for ``n_samples`` samples: ``n // hop + 1``, and 0 for an empty wave.
+    """STFT frame count for ``n_samples`` samples: ``(n + 2 * pad - n_fft) // hop + 1`` with the
+    recipe's ``stft_padding``, and 0 for an empty wave or one too short for a frame.
 
-    Works on ints and on int64 tensors of lengths (elementwise).
+    "center" framing (even n_fft): ``n // hop + 1``; "hifigan": ``n // hop``. Works on ints and on
+    int64 tensors of lengths (elementwise).
     """
+    span = 2 * recipe.stft_padding - recipe.n_fft
     if isinstance(n_samples, torch.Tensor):
-        return torch.where(n_samples > 0, n_samples // recipe.hop_length + 1, 0)
-    return n_samples // recipe.hop_length + 1 if n_samples > 0 else 0
+        count = torch.div(n_samples + span, recipe.hop_length, rounding_mode="floor") + 1
+        return torch.where((n_samples > 0) & (n_samples + span >= 0), count, 0)
+    return (n_samples + span) // recipe.hop_length + 1 if n_samples > 0 and n_samples + span >= 0 else 0
 
 
 def num_samples(n_frames: int | torch.Tensor, recipe: MelRecipe) -> int | torch.Tensor:
-    """Wave length in samples that a vocoder makes from ``n_frames`` frames: ``(n - 1) * hop``."""
+    """Wave length in samples that a vocoder makes from ``n_frames`` frames: ``(n - 1) * hop``.
+
+    That is the centred-framing length Griffin-Lim makes for every recipe; a wave of that length
+    has ``n_frames`` frames only under "center" framing ("hifigan" framing: ``n * hop``).
+    """
     if isinstance(n_frames, torch.Tensor):
         return (n_frames - 1).clamp(min=0) * recipe.hop_length
     return max(n_frames - 1, 0) * recipe.hop_length
@@ -273,6 +316,42 @@ def pad_reflect(
     return torch.gather(wave, 1, src.expand(b, -1)) * keep
 
 
+def _magnitude(padded: torch.Tensor, recipe: MelRecipe, window: torch.Tensor) -> torch.Tensor:
+    """(B, N + 2 * pad) reflect-padded wave -> STFT magnitudes (B, n_freqs, T), raised to ``power``."""
+    spec = torch.stft(
+        padded,
+        recipe.n_fft,
+        recipe.hop_length,
+        recipe.window_length,
+        window,
+        center=False,
+        return_complex=True,
+    )
+    if recipe.magnitude_eps:
+        mag = (spec.real.square() + spec.imag.square() + recipe.magnitude_eps).sqrt()
+    else:
+        mag = spec.abs()
+    return mag.pow(recipe.power) if recipe.power != 1.0 else mag
+
+
+def _mel(
+    wave: torch.Tensor,
+    lengths: torch.Tensor | None,
+    recipe: MelRecipe,
+    window: torch.Tensor,
+    fb: torch.Tensor,
+) -> torch.Tensor:
+    """The linear mel of a checked (B, N) wave with the given window and (n_freqs, n_mels) filterbank."""
+    b, n = wave.shape
+    if num_frames(n, recipe) == 0:
+        return wave.new_zeros((b, recipe.n_mels, 0))
+    spec = _magnitude(pad_reflect(wave, lengths, recipe.stft_padding), recipe, window.to(wave.dtype))
+    mel = torch.matmul(spec.transpose(1, 2), fb.to(spec.dtype)).transpose(1, 2)
+    if lengths is not None:
+        mel = mel * frame_mask(num_frames(lengths.to(wave.device), recipe), mel.shape[-1])
+    return mel
+
+
 def _check_wave(wave: torch.Tensor) -> torch.Tensor:
     if wave.dim() == 1:
         wave = wave.unsqueeze(0)
@@ -299,23 +378,7 @@ def mel_spectrogram(
     own count are zero.
     """
     wave = _check_wave(wave)
-    padded = pad_reflect(wave, lengths, recipe.n_fft // 2)
-    spec = torch.stft(
-        padded,
-        recipe.n_fft,
-        recipe.hop_length,
-        recipe.window_length,
-        stft_window(recipe, wave.device).to(wave.dtype),
-        center=False,
-        return_complex=True,
-    ).abs()
-    if recipe.power != 1.0:
-        spec = spec.pow(recipe.power)
-    mel = torch.matmul(spec.transpose(1, 2), mel_filterbank(recipe, wave.device).to(spec.dtype))
-    mel = mel.transpose(1, 2)
-    if lengths is not None:
-        mel = mel * frame_mask(num_frames(lengths.to(wave.device), recipe), mel.shape[-1])
-    return mel
+    return _mel(wave, lengths, recipe, stft_window(recipe, wave.device), mel_filterbank(recipe, wave.device))
 
 
 def to_log(mel: torch.Tensor, recipe: MelRecipe) -> torch.Tensor:
@@ -352,29 +415,18 @@ def from_log(log_mel: torch.Tensor, recipe: MelRecipe) -> torch.Tensor:
 
 
 class LogMel(nn.Module):
-    """Wave -> log-mel per a recipe; torchaudio's ``MelSpectrogram`` inside.
+    """Wave -> log-mel per a recipe: :func:`mel_spectrogram` then :func:`to_log`.
 
     ``forward(wave (B, N), lengths (B,) | None) -> (log_mel (B, n_mels, T'), frame_lengths (B,))``.
-    Padded frames hold zeros. Runs (in float32) on the device the module was moved to.
+    Padded frames hold zeros. Runs (in float32) on the device the module was moved to; the
+    window and filterbank are non-persistent buffers (the recipe decides them).
     """
 
     def __init__(self, recipe: MelRecipe | str | dict[str, Any]) -> None:
         super().__init__()
         self.recipe = get_recipe(recipe)
-        f_min, f_max = self.recipe.band
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=self.recipe.sample_rate,
-            n_fft=self.recipe.n_fft,
-            win_length=self.recipe.window_length,
-            hop_length=self.recipe.hop_length,
-            f_min=f_min,
-            f_max=f_max,
-            n_mels=self.recipe.n_mels,
-            power=self.recipe.power,
-            center=False,
-            norm=self.recipe.norm,
-            mel_scale=self.recipe.mel_scale,
-        )
+        self.register_buffer("window", stft_window(self.recipe), persistent=False)
+        self.register_buffer("fb", mel_filterbank(self.recipe).clone(), persistent=False)
 
     @property
     def frame_rate(self) -> float:
@@ -388,7 +440,7 @@ class LogMel(nn.Module):
         if lengths is None:
             lengths = torch.full((wave.shape[0],), wave.shape[1], dtype=torch.int64)
         lengths = lengths.to(wave.device)
-        log_mel = to_log(self.mel(pad_reflect(wave, lengths, self.recipe.n_fft // 2)), self.recipe)
+        log_mel = to_log(_mel(wave, lengths, self.recipe, self.window, self.fb), self.recipe)
         frame_lengths = num_frames(lengths, self.recipe)
         return log_mel * frame_mask(frame_lengths, log_mel.shape[-1]), frame_lengths
 
@@ -397,5 +449,5 @@ class LogMel(nn.Module):
 
 
 def duration_frames(seconds: float, recipe: MelRecipe) -> int:
-    """Frames covering ``seconds`` of audio (centred framing): ``num_frames(round(s * sr))``."""
+    """Frames covering ``seconds`` of audio: ``num_frames(round(s * sr))``."""
     return int(num_frames(int(math.floor(seconds * recipe.sample_rate + 0.5)), recipe))

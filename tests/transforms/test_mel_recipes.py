@@ -31,12 +31,21 @@ def _signal(recipe: MelRecipe, seconds: float = 0.25, seed: int = 0) -> np.ndarr
 
 
 def _librosa_mel(y: np.ndarray, r: MelRecipe) -> np.ndarray:
+    """librosa's mel of ``y``: centred frames, or HiFi-GAN's (n_fft - hop) // 2 reflect padding then
+    uncentred frames; magnitudes sqrt(|X|^2 + magnitude_eps)."""
     f_min, f_max = r.band
-    return librosa.feature.melspectrogram(
-        y=y, sr=r.sample_rate, n_fft=r.n_fft, hop_length=r.hop_length, win_length=r.window_length,
-        window="hann", center=True, pad_mode="reflect", power=r.power, n_mels=r.n_mels,
-        fmin=f_min, fmax=f_max, htk=r.mel_scale == "htk", norm=r.norm,
+    if r.framing == "hifigan":
+        y = np.pad(y, (r.n_fft - r.hop_length) // 2, mode="reflect")
+    spec = librosa.stft(
+        y, n_fft=r.n_fft, hop_length=r.hop_length, win_length=r.window_length, window="hann",
+        center=r.framing == "center", pad_mode="reflect",
     )  # fmt: skip
+    mag = np.sqrt(np.abs(spec) ** 2 + r.magnitude_eps) ** r.power
+    basis = librosa.filters.mel(
+        sr=r.sample_rate, n_fft=r.n_fft, n_mels=r.n_mels, fmin=f_min, fmax=f_max,
+        htk=r.mel_scale == "htk", norm=r.norm,
+    )  # fmt: skip
+    return basis @ mag
 
 
 def test_registry_holds_the_documented_presets():
@@ -88,6 +97,18 @@ def test_num_frames_matches_output(n):
     assert num_frames(torch.tensor([n, 0]), r).tolist() == [n // 160 + 1, 0]
 
 
+@pytest.mark.parametrize("n", [1, 255, 256, 257, 511, 512, 1023, 4000])
+def test_hifigan_framing_counts_and_centres(n):
+    """MMAudio's framing: N // hop frames (none for a wave shorter than a hop), frame t centred
+    on sample t * hop + hop / 2."""
+    r = get_recipe("mmaudio-16k")
+    wave = torch.randn(1, n, generator=torch.Generator().manual_seed(n))
+    assert mel_spectrogram(wave, r).shape[-1] == num_frames(n, r) == n // 256
+    assert num_frames(torch.tensor([n, 0]), r).tolist() == [n // 256, 0]
+    assert r.stft_padding == 384 and r.frame_offset == pytest.approx(128 / 16000)
+    assert get_recipe("default").frame_offset == 0.0
+
+
 @pytest.mark.parametrize("log", ["db20", "db10", "ln", "log10"])
 def test_log_round_trip(log):
     r = MelRecipe("t", 16000, n_fft=512, hop_length=160, n_mels=64, log=log)
@@ -96,8 +117,9 @@ def test_log_round_trip(log):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_logmel_batch_gives_each_item_its_own_answer(device):
-    r = get_recipe("default")
+@pytest.mark.parametrize(("name", "counts"), [("default", [26, 15]), ("mmaudio-16k", [15, 9])])
+def test_logmel_batch_gives_each_item_its_own_answer(device, name, counts):
+    r = get_recipe(name)
     g = torch.Generator().manual_seed(1)
     a, b = torch.randn(4000, generator=g) * 0.1, torch.randn(2345, generator=g) * 0.1
     batch = torch.zeros(2, 4000)
@@ -105,9 +127,10 @@ def test_logmel_batch_gives_each_item_its_own_answer(device):
     module = LogMel(r).to(device)
     log_mel, frame_lengths = module(batch.to(device), torch.tensor([4000, 2345]))
     alone, alone_len = module(b[None].to(device))
-    assert frame_lengths.tolist() == [26, 15] and alone_len.tolist() == [15]
-    assert torch.allclose(log_mel[1, :, :15], alone[0], atol=1e-5)
-    assert torch.count_nonzero(log_mel[1, :, 15:]) == 0
+    n = counts[1]
+    assert frame_lengths.tolist() == counts and alone_len.tolist() == [n]
+    assert torch.allclose(log_mel[1, :, :n], alone[0], atol=1e-5)
+    assert torch.count_nonzero(log_mel[1, :, n:]) == 0
     pure = to_log(mel_spectrogram(batch.to(device), r, torch.tensor([4000, 2345])), r)
     assert torch.allclose(pure[0], log_mel[0], atol=1e-4)
 
@@ -126,3 +149,26 @@ def test_recipe_dict_round_trip_and_validation_messages():
         MelRecipe.from_dict({"sample_rate": 16000, "n_fft": 512, "hop": 160, "n_mels": 64})
     with pytest.raises(ConfigError, match="f_max=9000"):
         MelRecipe("x", 16000, n_fft=512, hop_length=160, n_mels=64, f_max=9000.0)
+
+
+def test_framing_and_magnitude_eps_validation_messages():
+    with pytest.raises(
+        ConfigError, match=r"Invalid mel recipe framing 'centre'\. Supported: 'center', 'hifigan'"
+    ):
+        MelRecipe("x", 16000, n_fft=512, hop_length=160, n_mels=64, framing="centre")
+    with pytest.raises(ConfigError, match="framing='hifigan' needs hop_length <= n_fft=512"):
+        MelRecipe("x", 16000, n_fft=512, hop_length=600, n_mels=64, framing="hifigan")
+    with pytest.raises(ConfigError, match="Invalid mel recipe magnitude_eps -1"):
+        MelRecipe("x", 16000, n_fft=512, hop_length=160, n_mels=64, magnitude_eps=-1.0)
+    old_bundle = {
+        k: v for k, v in get_recipe("default").to_dict().items() if k not in ("framing", "magnitude_eps")
+    }
+    assert MelRecipe.from_dict(old_bundle) == get_recipe("default")  # recipes saved before these keys
+
+
+def test_mmaudio_magnitudes_keep_its_epsilon():
+    """MMAudio takes sqrt(re^2 + im^2 + 1e-9): silence gives sqrt(1e-9) in every STFT bin."""
+    r = get_recipe("mmaudio-44k")
+    mel = mel_spectrogram(torch.zeros(1, 4096), r)
+    assert torch.allclose(mel[0].T, 1e-9**0.5 * mel_filterbank(r).sum(0).expand(mel.shape[-1], -1), rtol=1e-4)
+    assert mel_spectrogram(torch.zeros(1, 4096), get_recipe("default")).abs().max() == 0
