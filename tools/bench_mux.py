@@ -8,7 +8,8 @@ running the two cases round-robin so that load drifts on a shared machine hit bo
   clip's length, a stand-in for vocoder output (see :func:`vocoder_like`; the AAC encoder's
   cost depends on what it encodes, and near-silence is its slowest input);
 - ``remux_s``: plain PyAV: demux the packets that ``mux_audio`` copies (the video streams,
-  plus the audio streams in ``keep`` mode) and mux them into a new file of the same format.
+  plus the audio streams in ``keep`` mode) and mux them into a new file of the same format
+  (``--ext``; a clip of any codec the format holds).
 
 Prints one JSON line per clip: clip name, duration, size, both times and ``ratio =
 avseq_mux_s / remux_s`` (1.0 = muxing costs no more than copying the packets; what is left
@@ -94,9 +95,9 @@ def remux(src: Path, dst: Path, mode: str) -> None:
     muxer = OUTPUT_FORMATS[dst.suffix.lower()][0]
     with av.open(str(src)) as inp, av.open(str(dst), "w", format=muxer) as out:
         copy = list(inp.streams.video) + (list(inp.streams.audio) if mode == "keep" else [])
-        mapping = {s: out.add_stream_from_template(s) for s in copy}
+        mapping = {s: out.add_stream_from_template(s, opaque=True) for s in copy}
         for packet in inp.demux(*copy):
-            if packet.dts is None or packet.size == 0:
+            if packet.size == 0 or (packet.dts is None and packet.pts is None):
                 continue
             packet.stream = mapping[packet.stream]
             out.mux(packet)

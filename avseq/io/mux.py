@@ -1,9 +1,14 @@
 """Put new audio (and optionally a caption track) next to a video's untouched packets.
 
-Every video packet is copied, never re-encoded. The new audio is encoded to
-AAC for MP4/MOV and Opus for MKV/WebM, placed on the video's timeline and cut
-or padded with silence to exactly the video's duration. Captions become a
-``mov_text`` track in MP4/MOV and a WebVTT track in MKV/WebM.
+Every video packet is copied, never re-encoded, whatever its codec (decode-only ones such as
+Theora and AV1 through dav1d included). The new audio is encoded to AAC for MP4/MOV and Opus
+for MKV/WebM, placed on the video's timeline and cut or padded with silence to exactly the
+video's duration. Captions become a ``mov_text`` track in MP4/MOV and a WebVTT track in MKV/WebM.
+
+The output format is the one that can hold the copied streams: FFmpeg's muxer says which
+codecs it holds (:func:`muxer_codecs`), and ``format="auto"`` takes MP4 when it can, else
+WebM (VP8/VP9/AV1 with Opus/Vorbis: what browsers play), else Matroska. A format that cannot
+hold a copied stream is refused before anything is written.
 
 The input is read once: the video's span is measured from its packets while they are
 copied, and the audio is encoded only as far as the packets read so far vouch for. What is
@@ -12,7 +17,9 @@ left beyond the packet copy is encoding the new audio (``tools/bench_mux.py`` me
 
 from __future__ import annotations
 
+import functools
 import heapq
+import io
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
@@ -34,6 +41,11 @@ from avseq.types import Audio
 
 MuxMode = Literal["replace", "keep"]
 MUX_MODES = ("replace", "keep")
+MuxFormat = Literal["auto", "mp4", "mkv", "webm"]
+MUX_FORMATS = ("auto", "mp4", "mkv", "webm")
+# format="auto" takes the first of these that holds every copied stream
+AUTO_ORDER = (".mp4", ".webm", ".mkv")
+FORMAT_NAMES = {".mp4": "MP4", ".m4v": "MP4", ".mov": "MOV", ".mkv": "Matroska", ".webm": "WebM"}
 # extension -> (muxer, audio codec, encoder sample format, caption codec)
 OUTPUT_FORMATS = {
     ".mp4": ("mp4", "aac", "fltp", "mov_text"),
@@ -122,6 +134,9 @@ class _VideoReader:
     file without video packets and a read-ahead past LOOKAHEAD_BYTES. The end (greatest
     pts + duration) only grows, so the audio up to it can be encoded before the last packet
     is read. ``span``: (start, duration) in seconds measured beforehand; nothing is measured then.
+
+    Every packet with a timestamp is copied: Matroska stores no dts, so the first packets of
+    a stream with B-frames come without one, and the muxer derives it from their pts.
     """
 
     def __init__(self, container, copy: list, video, span: tuple[float, float] | None = None) -> None:
@@ -145,7 +160,7 @@ class _VideoReader:
             return
         if self._span is None and packet.stream.index == self._video and packet.size:
             self._measure(packet)
-        if packet.dts is not None and packet.size:
+        if packet.size and (packet.dts is not None or packet.pts is not None):
             self._ahead.append(packet)
             self._ahead_bytes += packet.size
 
@@ -188,7 +203,10 @@ class _VideoReader:
         return ts * num / den
 
     def packets(self, mapping: dict) -> Iterator[tuple[float, av.Packet]]:
-        """(dts in seconds, packet) of each packet to copy, its stream set to ``mapping[stream]``."""
+        """(dts in seconds, packet) of each packet to copy, its stream set to ``mapping[stream]``;
+        a packet without dts takes its stream's previous key (its pts when first), so that each
+        stream's keys never decrease."""
+        keys: dict[int, float] = {}
         while True:
             while not (self._ahead or self._ended):
                 self._read()
@@ -196,7 +214,10 @@ class _VideoReader:
                 return
             packet = self._ahead.popleft()
             self._ahead_bytes -= packet.size
-            seconds = packet.dts * self._seconds[packet.stream.index]
+            index = packet.stream.index
+            if packet.dts is not None:
+                keys[index] = packet.dts * self._seconds[index]
+            seconds = keys.setdefault(index, packet.pts * self._seconds[index])
             packet.stream = mapping[packet.stream]
             yield seconds, packet
 
@@ -245,21 +266,60 @@ def _video_span(container, vs) -> tuple[float, float]:
     return start, table.end_seconds() - start
 
 
-WEBM_VIDEO = ("vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9")
-WEBM_AUDIO = ("opus", "vorbis", "libopus", "libvorbis")
+@functools.cache
+def muxer_codecs(muxer: str) -> frozenset[str]:
+    """Names of every codec (encoders and decoders alike) FFmpeg's ``muxer`` can hold."""
+    with av.open(io.BytesIO(), mode="w", format=muxer) as out:
+        return frozenset(out.supported_codecs)
 
 
-def _check_codecs(inp, out_path: Path, mode: str) -> None:
-    """WebM holds only VP8/VP9/AV1 video and Opus/Vorbis audio: refuse others up front."""
-    if out_path.suffix.lower() != ".webm":
-        return
-    for s in list(inp.streams.video) + (list(inp.streams.audio) if mode == "keep" else []):
-        allowed = WEBM_VIDEO if s.type == "video" else WEBM_AUDIO
-        if s.codec_context.name not in allowed:
-            raise UnsupportedCodecError(
-                out_path,
-                f"WebM cannot hold {s.type} codec {s.codec_context.name!r}; write .mkv or .mp4 instead",
-            )
+def _copied(inp, mode: str) -> list:
+    """The input streams whose packets are copied: the video, and the audio in "keep" mode."""
+    return list(inp.streams.video) + (list(inp.streams.audio) if mode == "keep" else [])
+
+
+def _codec(path: Path, stream) -> av.Codec:
+    """The codec FFmpeg reads ``stream`` with (its ``canonical_name`` is the format's: 'av1')."""
+    if stream.codec_context is None:
+        raise UnsupportedCodecError(path, f"no codec available for {stream.type} stream {stream.index}")
+    return stream.codec_context.codec
+
+
+def _refused(path: Path, streams: list, ext: str) -> list:
+    """The streams of ``streams`` the muxer of ``ext`` cannot hold."""
+    held = muxer_codecs(OUTPUT_FORMATS[ext][0])
+    return [s for s in streams if _codec(path, s).name not in held]
+
+
+def _output_path(video_path: Path, out_path: Path, inp, fmt: str | None, mode: str) -> Path:
+    """``out_path`` with the extension of the format that holds the copied streams.
+
+    fmt: None keeps ``out_path``'s extension; "auto" takes the first of AUTO_ORDER that
+    holds them all; "mp4" / "mkv" / "webm" that one. UnsupportedCodecError (naming the
+    input, whose codec is the cause, and the formats that can) when it cannot.
+    """
+    streams = _copied(inp, mode)
+    holds = [ext for ext in OUTPUT_FORMATS if not _refused(video_path, streams, ext)]
+    if fmt is None:
+        ext, path = out_path.suffix.lower(), out_path
+        advice = f"write {_either(holds)} instead" if holds else "no output format can"
+    elif fmt == "auto":
+        ext = next((e for e in AUTO_ORDER if e in holds), AUTO_ORDER[-1])
+        path, advice = out_path.with_suffix(ext), "nor can MP4 or WebM"
+    else:
+        ext, path = f".{fmt}", out_path.with_suffix(f".{fmt}")
+        advice = f"use format {_either(['auto', *(e[1:] for e in AUTO_ORDER if e in holds)])}"
+    if ext in holds:
+        return path
+    stream = _refused(video_path, streams, ext)[0]
+    what = f"{stream.type} codec {_codec(video_path, stream).canonical_name!r}"
+    raise UnsupportedCodecError(video_path, f"{FORMAT_NAMES[ext]} cannot hold {what}; {advice}")
+
+
+def _either(choices: Sequence[str]) -> str:
+    """``a, b or c`` (``choices`` not empty)."""
+    *rest, last = choices
+    return f"{', '.join(rest)} or {last}" if rest else last
 
 
 def _resolve_audio(audio: Audio | str | Path) -> Audio:
@@ -276,28 +336,35 @@ def mux_audio(
     mode: MuxMode = "replace",
     captions: Sequence[Cue] | None = None,
     caption_language: str = "eng",
+    format: MuxFormat | None = None,
 ) -> Path:
-    """Write ``out_path``: the video of ``video_path`` (packets copied) with ``audio`` muxed in.
+    """Write the video of ``video_path`` (packets copied) with ``audio`` muxed in; return its path.
 
     audio: an Audio (its ``start`` places it on the video timeline) or a media
     path to decode. mode: "replace" drops the input's audio tracks, "keep"
     copies them and adds the new one. captions: optional cues for a caption
-    track tagged ``caption_language``. The output format follows the extension
-    (.mp4, .m4v, .mov, .mkv, .webm). Written atomically; returns ``out_path``.
+    track tagged ``caption_language``. format: None writes ``out_path`` in the format of its
+    extension (.mp4, .m4v, .mov, .mkv, .webm); "auto" picks the first of MP4, WebM, Matroska
+    that holds the copied streams, "mp4" / "mkv" / "webm" names one, and ``out_path``'s
+    extension becomes the format's (the path returned). A format that cannot hold a copied
+    stream's codec raises UnsupportedCodecError. Written atomically.
     """
     video_path, out_path = Path(video_path), Path(out_path)
     if mode not in MUX_MODES:
         raise ValueError(f"Invalid mode {mode!r}. Supported: 'replace', 'keep'")
-    ext = out_path.suffix.lower()
-    if ext not in OUTPUT_FORMATS:
+    if format is not None and format not in MUX_FORMATS:
+        raise ValueError(f"Invalid format {format!r}. Supported: {', '.join(map(repr, MUX_FORMATS))}")
+    if format is None and out_path.suffix.lower() not in OUTPUT_FORMATS:
         raise ValueError(
-            f"Invalid output extension {ext!r} for {out_path}. Supported: {', '.join(OUTPUT_FORMATS)}"
+            f"Invalid output extension {out_path.suffix.lower()!r} for {out_path}. "
+            f"Supported: {', '.join(OUTPUT_FORMATS)}"
         )
     new_audio = _resolve_audio(audio)
     with open_media(video_path) as inp:
         if not inp.streams.video:
             raise NoStreamError(video_path, "no video stream to mux audio into")
-        _check_codecs(inp, out_path, mode)
+        out_path = _output_path(video_path, out_path, inp, format, mode)
+        ext = out_path.suffix.lower()
         try:
             _write(inp, out_path, new_audio, OUTPUT_FORMATS[ext], mode, captions, caption_language)
         except (av.error.FFmpegError, ValueError, OSError) as err:
@@ -322,9 +389,10 @@ def _mux(
 ) -> None:
     """Write ``tmp`` in one pass; ``span`` (start, duration) when already measured."""
     muxer, acodec, sample_fmt, ccodec = fmt
-    copy = list(inp.streams.video) + (list(inp.streams.audio) if mode == "keep" else [])
+    copy = _copied(inp, mode)
     with av.open(str(tmp), mode="w", format=muxer) as out:
-        mapping = {s: out.add_stream_from_template(s) for s in copy}
+        # opaque: keep the input's codec; a copy needs no encoder (Theora and dav1d's AV1 have none)
+        mapping = {s: out.add_stream_from_template(s, opaque=True) for s in copy}
         video = _VideoReader(inp, copy, inp.streams.video[0], span)
         rate = _encoder_rate(acodec, new_audio.sample_rate)
         layout = "mono" if new_audio.wave.shape[0] == 1 else "stereo"

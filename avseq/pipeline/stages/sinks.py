@@ -14,7 +14,9 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from avseq.errors import ConfigError
 from avseq.pipeline.stages.base import FileInfo, StageType, register
+from avseq.pipeline.stages.contract import NeedContext
 from avseq.types import Audio
 
 
@@ -70,35 +72,66 @@ class WriteAudio:
 
 class MuxParams(BaseModel):
     """audio: replace the input's audio or keep it as a second track; captions: add a
-    subtitle track from a caption input (needs one)."""
+    subtitle track from a caption input (needs one); format: the container, ``auto`` (MP4
+    when it can hold the input's video codec unchanged, else WebM, else Matroska) or one
+    named (a file whose codec it cannot hold fails with the formats that can)."""
 
     model_config = ConfigDict(extra="forbid")
     audio: Literal["replace", "keep"] = "replace"
     captions: bool = False
+    format: Literal["auto", "mp4", "mkv", "webm"] = "auto"
 
 
 class Mux:
-    """Writes ``with_sound.mp4``: the input's video stream copied, the new sound muxed in."""
+    """Writes ``with_sound.<format>``: the input's video stream copied, the new sound muxed in.
+
+    Its result key is ``with_sound`` whatever the format; the value names the file written.
+    """
+
+    KEY, STEM = "with_sound", "with_sound"
 
     @staticmethod
     def names(params: MuxParams) -> dict[str, str]:
-        return _named("with_sound.mp4")
+        ext = "{mp4,webm,mkv}" if params.format == "auto" else params.format
+        return {Mux.KEY: f"{Mux.STEM}.{ext}"}
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.params = spec.params
         self.kinds = [ctx.spec.stage(i).stage_type.produces for i in spec.input]
-        self.outputs = self.names(spec.params)
-        (self.name,) = self.outputs.values()
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
         from avseq.io import mux_audio
 
         audio = concat_audio(inputs[self.kinds.index("wave")])
-        cues = None
-        if self.params.captions and "text" in self.kinds:
-            cues = window_cues(inputs[self.kinds.index("text")], info)
-        mux_audio(info.path, folder / self.name, audio, mode=self.params.audio, captions=cues)
-        return dict(self.outputs)
+        cues = window_cues(inputs[self.kinds.index("text")], info) if self.params.captions else None
+        p = self.params
+        out = mux_audio(info.path, folder / self.STEM, audio, mode=p.audio, captions=cues, format=p.format)
+        return {self.KEY: out.name}
+
+
+def _mux_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Any]:
+    """Nothing from upstream; refuses, at load, a mux with no sound to write or whose
+    ``captions`` disagrees with its inputs (at run time either would fail or do nothing)."""
+    kinds = {ctx.spec.stage(name).stage_type.produces: name for name in stage.input}
+    reads = ", ".join(f"{name!r} ({kind})" for kind, name in kinds.items())
+    if "wave" not in kinds:
+        raise ConfigError(
+            f"{ctx.where(stage, 'input')}: mux stage {stage.id!r} needs a wave input (a vocoder) to "
+            f"mux in, got {reads}; allowed: one wave input, plus one text input with captions: true"
+        )
+    if stage.params.captions and "text" not in kinds:
+        raise ConfigError(
+            f"{ctx.where(stage, 'params.captions')}: mux stage {stage.id!r} sets captions: true but "
+            f"reads no text input (it reads {reads}); add a caption stage to its input or set "
+            f"captions: false"
+        )
+    if "text" in kinds and not stage.params.captions:
+        raise ConfigError(
+            f"{ctx.where(stage, 'params.captions')}: mux stage {stage.id!r} reads text from "
+            f"{kinds['text']!r} but captions is false, so it would be dropped; set captions: true "
+            f"or remove {kinds['text']!r} from its input"
+        )
+    return []
 
 
 class NoParams(BaseModel):
@@ -188,6 +221,7 @@ register(
         None,
         (1, 2),
         outputs=Mux.names,
+        needs=_mux_needs,
     )
 )
 register(
