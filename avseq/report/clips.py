@@ -11,15 +11,16 @@ from avseq.report import spectrograms as spec
 from avseq.report.html import esc, fmt_score, grid_table, href
 from avseq.report.records import ClipResult
 
-# output key in results.jsonl -> the fixed file name `avseq run` gives it (docs/architecture.md)
+# output key in results.jsonl -> the fixed file names `avseq run` gives it (docs/architecture.md);
+# the muxed video's container follows its codec (results of older runs say with_sound_mp4)
 OUTPUT_FILES = {
-    "with_sound_mp4": "with_sound.mp4",
-    "caption_vtt": "caption.vtt",
-    "caption_srt": "caption.srt",
-    "caption_json": "caption.json",
-    "sound_wav": "sound.wav",
-    "sound_flac": "sound.flac",
-    "features": "features.safetensors",
+    "with_sound": ("with_sound.mp4", "with_sound.webm", "with_sound.mkv"),
+    "caption_vtt": ("caption.vtt",),
+    "caption_srt": ("caption.srt",),
+    "caption_json": ("caption.json",),
+    "sound_wav": ("sound.wav",),
+    "sound_flac": ("sound.flac",),
+    "features": ("features.safetensors",),
 }
 GENERATED_PNG, ORIGINAL_PNG = "sound_mel.png", "input_mel.png"
 EMPTY_CAPTION = "<p class='caption muted'>(empty caption)</p>"
@@ -29,8 +30,8 @@ def find_output(clip: ClipResult, key: str) -> str | None:
     """The clip's output path (relative to the output folder) for ``key``, by key or by file name."""
     if key in clip.outputs:
         return clip.outputs[key]
-    name = OUTPUT_FILES[key]
-    return next((p for p in clip.outputs.values() if PurePosixPath(p).name == name), None)
+    names = OUTPUT_FILES[key]
+    return next((p for p in clip.outputs.values() if PurePosixPath(p).name in names), None)
 
 
 def render_clip(outdir: Path, clip: ClipResult, anchor: str) -> str:
@@ -61,7 +62,7 @@ def _error(clip: ClipResult) -> str:
 
 def _player(outdir: Path, clip: ClipResult) -> str:
     """A <video> of the muxed output (else the input itself) with the caption as a default track."""
-    muxed = find_output(clip, "with_sound_mp4")
+    muxed = find_output(clip, "with_sound")
     if muxed and (outdir / muxed).is_file():
         src = href(muxed)
     elif clip.input and Path(clip.input).is_file():

@@ -172,3 +172,18 @@ def test_a_torn_last_line_is_ignored(fake_run):
     results.write_text(results.read_text() + '{"id": "torn-xyz", "status": "o')
     html = write_report(fake_run).read_text(encoding="utf-8")
     assert html.count("<section class='clip'") == 3 and "torn-xyz" not in html
+
+
+def test_the_player_plays_a_muxed_webm_or_mkv(fake_run):
+    """`avseq run` names the muxed file under ``with_sound`` whatever its container (a VP8 source
+    gives with_sound.webm): the report plays it, not the input."""
+    lines = [json.loads(x) for x in (fake_run / "results.jsonl").read_text().splitlines()]
+    folder = fake_run / "street" / "red ball"
+    (folder / "with_sound.mp4").rename(folder / "with_sound.webm")
+    for line in lines:
+        if line["id"] == "street/red ball":
+            line["outputs"] = {"with_sound": "street/red ball/with_sound.webm",
+                               "caption_vtt": "street/red ball/caption.vtt"}  # fmt: skip
+    (fake_run / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    html = write_report(fake_run).read_text(encoding="utf-8")
+    assert "src='street/red%20ball/with_sound.webm'" in html
