@@ -22,6 +22,7 @@ from avseq.pipeline.batching import run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.memory import MemoryBudget, MiB, available_cores, peak_rss_bytes
+from avseq.pipeline.outdir_lock import output_folder_lock
 from avseq.pipeline.plan import Plan, build_plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.recorder import RunRecorder, RunSummary
@@ -47,6 +48,7 @@ def run_pipeline(
     Inputs whose outputs are complete from an earlier run are skipped unless
     ``overwrite``. A failing input is recorded and the run goes on, unless
     ``fail_fast``. Raises ConfigError for an unusable spec (before writing anything).
+    One run per output folder: OutputFolderBusyError (a ConfigError) when another holds ``outdir``.
     ``executor: ray`` runs the same graph on Ray (:mod:`avseq.pipeline.ray_executor`).
     """
     if spec.executor == "ray":
@@ -57,7 +59,7 @@ def run_pipeline(
         )
     outdir = Path(outdir)
     plan = build_plan(spec, roles=("source",))  # the models load once the decoders have started
-    with cpu_threads(spec):
+    with output_folder_lock(outdir), cpu_threads(spec):  # one run per output folder
         return _run_plan(plan, inputs, outdir, overwrite, fail_fast, progress)
 
 

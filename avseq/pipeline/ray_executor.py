@@ -29,6 +29,7 @@ from typing import Any
 
 from avseq.errors import AvseqError, BundleError, ConfigError
 from avseq.pipeline.inputs import InputItem
+from avseq.pipeline.outdir_lock import output_folder_lock
 from avseq.pipeline.plan import build_plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.ray_options import RayOptions
@@ -64,28 +65,35 @@ def run_pipeline_ray(
 ) -> RunSummary:
     """Run ``spec`` on Ray over ``inputs``; same outputs, results and summary as :func:`run_pipeline`.
 
-    Connects to ``spec.ray.address`` (or reuses a Ray already initialized in this process).
-    OUTDIR must be reachable at the same path from every worker (a shared filesystem).
-    Raises ConfigError when Ray is missing or the cluster cannot hold the requested actors.
+    Connects to ``spec.ray.address`` (or reuses a Ray already initialized in this process),
+    after taking the output folder's lock. OUTDIR must be reachable at the same path from every
+    worker (a shared filesystem). Raises ConfigError when Ray is missing or the cluster cannot
+    hold the requested actors, OutputFolderBusyError when another run holds OUTDIR.
     """
     ray = require_ray()
     outdir = local_outdir(outdir)
     plan = build_plan(spec, roles=())
-    connect(ray, spec.ray)
-    actor_args = actor_resources(ray, spec)
-    start = time.perf_counter()
-    run = RunRecorder(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
-    todo = run.resume(overwrite)
+    with output_folder_lock(outdir):
+        connect(ray, spec.ray)
+        actor_args = actor_resources(ray, spec)
+        start = time.perf_counter()
+        run = RunRecorder(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
+        actors = _record_stream(run, stream_results(ray, spec, run.resume(overwrite), outdir, actor_args))
+        fields = {k: actors[k] for k in ("device", "bundles", "cpu_threads") if k in actors}
+        fields["ray"] = {**spec.ray.model_dump(exclude={"address"}), **actor_args, "cluster": _cluster(ray)}
+        return run.finish(time.perf_counter() - start, **fields)
+
+
+def _record_stream(run: RunRecorder, stream: Iterator[tuple[Result, dict]]) -> dict[str, Any]:
+    """Record each result as it arrives; returns the model actors' last meta (device, bundles)."""
     actors: dict[str, Any] = {}
-    with contextlib.closing(stream_results(ray, spec, todo, outdir, actor_args)) as stream:
+    with contextlib.closing(stream):
         for result, meta in stream:  # closing the stream on fail-fast stops the dataset
             run.record(result)
             actors = meta or actors
             if run.stopped:
                 break
-    fields = {k: actors[k] for k in ("device", "bundles", "cpu_threads") if k in actors}
-    fields["ray"] = {**spec.ray.model_dump(exclude={"address"}), **actor_args, "cluster": _cluster(ray)}
-    return run.finish(time.perf_counter() - start, **fields)
+    return actors
 
 
 def local_outdir(outdir: str | Path) -> Path:

@@ -19,6 +19,7 @@ from tests.pipeline.pipeline_helpers import (
     bundles,  # noqa: F401  (fixture)
     clips,  # noqa: F401  (fixture)
     full_pipeline,
+    hidden_leftovers,
     make_clip,
     output_files,
     read_results,
@@ -93,7 +94,7 @@ def test_mixed_good_and_bad_inputs(invoke, tmp_path, bundles, clips):  # noqa: F
     assert lines["bad/audio_only"]["error"]["type"] == "NoStreamError"
     assert lines["bad/zero"]["error"]["type"] == "NotMediaError"
     assert {p.split("/")[0] for p in output_files(out)} == {"clip0", "clip1", "clip2"}
-    assert not list(out.rglob(".*"))
+    assert not hidden_leftovers(out)
     assert json.loads((out / "summary.json").read_text())["counts"]["failed"] == 4
 
 

@@ -19,7 +19,13 @@ from click.testing import CliRunner
 
 from avseq.cli import main
 from avseq.io.audio import decode_audio
-from tests.pipeline.pipeline_helpers import full_pipeline, make_clip, output_files, read_results
+from tests.pipeline.pipeline_helpers import (
+    full_pipeline,
+    hidden_leftovers,
+    make_clip,
+    output_files,
+    read_results,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
@@ -70,7 +76,7 @@ def test_twenty_kills_then_finish_equals_an_uninterrupted_run(tmp_path, bundles)
     assert CliRunner().invoke(main, [*args, "-o", str(out)]).exit_code == 0
     final = read_results(out)
     assert sorted(r["id"] for r in final) == [f"c{i:02d}" for i in range(CLIPS)]
-    assert output_files(out) == output_files(ref) and not list(out.rglob(".*"))
+    assert output_files(out) == output_files(ref) and not hidden_leftovers(out)
     expected = {r["id"]: r for r in read_results(ref)}
     for r in final:
         assert r["captions"] == expected[r["id"]]["captions"]

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from avseq.pipeline.outdir_lock import LOCK_NAME
 from tools.fuzzing.bundles import tiny_bundles
 
 torch.set_num_threads(1)  # tiny models; the test machine's cores are shared
@@ -93,8 +94,14 @@ def read_results(outdir: Path) -> list[dict]:
 
 
 def output_files(outdir: Path) -> set[str]:
-    """Every file under OUTDIR except results.jsonl / summary.json, relative."""
+    """Every file under OUTDIR except results.jsonl / summary.json and the run lock, relative."""
     return {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()} - {
         "results.jsonl",
         "summary.json",
+        LOCK_NAME,
     }
+
+
+def hidden_leftovers(outdir: Path) -> list[Path]:
+    """Hidden files and folders under OUTDIR (staging, temp files) other than the run lock."""
+    return [p for p in outdir.rglob(".*") if p != outdir / LOCK_NAME]

@@ -12,6 +12,7 @@ import pytest
 
 from avseq.errors import ConfigError
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+from avseq.pipeline.outdir_lock import LOCK_NAME
 from tests.pipeline.pipeline_helpers import full_pipeline, output_files, read_results
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'avseq[ray]'")
@@ -132,7 +133,7 @@ def test_a_cluster_too_small_for_the_actors_is_a_config_error(ray_cluster, tmp_p
         ConfigError, match=r"ray.actors=2 x ray.cpus_per_actor=1 \+ ray.decode_cpus=1 needs 3 CPUs"
     ):
         run_pipeline(spec, expand_inputs([clips[0]]), tmp_path / "out", progress=False)
-    assert not (tmp_path / "out").exists()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [LOCK_NAME]  # taken first: nothing else
 
 
 def test_ray_section_is_validated(tmp_path, bundles):
