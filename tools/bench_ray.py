@@ -39,8 +39,10 @@ def ray_walls(overrides: list[str], inputs: list, tmp: Path, workers: int, repea
     """
     import ray
 
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
+    from avseq.pipeline.ray_options import RayOptions
+    from avseq.pipeline.ray_session import ray_session
+
+    with ray_session(ray, RayOptions(address="local"), num_cpus=workers, configure_logging=False):
         ray_sets = [f"ray.actors={workers}", "ray.cpus_per_actor=0.5", "ray.decode_cpus=0.5"]
         spec = load_pipeline(PIPELINE, [*overrides, "executor=ray", *ray_sets])
         small, walls = [], []
@@ -48,8 +50,6 @@ def ray_walls(overrides: list[str], inputs: list, tmp: Path, workers: int, repea
             small.append(_timed(spec, inputs[:2], tmp / f"ray{workers}-small{k}"))
             walls.append(_timed(spec, inputs, tmp / f"ray{workers}-{k}"))
         return {"small": min(small), "walls": walls}
-    finally:
-        ray.shutdown()
 
 
 def _timed(spec, inputs: list, outdir: Path) -> float:

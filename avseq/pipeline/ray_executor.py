@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from avseq.pipeline.outdir_lock import output_folder_lock
 from avseq.pipeline.plan import build_plan
 from avseq.pipeline.progress import Progress
 from avseq.pipeline.ray_options import RayOptions
+from avseq.pipeline.ray_session import one_line, ray_session
 from avseq.pipeline.ray_tasks import ModelActor, decode_row, item_row, write_row
 from avseq.pipeline.recorder import RunRecorder, RunSummary
 from avseq.pipeline.results import Result
@@ -65,16 +65,16 @@ def run_pipeline_ray(
 ) -> RunSummary:
     """Run ``spec`` on Ray over ``inputs``; same outputs, results and summary as :func:`run_pipeline`.
 
-    Connects to ``spec.ray.address`` (or reuses a Ray already initialized in this process),
-    after taking the output folder's lock. OUTDIR must be reachable at the same path from every
+    Joins or starts Ray for the run (:func:`~avseq.pipeline.ray_session.ray_session`), after
+    taking the output folder's lock. OUTDIR must be reachable at the same path from every
     worker (a shared filesystem). Raises ConfigError when Ray is missing or the cluster cannot
     hold the requested actors, OutputFolderBusyError when another run holds OUTDIR.
     """
     ray = require_ray()
     outdir = local_outdir(outdir)
     plan = build_plan(spec, roles=())
-    with output_folder_lock(outdir):
-        connect(ray, spec.ray)
+    with output_folder_lock(outdir), ray_session(ray, spec.ray):
+        quiet_ray_data(ray)
         actor_args = actor_resources(ray, spec)
         start = time.perf_counter()
         run = RunRecorder(plan, outdir, inputs, fail_fast, Progress(len(inputs), enabled=progress))
@@ -110,19 +110,8 @@ def local_outdir(outdir: str | Path) -> Path:
     return Path(outdir).resolve()
 
 
-def connect(ray: Any, options: RayOptions) -> None:
-    """Join the cluster at ``options.address`` unless this process is already connected.
-
-    Without an address: RAY_ADDRESS, a Ray started on this machine (``ray start``), else a
-    new local instance. Usage statistics stay off; Ray's own progress bars are hidden.
-    """
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if not ray.is_initialized():
-        try:
-            ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, ValueError, RuntimeError) as err:
-            where = options.address or os.environ.get("RAY_ADDRESS") or "a local instance"
-            raise ConfigError(f"cannot connect to Ray at {where!r}: {_one_line(err)}") from None
+def quiet_ray_data(ray: Any) -> None:
+    """Hide Ray Data's progress bars and its info logging (avseq shows its own progress)."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -206,7 +195,7 @@ def stream_results(
 def job_error(err: BaseException) -> AvseqError:
     """The error to raise for a failed Ray job: a worker's ConfigError / BundleError as itself
     (e.g. an actor that cannot load its bundle), else an AvseqError with Ray's last line."""
-    line = _one_line(err)
+    line = one_line(err)
     found = re.match(r"avseq\.errors\.(ConfigError|BundleError): (.*)", line)
     if found:
         return {"ConfigError": ConfigError, "BundleError": BundleError}[found[1]](found[2])
@@ -216,8 +205,3 @@ def job_error(err: BaseException) -> AvseqError:
 def _cluster(ray: Any) -> dict[str, float]:
     res = ray.cluster_resources()
     return {k: res[k] for k in ("CPU", "GPU") if k in res} | {"nodes": len(ray.nodes())}
-
-
-def _one_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return (lines[-1] if lines else type(err).__name__)[:300]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from avseq.errors import ConfigError
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
 from avseq.pipeline.outdir_lock import LOCK_NAME
+from avseq.pipeline.ray_options import RayOptions
+from avseq.pipeline.ray_session import ray_session
 from tests.pipeline.pipeline_helpers import full_pipeline, output_files, read_results
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'avseq[ray]'")
@@ -20,15 +24,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.con
 
 AUDIO_TOLERANCE = 1e-3  # max abs sample difference: batches differ, so padding and float order do
 BAD = {"random", "truncated", "zero"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """One local Ray instance for the module: 2 CPUs, no dashboard, no usage stats, no network."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
+    """One private local Ray instance for the module: 2 CPUs, no dashboard, no usage stats, its
+    files in a temp folder of its own (nothing in ~/.ray), as a run that starts Ray gets."""
+    with ray_session(ray, RayOptions(address="local"), num_cpus=2, configure_logging=False):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +138,35 @@ def test_a_cluster_too_small_for_the_actors_is_a_config_error(ray_cluster, tmp_p
     ):
         run_pipeline(spec, expand_inputs([clips[0]]), tmp_path / "out", progress=False)
     assert [p.name for p in (tmp_path / "out").iterdir()] == [LOCK_NAME]  # taken first: nothing else
+
+
+def test_private_ray_instances_keep_their_files_in_a_temp_folder_they_remove(tmp_path, bundles, clips):
+    """Two runs in one process, each starting its own Ray (as the CLI does without an address).
+
+    Ray alone writes ~/.ray/auth_token and leaves $TMPDIR/ray/session_*; Ray caches the token
+    it first reads, so the second instance also checks that both runs agree on it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    temp = Path(tempfile.mkdtemp(prefix="avr", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"HOME": str(home), "TMPDIR": str(temp), "RAY_USAGE_STATS_ENABLED": "0"}
+    code = f"""
+from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+spec = load_pipeline({str(full_pipeline(tmp_path, bundles))!r}, ["executor=ray"])
+inputs = expand_inputs([{str(clips[0])!r}])
+for k in range(2):
+    result = run_pipeline(spec, inputs, {str(tmp_path)!r} + f"/out{{k}}", progress=False)
+    assert result.counts["ok"] == 1, result.counts
+"""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=400
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert not (home / ".ray").exists()
+        assert not [p.name for p in temp.iterdir() if p.name == "ray" or p.name.startswith("avseq-ray-")]
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_section_is_validated(tmp_path, bundles):
