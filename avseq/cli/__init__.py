@@ -24,6 +24,7 @@ COMMANDS = {
     "validate": "avseq.cli.run:validate",
     "run": "avseq.cli.run:run",
     "synth": "avseq.cli.synth:synth",
+    "data": "avseq.cli.data:data",
     "train": "avseq.cli.train:train",
     "eval": "avseq.cli.evaluate:evaluate",
     "report": "avseq.cli.report:report",

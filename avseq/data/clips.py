@@ -41,8 +41,7 @@ def clip_duration(path: str | Path, known: float | None = None) -> float:
         return float(known)
     from avseq.io import probe
 
-    info = probe(path)
-    duration = info.video[0].duration if info.video and info.video[0].duration else info.duration
+    duration = probe(path).video_duration
     if not duration:
         raise ConfigError(f"{path}: cannot tell the clip's duration; add 'duration' to its manifest line")
     return float(duration)

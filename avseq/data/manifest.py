@@ -6,11 +6,13 @@ JSONL line (paths relative to the manifest's folder)::
      "captions": ["a red metal ball bounces twice"],
      "events": [{"time": 0.6, "object": "red metal ball", "material": "metal",
                  "kind": "floor_hit", "strength": 0.8}],
-     "duration": 3.0, "fps": 15.0, "sample_rate": 16000,
+     "duration": 3.0, "fps": 15.0, "sample_rate": 16000, "size_bytes": 48213, "has_audio": true,
      "attributes": {"colour": "red", "shape": "ball", "material": "metal",
                     "action": "bounce", "count": 2}}
 
-Only ``path`` is required; ``id`` defaults to the path without its suffix.
+Only ``path`` is required; ``id`` defaults to the path without its suffix. ``duration``
+(seconds of the video timeline), ``fps``, ``sample_rate`` (of the audio track), ``size_bytes``
+and ``has_audio`` are what probing the file found (``avseq data`` records them).
 CSV manifests have a header with ``path`` and optionally ``id``, ``split``,
 ``caption`` (one per row; rows with the same id are merged) or ``captions``
 (a JSON list or ``|``-separated), and ``duration``.
@@ -65,13 +67,15 @@ class ManifestEntry:
     sample_rate: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     silent_path: Path | None = None
+    size_bytes: int | None = None
+    has_audio: bool | None = None
 
     def to_json(self, root: str | Path) -> dict[str, Any]:
         """A JSON-ready dict with paths relative to ``root`` (the manifest's folder)."""
         out: dict[str, Any] = {"path": _relative(self.path, root), "id": self.id, "split": self.split}
         out["captions"] = list(self.captions)
         out["events"] = [e.to_json() for e in self.events]
-        for key in ("duration", "fps", "sample_rate"):
+        for key in ("duration", "fps", "sample_rate", "size_bytes", "has_audio"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         out["attributes"] = dict(self.attributes)
@@ -145,6 +149,8 @@ def entry_from_json(record: Any, root: Path, where: str = "manifest") -> Manifes
         sample_rate=_opt(record, "sample_rate", int, where),
         attributes=dict(record.get("attributes", {})),
         silent_path=(root / silent).resolve() if silent else None,
+        size_bytes=_opt(record, "size_bytes", int, where),
+        has_audio=_opt_bool(record, "has_audio", where),
     )
 
 
@@ -156,6 +162,13 @@ def _opt(record: dict, key: str, kind: type, where: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {key!r} must be a number, got {value!r}") from None
+
+
+def _opt_bool(record: dict, key: str, where: str) -> bool | None:
+    value = record.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise ConfigError(f"{where}: {key!r} must be true or false, got {value!r}")
 
 
 def _read_csv(path: Path) -> list[ManifestEntry]:

@@ -81,6 +81,12 @@ class MediaInfo:
     def subtitles(self) -> list[StreamInfo]:
         return [s for s in self.streams if s.type == "subtitle"]
 
+    @property
+    def video_duration(self) -> float | None:
+        """Seconds of the video timeline: the first video stream's duration, else the container's."""
+        video = self.video
+        return video[0].duration if video and video[0].duration else self.duration
+
     def to_dict(self) -> dict:
         """A JSON-ready dict (streams as a list of dicts)."""
         return asdict(self)
