@@ -55,6 +55,12 @@ def check_document(doc: dict[str, Any], path: Path) -> None:
     system = doc["system"]
     if not isinstance(system, dict) or not isinstance(system.get("config"), dict):
         raise BundleError(f"{path}: 'system' must be an object with a 'config' object")
+    kind, builds = doc["kind"], system["config"].get("kind", doc["kind"])
+    if not isinstance(kind, str) or kind != builds:
+        raise BundleError(
+            f"{path}: bundle of kind {kind!r} but its system.config builds kind {builds!r}; "
+            "the two must agree"
+        )
     weights = doc["weights"]
     if not isinstance(weights, dict) or not isinstance(weights.get("file"), str):
         raise BundleError(f"{path}: 'weights' must be an object with a 'file' name")

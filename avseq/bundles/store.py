@@ -3,6 +3,11 @@
 ``save_bundle`` writes into a temporary folder beside the target and renames it into
 place, so a crash never leaves half a bundle. ``load`` reads JSON and safetensors only:
 nothing is ever unpickled. Names resolve to bundles shipped in ``avseq/bundles/data/``.
+
+Before building a system, ``load`` builds it once on the ``meta`` device (shapes, no memory) and
+compares the tensors its config implies with the weights file's header
+(:func:`~avseq.bundles.weights.check_fits`): a bundle.json that promises more than its weights
+hold, or weights over ``max_bytes``, is refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from torch import nn
 import avseq
 from avseq.bundles.document import DOCUMENT, FORMAT_VERSION, WEIGHTS, dump_document, read_document
 from avseq.bundles.preprocessing import Preprocessing
-from avseq.bundles.weights import load_into, sha256_file
+from avseq.bundles.weights import MAX_WEIGHT_BYTES, check_fits, load_into, read_header, sha256_file
 from avseq.errors import AvseqError, BundleError
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -106,15 +111,30 @@ def _build(doc: dict[str, Any], builder: SystemBuilder | None, folder: Path) -> 
         raise BundleError(f"{folder}: cannot build the system from its config: {err}") from None
 
 
-def _read_weights(file: Path, expected_sha: str | None) -> dict[str, torch.Tensor]:
+def _check_checksum(file: Path, expected_sha: str | None) -> None:
+    """Refuse a missing weights file, or one whose SHA-256 differs from bundle.json's (read in chunks)."""
     if not file.is_file():
         raise BundleError(f"{file}: weights file is missing")
     if expected_sha is not None and sha256_file(file) != expected_sha:
         raise BundleError(f"{file}: checksum differs from bundle.json (file corrupt or replaced)")
+
+
+def _read_weights(file: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as err:
         raise BundleError(f"{file}: not a readable safetensors file ({err})") from None
+
+
+def _meta_system(doc: dict[str, Any], builder: SystemBuilder | None, folder: Path) -> nn.Module:
+    """The system built on the ``meta`` device: every tensor's shape, no memory."""
+    try:
+        with torch.device("meta"):
+            return _build(doc, builder, folder)
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as err:
+        raise BundleError(
+            f"{folder}: cannot size the system from its config on the meta device: {err}"
+        ) from None
 
 
 def _tokenizer(data: dict[str, Any] | None, folder: Path) -> Any | None:
@@ -133,12 +153,15 @@ def load(
     device: torch.device | str = "cpu",
     *,
     builder: SystemBuilder | None = None,
+    max_bytes: int = MAX_WEIGHT_BYTES,
 ) -> Bundle:
     """Load a bundle by path or bundled name; the system comes back in eval mode on ``device``.
 
-    ``builder(config) -> nn.Module`` rebuilds the system (default ``avseq.models.build_system``).
-    A newer format, missing keys, a bad checksum or weights that do not fit the config raise
-    BundleError naming the path and the problem.
+    ``builder(config) -> nn.Module`` rebuilds the system (default ``avseq.models.build_system``);
+    it must be able to build on the ``meta`` device, where the config's sizes are checked against
+    the weights file's header before anything is allocated. A newer format, missing keys, a bad
+    checksum, weights over ``max_bytes`` or weights that do not fit the config raise BundleError
+    naming the path, the problem and the tensors.
     """
     folder = resolve(name_or_path)
     doc = read_document(folder)
@@ -146,9 +169,11 @@ def load(
         preprocessing = Preprocessing.from_dict(doc["preprocessing"])
     except AvseqError as err:
         raise BundleError(f"{folder / DOCUMENT}: bad preprocessing: {err}") from None
-    system = _build(doc, builder, folder)
     file = folder / doc["weights"]["file"]
-    load_into(system, _read_weights(file, doc["weights"].get("sha256")), file)
+    _check_checksum(file, doc["weights"].get("sha256"))
+    check_fits(read_header(file), _meta_system(doc, builder, folder), file, max_bytes)
+    system = _build(doc, builder, folder)
+    load_into(system, _read_weights(file), file)
     system.to(device).eval()
     return Bundle(
         name=str(doc.get("name") or folder.name),

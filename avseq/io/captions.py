@@ -1,4 +1,4 @@
-"""Caption cues and their file formats: WebVTT, SRT and a JSON document.
+"""Captions, caption cues and their file formats: WebVTT, SRT and a JSON document.
 
 Timestamps follow each spec exactly: WebVTT ``hh:mm:ss.ttt`` after a ``WEBVTT``
 header with ``&``, ``<`` and ``>`` escaped; SRT numbered cues with ``hh:mm:ss,ttt``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +29,39 @@ class Cue:
             raise ValueError(f"Cue times must be finite, got start={self.start}, end={self.end}")
         if self.start < 0 or self.end <= self.start:
             raise ValueError(f"Cue needs 0 <= start < end, got start={self.start}, end={self.end}")
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One hypothesis of a caption decode: its text, its score (what the beam ranks by: the
+    log-probability, length-normalized by the stage's ``length_penalty``) and its raw log-probability."""
+
+    text: str
+    score: float
+    log_prob: float
+
+
+class Caption(str):
+    """A caption: its text, which it is (whatever reads text sees that ``str``), plus the
+    ``alternatives`` its decode kept (a caption stage's ``n_best``), in the stage's order, the
+    first being the caption itself; empty when one was asked for. Pickles with its alternatives."""
+
+    alternatives: tuple[Alternative, ...]
+
+    def __new__(
+        cls, text: str, alternatives: Iterable[Alternative | tuple[str, float, float]] = ()
+    ) -> Caption:
+        self = super().__new__(cls, text)
+        alts = tuple(a if isinstance(a, Alternative) else Alternative(*a) for a in alternatives)
+        if alts and alts[0].text != text:
+            raise ValueError(
+                f"the first alternative must be the caption itself ({text!r}), got {alts[0].text!r}"
+            )
+        self.alternatives = alts
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (Caption, (str(self), self.alternatives))
 
 
 def _timestamp(seconds: float, sep: str) -> str:
@@ -91,7 +124,14 @@ def write_srt(path: str | Path, cues: Sequence[Cue]) -> Path:
 def write_caption_json(
     path: str | Path, captions: Sequence[str], cues: Sequence[Cue] = (), **meta: object
 ) -> Path:
-    """Write ``{"captions": [...], "cues": [{start, end, text}], **meta}`` as JSON atomically."""
-    doc = {"captions": list(captions), "cues": [asdict(c) for c in cues], **meta}
+    """Write ``{"captions": [...], "cues": [{start, end, text}], **meta}`` as JSON atomically.
+
+    When a caption is a :class:`Caption` with alternatives, ``"alternatives"`` holds, per
+    caption, its ``[{text, score, log_prob}]`` (the caption first); absent otherwise.
+    """
+    doc = {"captions": [str(c) for c in captions], "cues": [asdict(c) for c in cues], **meta}
+    alternatives = [getattr(c, "alternatives", ()) for c in captions]
+    if any(alternatives):
+        doc["alternatives"] = [[asdict(a) for a in alts] for alts in alternatives]
     write_text_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return Path(path)

@@ -1,4 +1,4 @@
-"""The stage graph: duplicate ids, missing inputs, cycles, value kinds, topological order."""
+"""The stage graph: duplicate ids, missing inputs, cycles, value kinds, an output stage, topological order."""
 
 from __future__ import annotations
 
@@ -71,6 +71,32 @@ def _check_single_sources(stages: Sequence[StageSpec], source: str) -> None:
             raise ConfigError(
                 f"{source}: only one {kind} stage is allowed (one decode feeds every branch), got {found}"
             )
+
+
+def check_outputs(stages: Sequence[StageSpec], source: str) -> None:
+    """A pipeline file must write something: refuse one without a sink, naming each stage whose
+    value no stage reads and the output stages that could write it (a run of it would report
+    every file ok and write nothing)."""
+    sinks = [name for name in STAGES.list() if STAGES.get(name).role == "sink"]
+    if any(s.type in sinks for s in stages):
+        return
+    read = {name for s in stages for name in s.input}
+    unread = []
+    for s in stages:
+        kind = STAGES.get(s.type).produces
+        if s.id not in read and kind is not None:
+            writers = [name for name in sinks if kind in STAGES.get(name).accepts]
+            readers = [name for name in STAGES.list() if kind in STAGES.get(name).accepts]
+            add = (
+                f"add a {' or '.join(writers)} stage reading it"
+                if writers
+                else f"add a {' or '.join(readers)} stage reading it, then an output stage"
+            )
+            unread.append(f"stage {s.id!r} ({s.type}) makes {kind} that no stage reads: {add}")
+    raise ConfigError(
+        f"{source}: stages: no output stage, so a run would write nothing; {'; '.join(unread)} "
+        f"(output stages: {', '.join(sorted(sinks))})"
+    )
 
 
 def find_cycle(stages: Sequence[StageSpec]) -> list[str]:

@@ -19,7 +19,7 @@ frames     FrameBatch float (B, T, 3, H, W) in [0, 1] Frames (T, 3, H, W)
 features   Features (B, T, D)                         tensor (T, D)
 spectrogram Spectrogram (B, n_mels, T')               tensor (n_mels, T')
 wave       list[Audio]                                Audio
-text       list[str]                                  str
+text       list[str]                                  str (a caption stage's: io.captions.Caption)
 ========== ========================================== =================================
 """
 
@@ -50,6 +50,8 @@ class StageType:
     impl: the runtime class, built once per run with ``impl(stage_spec, context)``.
     needs / provides: what it needs from its inputs and what its output carries, read by the
     planner once at load time (:mod:`avseq.pipeline.stages.contract`); None: nothing.
+    bundle_kinds: the kinds of bundle (bundle.json ``kind``) its ``bundle`` param may name,
+    checked by the planner at load time; empty: it takes any bundle, or none.
     """
 
     name: str
@@ -62,6 +64,7 @@ class StageType:
     outputs: Callable[[Any], dict[str, str]] | None = None
     needs: Callable[[Any, list[Any], Any], list[Any]] | None = None
     provides: Callable[[Any, Any], dict[str, Any]] | None = None
+    bundle_kinds: tuple[str, ...] = ()
 
 
 STAGES: Registry[StageType] = Registry("stage type")

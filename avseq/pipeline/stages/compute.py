@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -29,6 +30,8 @@ from avseq.types import Audio, FrameBatch, Frames, Spectrogram
 from avseq.types import Features as FeatureBatch
 
 HW = tuple[PositiveInt, PositiveInt]
+# the bundle kinds whose systems decode captions (avseq.models.systems: CaptionSystem, FrameCaptionSystem)
+CAPTION_KINDS = ("caption", "frame_caption")
 
 
 class FramesParams(BaseModel):
@@ -275,7 +278,9 @@ class VocoderStage:
 class CaptionParams(BaseModel):
     """search: greedy or beam; beam_size (beam only), max_len tokens, length_penalty (GNMT alpha);
     rerank (beam only): ``score`` keeps the best-scoring hypothesis, ``consensus`` the one the
-    beam's hypotheses agree with most (avseq.models.consensus)."""
+    beam's hypotheses agree with most (avseq.models.consensus); n_best (beam only, at most
+    beam_size): the hypotheses kept per clip, the caption first, written with their scores as
+    the ``alternatives`` of caption.json (1: the caption alone, no alternatives)."""
 
     model_config = ConfigDict(extra="forbid")
     bundle: str
@@ -284,10 +289,22 @@ class CaptionParams(BaseModel):
     max_len: int = Field(20, ge=1, le=200)
     length_penalty: float = Field(0.0, ge=0.0, le=5.0)
     rerank: Literal["score", "consensus"] = "score"
+    n_best: int = Field(1, ge=1, le=64)
+
+    @field_validator("n_best")
+    @classmethod
+    def _within_the_beam(cls, value: int, info: ValidationInfo) -> int:
+        search, beam_size = info.data.get("search"), info.data.get("beam_size")
+        if value > 1 and search == "greedy":
+            raise ValueError(f"n_best {value} needs search: beam (greedy keeps one); allowed: 1")
+        if beam_size is not None and value > beam_size:
+            raise ValueError(f"n_best {value} is more than beam_size {beam_size}; allowed: 1..{beam_size}")
+        return value
 
 
 class CaptionStage:
-    """FrameBatch or Features (B, T, ...) -> list[str], one caption per clip."""
+    """FrameBatch or Features (B, T, ...) -> list[str], one caption per clip; with ``n_best`` > 1
+    each is a :class:`~avseq.io.captions.Caption` that carries the alternatives and their scores."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.device, self.params = ctx.device(spec), spec.params
@@ -302,8 +319,18 @@ class CaptionStage:
         beam = 1 if p.search == "greedy" else p.beam_size
         options = dict(beam_size=beam, max_len=p.max_len, length_penalty=p.length_penalty, rerank=p.rerank)
         run = self.system.generate_from_features if is_features else self.system.generate
-        hyps = run(data, lengths, **options)
-        return [self.tokenizer.decode(h[0].tokens) if h else "" for h in hyps]
+        hyps = run(data, lengths, n_best=p.n_best, **options)
+        return [self._caption(h) for h in hyps]
+
+    def _caption(self, hyps: list[Any]) -> str:
+        """The text of the first hypothesis; with ``n_best`` > 1, a Caption carrying them all."""
+        from avseq.io.captions import Alternative, Caption
+
+        texts = [self.tokenizer.decode(h.tokens) for h in hyps]
+        if self.params.n_best == 1 or not hyps:
+            return texts[0] if texts else ""
+        alternatives = [Alternative(t, h.score, h.log_prob) for t, h in zip(texts, hyps, strict=True)]
+        return Caption(texts[0], alternatives)
 
 
 register(
@@ -338,6 +365,7 @@ register(
         "spectrogram",
         needs=_model_needs,
         provides=_sound_provides,
+        bundle_kinds=("sound",),
     )
 )
 register(
@@ -360,5 +388,6 @@ register(
         ("frames", "features"),
         "text",
         needs=_model_needs,
+        bundle_kinds=CAPTION_KINDS,
     )
 )
