@@ -6,20 +6,18 @@
 unpickles; ``convert_checkpoint`` turns a ``.pt`` file into a bundle once, safely.
 """
 
-from avseq.bundles.convert import convert_checkpoint, read_checkpoint
-from avseq.bundles.document import FORMAT_VERSION
-from avseq.bundles.preprocessing import Preprocessing
-from avseq.bundles.store import Bundle, list_bundled, load, read_preprocessing, resolve, save_bundle
+from avseq.lazy import lazy_package
 
-__all__ = [
-    "FORMAT_VERSION",
-    "Bundle",
-    "Preprocessing",
-    "convert_checkpoint",
-    "list_bundled",
-    "load",
-    "read_checkpoint",
-    "read_preprocessing",
-    "resolve",
-    "save_bundle",
-]
+_EXPORTS = {
+    "FORMAT_VERSION": "avseq.bundles.document",
+    "Bundle": "avseq.bundles.store",
+    "Preprocessing": "avseq.bundles.preprocessing",
+    "convert_checkpoint": "avseq.bundles.convert",
+    "list_bundled": "avseq.bundles.locate",
+    "load": "avseq.bundles.store",
+    "read_checkpoint": "avseq.bundles.convert",
+    "read_preprocessing": "avseq.bundles.locate",
+    "resolve": "avseq.bundles.locate",
+    "save_bundle": "avseq.bundles.store",
+}
+__all__ = lazy_package(__name__, _EXPORTS)

@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 from avseq.errors import ConfigError
 from avseq.io.sampling import check_sampling, same_rate
-from avseq.transforms.mel import MelRecipe, get_recipe
+from avseq.transforms.recipes import MelRecipe, get_recipe
 
 FrameTransform = Literal["fit", "resize"]
 # Keys that bundle.json files written before they were dropped may carry: read and ignored

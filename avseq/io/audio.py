@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import torch
 
 from avseq.errors import MediaError, NoStreamError, UnsupportedCodecError
 from avseq.io.atomic import atomic_path
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.opener import map_error, open_media
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
+from avseq.io.raw import RawAudio
 from avseq.io.resample import as_wave, frames_from_wave, layout_for, resample_frames
 from avseq.io.truncation import OnTruncated, check_truncation, is_truncated, validate_on_truncated
-from avseq.types import Audio
+
+if TYPE_CHECKING:
+    import torch
+
+    from avseq.types import Audio
 
 SEEK_PREROLL = 0.5  # seconds decoded before ``start`` after a seek, then dropped
 WRITE_CODECS = {".wav": ("wav", "pcm_s16le", "s16"), ".flac": ("flac", "flac", "s16")}
@@ -70,7 +75,13 @@ def _trim(wave: np.ndarray, first: float, rate: int, start: float, end: float | 
     return wave, first + skip / rate
 
 
-def decode_audio(
+def decode_audio(path: str | Path, **options) -> Audio:
+    """Decode audio stream ``stream`` of ``path`` to float32 ``(C, N)`` in [-1, 1], as
+    :class:`~avseq.types.Audio`; the options are those of :func:`decode_audio_arrays`."""
+    return decode_audio_arrays(path, **options).load()
+
+
+def decode_audio_arrays(
     path: str | Path,
     *,
     sample_rate: int | None = None,
@@ -80,8 +91,9 @@ def decode_audio(
     end: float | None = None,
     on_truncated: OnTruncated = "error",
     limits: MediaLimits | None = None,
-) -> Audio:
-    """Decode audio stream ``stream`` of ``path`` to float32 ``(C, N)`` in [-1, 1].
+) -> RawAudio:
+    """Decode audio stream ``stream`` of ``path`` to float32 ``(C, N)`` in [-1, 1] (numpy: torch
+    is never imported; :func:`decode_audio` gives the same as Audio).
 
     sample_rate / channels: convert with PyAV's AudioResampler (None keeps the
     file's): ``channels=1`` is the mean of all channels, whatever the layout, and rates
@@ -115,7 +127,7 @@ def decode_audio(
         raise map_error(path, errors[0]) from errors[0]
     check_truncation(path, "audio", decoded_end, target, start=start, on_truncated=on_truncated)
     wave, first = _trim(wave, first, rate, start, end)
-    return Audio(torch.from_numpy(np.ascontiguousarray(wave)), int(rate), start=first)
+    return RawAudio(np.ascontiguousarray(wave), int(rate), start=first)
 
 
 def write_audio(path: str | Path, wave: torch.Tensor | np.ndarray, sample_rate: int) -> Path:

@@ -16,10 +16,13 @@ presets that reach Nyquist (mmaudio-16k, default) have their highest bands.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 RESAMPLER_OPTIONS = {"filter_size": "128", "cutoff": "0.9475937167399596", "filter_type": "kaiser",
                      "kaiser_beta": "14.769656459379492"}  # fmt: skip
@@ -35,7 +38,7 @@ def layout_for(channels: int) -> str:
 
 def as_wave(wave: torch.Tensor | np.ndarray) -> np.ndarray:
     """``float32 (C, N)`` numpy array from a (C, N) or (N,) tensor or array."""
-    arr = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
+    arr = wave.detach().cpu().numpy() if hasattr(wave, "detach") else np.asarray(wave)  # a tensor
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[0] not in LAYOUTS:

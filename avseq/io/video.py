@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
@@ -37,7 +37,9 @@ from avseq.io.source import (
     wrap_errors,
 )
 from avseq.io.truncation import OnTruncated, check_truncation, validate_on_truncated
-from avseq.types import Frames
+
+if TYPE_CHECKING:
+    from avseq.types import Frames
 
 log = logging.getLogger(__name__)
 

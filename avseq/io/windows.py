@@ -2,7 +2,8 @@
 
 One pass over the file in bounded memory: a window holds ``window`` seconds of frames, or
 fewer when its frames would pass ``max_bytes``. Which frames are decoded, and how, is
-:mod:`avseq.io.video`'s (the same rule as ``decode_video``).
+:mod:`avseq.io.video`'s (the same rule as ``decode_video``). ``iter_sampled_arrays`` is the
+same decode with numpy results, for processes that never import torch (:mod:`avseq.io.raw`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,24 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
-import torch
+import numpy as np
 
 from avseq.io import video
 from avseq.io.convert import BufferPool, FrameStack, FrameWriter, SizeArg, output_shape
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits
+from avseq.io.raw import RawFrames
 from avseq.io.sampling import EPS, Sampling, check_sampling
 from avseq.io.source import PlanMismatch
 from avseq.io.truncation import OnTruncated
 from avseq.io.video import Mode, Triple, VideoRequest
-from avseq.types import Frames
+
+if TYPE_CHECKING:
+    import torch
+
+    from avseq.types import Frames
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,22 @@ class SampledWindow:
     end: float
     frames: Frames
     picks: tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class SampledArrays:
+    """A :class:`SampledWindow` as arrays: frames as :class:`~avseq.io.raw.RawFrames`, picks int64."""
+
+    start: float
+    end: float
+    frames: RawFrames
+    picks: tuple[np.ndarray, ...]
+
+    def load(self) -> SampledWindow:
+        import torch
+
+        picks = tuple(torch.from_numpy(p) for p in self.picks)
+        return SampledWindow(self.start, self.end, self.frames.load(), picks)
 
 
 class _Window:
@@ -57,13 +80,13 @@ class _Window:
                 self.stack.capacity = min(self.stack.capacity, self.max_bytes // self.frame_bytes + 1)
         self.stack.add(frame, video.frame_seconds(frame))
 
-    def close(self, end: float) -> SampledWindow:
-        picks = tuple(torch.tensor(p, dtype=torch.int64) for p in self.picks)
-        return SampledWindow(self.start, max(end, self.start + 1e-3), self.stack.frames(), picks)
+    def close(self, end: float) -> SampledArrays:
+        picks = tuple(np.array(p, dtype=np.int64) for p in self.picks)
+        return SampledArrays(self.start, max(end, self.start + 1e-3), self.stack.raw(), picks)
 
 
 def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: float,
-             max_bytes: int | None) -> Iterator[SampledWindow]:  # fmt: skip
+             max_bytes: int | None) -> Iterator[SampledArrays]:  # fmt: skip
     """Group pairs into windows of ``req.window`` seconds (one window without it), cutting a window
     early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends.
     The windows share one :class:`~avseq.io.convert.FrameWriter` and a
@@ -98,6 +121,20 @@ def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: flo
 
 
 def iter_sampled(
+    path: str | Path, samplings: list[Sampling] | tuple[Sampling, ...], **options
+) -> Iterator[SampledWindow]:
+    """Decode once for several samplings: windows of every frame any of them asks for.
+
+    Each :class:`SampledWindow` holds the union of the samplings' frames (uint8 (T, 3, H, W),
+    in time order) and, per sampling, the indices of exactly the frames it would get alone
+    (:func:`decode_video` with that fps or num_frames). No sampling: every frame.
+    Options: those of :func:`iter_sampled_arrays`.
+    """
+    for w in iter_sampled_arrays(path, samplings, **options):
+        yield w.load()
+
+
+def iter_sampled_arrays(
     path: str | Path,
     samplings: list[Sampling] | tuple[Sampling, ...],
     *,
@@ -112,12 +149,9 @@ def iter_sampled(
     hwaccel: str | None = None,
     on_truncated: OnTruncated = "error",
     limits: MediaLimits | None = None,
-) -> Iterator[SampledWindow]:
-    """Decode once for several samplings: windows of every frame any of them asks for.
+) -> Iterator[SampledArrays]:
+    """:func:`iter_sampled` with numpy results (:class:`SampledArrays`), torch never imported.
 
-    Each :class:`SampledWindow` holds the union of the samplings' frames (uint8 (T, 3, H, W),
-    in time order) and, per sampling, the indices of exactly the frames it would get alone
-    (:func:`decode_video` with that fps or num_frames). No sampling: every frame.
     window: seconds per window (None: the whole file is one window); max_bytes: cut a window
     early once its frames would pass this many bytes, so memory never follows the input's
     length or resolution. The other arguments are those of :func:`decode_video`.

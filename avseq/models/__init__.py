@@ -11,49 +11,36 @@ Stable names other packages use (see docs/architecture.md):
   ``FrameCaptionSystem``
 """
 
-from avseq.models.beam import Hypothesis, beam_search, greedy_decode
-from avseq.models.captioner import Captioner, caption_loss, word_loss
-from avseq.models.classifier import ClipClassifier
-from avseq.models.encoders import ENCODERS, ConcatEncoder, FrameEncoder, build_encoder
-from avseq.models.frame_caption import FrameToCaption
-from avseq.models.sound import SoundModel, mel_lengths, onset_strength, sound_loss
-from avseq.models.systems import (
-    SYSTEMS,
-    CaptionSystem,
-    ClassifySystem,
-    FrameCaptionSystem,
-    SoundSystem,
-    build_system,
-)
-from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, split_words
+from avseq.lazy import lazy_package
 
-__all__ = [
-    "BOS_ID",
-    "ENCODERS",
-    "EOS_ID",
-    "PAD_ID",
-    "SYSTEMS",
-    "UNK_ID",
-    "CaptionSystem",
-    "Captioner",
-    "ClassifySystem",
-    "ClipClassifier",
-    "FrameCaptionSystem",
-    "ConcatEncoder",
-    "FrameEncoder",
-    "FrameToCaption",
-    "Hypothesis",
-    "SoundModel",
-    "SoundSystem",
-    "Tokenizer",
-    "beam_search",
-    "build_encoder",
-    "build_system",
-    "caption_loss",
-    "word_loss",
-    "greedy_decode",
-    "mel_lengths",
-    "onset_strength",
-    "sound_loss",
-    "split_words",
-]
+_EXPORTS = {
+    "Hypothesis": "avseq.models.beam",
+    "beam_search": "avseq.models.beam",
+    "greedy_decode": "avseq.models.beam",
+    "Captioner": "avseq.models.captioner",
+    "caption_loss": "avseq.models.captioner",
+    "word_loss": "avseq.models.captioner",
+    "ClipClassifier": "avseq.models.classifier",
+    "ENCODERS": "avseq.models.encoders",
+    "ConcatEncoder": "avseq.models.encoders",
+    "FrameEncoder": "avseq.models.encoders",
+    "build_encoder": "avseq.models.encoders",
+    "FrameToCaption": "avseq.models.frame_caption",
+    "SoundModel": "avseq.models.sound",
+    "mel_lengths": "avseq.models.sound",
+    "onset_strength": "avseq.models.sound",
+    "sound_loss": "avseq.models.sound",
+    "SYSTEMS": "avseq.models.systems",
+    "CaptionSystem": "avseq.models.systems",
+    "ClassifySystem": "avseq.models.systems",
+    "FrameCaptionSystem": "avseq.models.systems",
+    "SoundSystem": "avseq.models.systems",
+    "build_system": "avseq.models.systems",
+    "BOS_ID": "avseq.models.tokenizer",
+    "EOS_ID": "avseq.models.tokenizer",
+    "PAD_ID": "avseq.models.tokenizer",
+    "UNK_ID": "avseq.models.tokenizer",
+    "Tokenizer": "avseq.models.tokenizer",
+    "split_words": "avseq.models.tokenizer",
+}
+__all__ = lazy_package(__name__, _EXPORTS)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import torch
 
+from avseq.models.defaults import DEFAULT_BEAM_SIZE  # noqa: F401  (re-exported)
+
 State = dict[str, torch.Tensor]
 StepFn = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
-
-DEFAULT_BEAM_SIZE = 5  # every caption decode that is not told a beam size (1 is greedy)
 
 
 @dataclass(frozen=True)

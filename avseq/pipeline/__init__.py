@@ -7,25 +7,23 @@ Public API (docs/architecture.md):
 - ``expand_inputs(args, limit) -> list[InputItem]``: files, folders, globs, JSONL manifests -> safe ids;
 - ``run_pipeline(spec, inputs, outdir, ...) -> RunSummary``: run it, writing ``OUTDIR/<id>/``,
   ``results.jsonl`` and ``summary.json``.
+
+Each name is imported on first use: loading and planning a pipeline never import torch, so
+``avseq validate`` is quick and a run's decode workers start before the models' libraries load.
 """
 
-from avseq.pipeline.executor import run_pipeline
-from avseq.pipeline.graph import describe
-from avseq.pipeline.inputs import InputItem, expand_inputs
-from avseq.pipeline.loading import load_pipeline, parse_pipeline
-from avseq.pipeline.recorder import RunSummary
-from avseq.pipeline.spec import PipelineSpec, StageSpec
-from avseq.pipeline.stages import STAGES
+from avseq.lazy import lazy_package
 
-__all__ = [
-    "STAGES",
-    "InputItem",
-    "PipelineSpec",
-    "RunSummary",
-    "StageSpec",
-    "describe",
-    "expand_inputs",
-    "load_pipeline",
-    "parse_pipeline",
-    "run_pipeline",
-]
+_EXPORTS = {
+    "STAGES": "avseq.pipeline.stages",
+    "InputItem": "avseq.pipeline.inputs",
+    "PipelineSpec": "avseq.pipeline.spec",
+    "RunSummary": "avseq.pipeline.recorder",
+    "StageSpec": "avseq.pipeline.spec",
+    "describe": "avseq.pipeline.graph",
+    "expand_inputs": "avseq.pipeline.inputs",
+    "load_pipeline": "avseq.pipeline.loading",
+    "parse_pipeline": "avseq.pipeline.loading",
+    "run_pipeline": "avseq.pipeline.executor",
+}
+__all__ = lazy_package(__name__, _EXPORTS)

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 from avseq.io.heap import give_back_large_blocks
 from avseq.pipeline.batching import run_batch
 from avseq.pipeline.finalize import FileState, finalize
@@ -59,7 +57,7 @@ def run_pipeline(
         )
     outdir = Path(outdir)
     plan = build_plan(spec, roles=("source",))  # the models load once the decoders have started
-    with output_folder_lock(outdir), cpu_threads(spec):  # one run per output folder
+    with output_folder_lock(outdir):  # one run per output folder
         return _run_plan(plan, inputs, outdir, overwrite, fail_fast, progress)
 
 
@@ -69,6 +67,8 @@ def cpu_threads(spec: PipelineSpec) -> Iterator[None]:
 
     Oversubscribed intra-op threads spin against the decoders and run several times slower.
     """
+    import torch
+
     cores = available_cores()
     before = torch.get_num_threads()
     torch.set_num_threads(spec.threads or max(1, cores - spec.workers))
@@ -116,24 +116,32 @@ class _Run(RunRecorder):
         pool = DecodePool(decoder, busy, spec.timeout, prefetch=prefetch, max_bytes=budget.queue_bytes)
         with pool, ThreadPoolExecutor(1, thread_name_prefix="avseq-sinks") as writer:
             self.writer = writer
+            # The workers fork before this process imports torch (the models' stages import it when
+            # they are built), so decoding starts at once and overlaps the import.
             pool.start([(k, s.item.path) for k, s in self.files.items()])
             give_back_large_blocks()  # here, not in the workers: their decoders reuse big frames
-            self.plan.build(("batch", "sink"))  # while the workers decode the first files
-            self.progress.show()
-            for msg in pool.events():
-                held = sum(w.nbytes for w in self.pending)
-                if isinstance(msg, Window) and held and held + msg.nbytes > budget.batch_bytes:
-                    self._flush()  # a batch stays within its budget
-                self._handle(msg)
-                if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
-                    self._flush()
-                self._collect(block=False)
-                if self.stopped:
-                    break
-            if not self.stopped:
-                self._flush()
-            self._collect(block=True)
+            with cpu_threads(spec):
+                self.plan.build(("batch", "sink"))  # while the workers decode the first files
+                self._consume(pool, budget)
         self.worker_peak = pool.peak_rss
+
+    def _consume(self, pool: DecodePool, budget: MemoryBudget) -> None:
+        """Batch the decoded windows through the models and hand finished files to the writer."""
+        spec = self.plan.spec
+        self.progress.show()
+        for msg in pool.events():
+            held = sum(w.nbytes for w in self.pending)
+            if isinstance(msg, Window) and held and held + msg.nbytes > budget.batch_bytes:
+                self._flush()  # a batch stays within its budget
+            self._handle(msg)
+            if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
+                self._flush()
+            self._collect(block=False)
+            if self.stopped:
+                break
+        if not self.stopped:
+            self._flush()
+        self._collect(block=True)
 
     def _handle(self, msg: Window | FileDone | FileFailed) -> None:
         state = self.files[msg.key]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from avseq.devices import resolve_device
 from avseq.pipeline.memory import INFERENCE_CHUNK
 from avseq.pipeline.spec import PipelineSpec, StageSpec
 from avseq.pipeline.stages import STAGES
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -21,6 +21,8 @@ class BuildContext:
     bundles: dict[str, Any] = field(default_factory=dict)
 
     def device(self, stage: StageSpec) -> torch.device:
+        from avseq.devices import resolve_device
+
         if stage.device:
             return resolve_device(stage.device, f"stages.{stage.id}.device")
         return resolve_device(self.spec.device, "device")

@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from avseq.devices import resolve_device
 from avseq.io.atomic import remove_stale_temps
 from avseq.pipeline.finalize import clear_staging
 from avseq.pipeline.inputs import InputItem
@@ -97,6 +94,10 @@ class RunRecorder:
 
 def build_summary(results: list[Result], total: int, wall: float, spec: PipelineSpec, plan: Plan) -> dict:
     """The content of summary.json: counts, throughput, device, pipeline, bundles, seconds per stage."""
+    import torch
+
+    from avseq.devices import resolve_device
+
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
     counts["total"], counts["not_run"] = total, total - len(results)
     done = [r for r in results if r.status != "skipped"]

@@ -1,7 +1,9 @@
 """Decode worker processes with a per-file timeout.
 
 Each worker is a forked process that decodes whole files (window by window) and
-sends :class:`Window` messages, then :class:`FileDone` or :class:`FileFailed`.
+sends :class:`Window` messages, then :class:`FileDone` or :class:`FileFailed`. Workers start
+before the main process imports torch and never import it: they send numpy values
+(:mod:`avseq.io.raw`), which arrive as tensors.
 A feeder thread in the main process hands out files, moves messages into a
 bounded queue (so decoding runs ahead of the models by at most ``prefetch``
 windows) and kills a worker whose file exceeds the timeout, replacing it.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -21,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from avseq.pipeline.memory import peak_rss_bytes
 
@@ -48,7 +51,7 @@ class FileDone:
     windows: int
     duration: float
     seconds: float
-    pts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
+    pts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # every frame's, seconds
 
 
 @dataclass
@@ -69,7 +72,8 @@ def _one_line(err: BaseException) -> str:
 
 
 def _worker_main(conn: Connection, decode: Decoder) -> None:
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:  # forked after the models loaded (a replacement worker)
+        sys.modules["torch"].set_num_threads(1)
     while (task := conn.recv()) is not None:
         key, path = task
         start = time.perf_counter()

@@ -1,16 +1,20 @@
-"""Vocoders: log-mel (B, n_mels, T) + lengths -> wave (B, N) + lengths. Griffin-Lim first."""
+"""Vocoders: log-mel (B, n_mels, T) + lengths -> wave (B, N) + lengths. Griffin-Lim first.
 
-from avseq.vocoders.base import VOCODERS, Vocoder, VocoderType, build_vocoder, vocoder_type
-from avseq.vocoders.griffin_lim import GriffinLim, GriffinLimOptions, griffin_lim, mel_to_linear
+The registry and the vocoders' options load without torch; the vocoders themselves on first use.
+"""
 
-__all__ = [
-    "VOCODERS",
-    "GriffinLim",
-    "GriffinLimOptions",
-    "Vocoder",
-    "VocoderType",
-    "build_vocoder",
-    "griffin_lim",
-    "mel_to_linear",
-    "vocoder_type",
-]
+import avseq.vocoders.options  # noqa: F401  (registers the shipped vocoders)
+from avseq.lazy import lazy_package
+
+_EXPORTS = {
+    "VOCODERS": "avseq.vocoders.base",
+    "Vocoder": "avseq.vocoders.base",
+    "VocoderType": "avseq.vocoders.base",
+    "build_vocoder": "avseq.vocoders.base",
+    "vocoder_type": "avseq.vocoders.base",
+    "GriffinLimOptions": "avseq.vocoders.options",
+    "GriffinLim": "avseq.vocoders.griffin_lim",
+    "griffin_lim": "avseq.vocoders.griffin_lim",
+    "mel_to_linear": "avseq.vocoders.griffin_lim",
+}
+__all__ = lazy_package(__name__, _EXPORTS)

@@ -16,22 +16,28 @@ Adding a neural vocoder (e.g. a HiFi-GAN trained on one recipe) later, in one fi
    ``safetensors.torch.load_file``; never ``torch.load``), and refuse a recipe other than the
    one the weights were trained on with a ``ConfigError``;
 3. register it: ``VOCODERS.register("hifigan")(VocoderType(HifiGanOptions, build_hifigan))``
-   and import the file in ``avseq/vocoders/__init__.py``. A pipeline file then says
+   and import the file in ``avseq/vocoders/__init__.py``. (The shipped vocoders register in
+   :mod:`avseq.vocoders.options` with ``build`` as ``"module:function"``, so that loading a
+   pipeline file checks their options without importing torch.) A pipeline file then says
    ``params: {name: hifigan, checkpoint: ...}``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
 from pydantic import BaseModel, ValidationError
 
 from avseq.errors import ConfigError
 from avseq.registry import Registry
-from avseq.transforms.mel import MelRecipe, get_recipe
+
+if TYPE_CHECKING:
+    import torch
+
+    from avseq.transforms.recipes import MelRecipe
 
 
 @runtime_checkable
@@ -51,10 +57,17 @@ class Vocoder(Protocol):
 @dataclass(frozen=True)
 class VocoderType:
     """A registered vocoder. options: the pydantic model of its options (extra keys forbidden,
-    defaults the vocoder's own); build(recipe, options) -> Vocoder."""
+    defaults the vocoder's own); build(recipe, options) -> Vocoder, or ``"module:function"``
+    naming it (imported when a vocoder is first built)."""
 
     options: type[BaseModel]
-    build: Callable[[MelRecipe, Any], Vocoder]
+    build: Callable[[MelRecipe, Any], Vocoder] | str
+
+    def builder(self) -> Callable[[MelRecipe, Any], Vocoder]:
+        if not isinstance(self.build, str):
+            return self.build
+        module, name = self.build.split(":")
+        return getattr(importlib.import_module(module), name)
 
 
 VOCODERS: Registry[VocoderType] = Registry("vocoder")
@@ -83,5 +96,7 @@ def check_options(model: type[BaseModel], options: dict[str, Any], what: str) ->
 def build_vocoder(name: str, recipe: MelRecipe | str | dict[str, Any], **options: Any) -> Vocoder:
     """Build the vocoder registered as ``name`` for ``recipe`` with ``options`` (checked by its
     options model); an unknown name or a bad option raises ConfigError."""
+    from avseq.transforms.recipes import get_recipe
+
     vocoder = vocoder_type(name)
-    return vocoder.build(get_recipe(recipe), check_options(vocoder.options, options, f"vocoder {name!r}"))
+    return vocoder.builder()(get_recipe(recipe), check_options(vocoder.options, options, f"vocoder {name!r}"))

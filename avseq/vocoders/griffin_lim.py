@@ -18,11 +18,8 @@ Steps, all batched on the device of the input:
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from avseq.transforms.mel import (
@@ -36,29 +33,8 @@ from avseq.transforms.mel import (
     reflect_index,
     stft_window,
 )
-from avseq.vocoders.base import VOCODERS, VocoderType, check_options
-
-PhaseInit = Literal["random", "zeros"]
-
-
-class GriffinLimOptions(BaseModel):
-    """n_iter: Griffin-Lim iterations; nnls_iter: projected-gradient steps refining the mel
-    inversion; momentum: fast Griffin-Lim's, in [0, 1); init: the starting phase, "random"
-    (drawn with ``seed``, deterministic) or "zeros"."""
-
-    model_config = ConfigDict(extra="forbid")
-    n_iter: int = Field(32, ge=0, le=1000)
-    nnls_iter: int = Field(16, ge=0, le=1000)
-    momentum: float = Field(0.99, ge=0, lt=1)
-    init: str = "random"
-    seed: int = 0
-
-    @field_validator("init")
-    @classmethod
-    def _known_init(cls, init: str) -> str:
-        if init not in get_args(PhaseInit):
-            raise ValueError(f"Invalid Griffin-Lim init {init!r}. Supported: 'random', 'zeros'")
-        return init
+from avseq.vocoders.base import check_options
+from avseq.vocoders.options import GriffinLimOptions, PhaseInit
 
 
 def mel_to_linear(
@@ -267,6 +243,3 @@ class GriffinLim(nn.Module):
 def build_griffin_lim(recipe: MelRecipe, options: GriffinLimOptions) -> GriffinLim:
     """Registry builder: ``build_vocoder("griffin-lim", recipe, n_iter=32, ...)``."""
     return GriffinLim(recipe, **options.model_dump())
-
-
-VOCODERS.register("griffin-lim")(VocoderType(GriffinLimOptions, build_griffin_lim))

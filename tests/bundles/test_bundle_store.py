@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from avseq.bundles import FORMAT_VERSION, Preprocessing, list_bundled, load, save_bundle
-from avseq.bundles import store as store_module
+from avseq.bundles import locate as locate_module
 from avseq.errors import BundleError
 from avseq.models import Tokenizer, build_system
 from tests.bundles.conftest import SOUND_CONFIG, TiedToy
@@ -93,7 +93,7 @@ def test_pickled_checkpoint_paths_point_to_convert_checkpoint(tmp_path):
 
 
 def test_unknown_name_lists_bundled(tmp_path, monkeypatch, toy):
-    monkeypatch.setattr(store_module, "_bundled_root", lambda: tmp_path)
+    monkeypatch.setattr(locate_module, "_bundled_root", lambda: tmp_path)
     save_bundle(tmp_path / "synth-toy", toy, Preprocessing(frame_size=(8, 8), fps=4.0))
     assert list_bundled() == ["synth-toy"]
     assert load("synth-toy", builder=TiedToy).name == "synth-toy"

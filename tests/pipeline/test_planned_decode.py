@@ -4,6 +4,7 @@ the decoder, equal (within resize tolerance) to decoding at full size and resizi
 from __future__ import annotations
 
 import json
+import pickle
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,9 +40,10 @@ def smooth_clip(path: Path, size=(360, 640), seconds: float = 2.0, fps: int = 30
 
 
 def decoded(spec, path: Path):
-    """The decode stage's windows for ``path`` (as a worker sends them) and the built plan."""
+    """The decode stage's windows for ``path`` as the main process receives them from a worker
+    (pickled: numpy in the worker, tensors here), and the built plan."""
     plan = build_plan(spec)
-    return [m for m in make_decoder(plan)(path) if isinstance(m, Window)], plan
+    return [pickle.loads(pickle.dumps(m)) for m in make_decoder(plan)(path) if isinstance(m, Window)], plan
 
 
 def reference(path: Path, size, transform="fit", **sampling) -> tuple[torch.Tensor, torch.Tensor]:

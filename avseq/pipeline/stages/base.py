@@ -25,16 +25,16 @@ text       list[str]                                  str (a caption stage's: io
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
+import numpy as np
 from pydantic import BaseModel
 
 from avseq.registry import Registry
-from avseq.types import FrameBatch, Frames, unpad
 
 Role = Literal["source", "batch", "sink"]
 KINDS = ("video", "audio", "frames", "features", "spectrogram", "wave", "text")
@@ -80,22 +80,38 @@ class FileInfo:
     """What sinks know about the input file being finalized.
 
     windows: [(start, end)] seconds of each decoded window, in order; duration: seconds;
-    pts: (T,) float64 seconds of every decoded video frame (empty without video).
+    pts: (T,) float64 numpy, seconds of every decoded video frame (empty without video).
     """
 
     path: Path
     duration: float
     windows: list[tuple[float, float]]
-    pts: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
+    pts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+
+
+def inference(method: Callable) -> Callable:
+    """A stage's ``__call__`` under ``torch.inference_mode``, torch imported when it first runs
+    (declaring the stage types never imports torch)."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+
+    return run
 
 
 def split_batch(kind: str, value: Any, n: int) -> list[Any]:
     """Cut a batch value of ``kind`` into its ``n`` per-clip pieces on the CPU (padding removed
     by :func:`~avseq.types.unpad`)."""
+    from avseq.types import Frames, unpad
+
     if kind in ("video", "audio", "wave", "text"):
         return list(value)
     if kind == "frames":
-        batch: FrameBatch = value
+        batch = value
         pieces = zip(unpad(batch.data, batch.lengths), unpad(batch.pts, batch.lengths), strict=True)
         return [Frames(data.cpu(), pts) for data, pts in pieces]
     if kind == "features":

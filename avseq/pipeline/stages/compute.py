@@ -7,9 +7,8 @@ waveform) and ``caption`` (a bundle's CaptionSystem -> text).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,11 +22,15 @@ from pydantic import (
 
 from avseq.errors import AvseqError, ConfigError
 from avseq.io.sampling import check_sampling
-from avseq.models.beam import DEFAULT_BEAM_SIZE
-from avseq.pipeline.stages.base import StageType, register
+from avseq.models.defaults import DEFAULT_BEAM_SIZE
+from avseq.pipeline.stages.base import StageType, inference, register
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
-from avseq.types import Audio, FrameBatch, Frames, Spectrogram
-from avseq.types import Features as FeatureBatch
+
+if TYPE_CHECKING:
+    import torch
+
+    from avseq.types import Audio, FrameBatch, Frames, Spectrogram
+    from avseq.types import Features as FeatureBatch
 
 HW = tuple[PositiveInt, PositiveInt]
 # the bundle kinds whose systems decode captions (avseq.models.systems: CaptionSystem, FrameCaptionSystem)
@@ -85,6 +88,7 @@ class FramesStage:
 
     def __call__(self, inputs: list[Any]) -> FrameBatch:
         from avseq.transforms import to_float
+        from avseq.types import FrameBatch, Frames
 
         clips = [video.take(self.id) for video in inputs[0]]
         clips = [Frames(self._one(c), c.pts) for c in clips]
@@ -168,14 +172,18 @@ class EncodeStage:
 
             self.encode = build_encoder(p.encoder, **p.options).to(self.device).eval()
 
-    @torch.inference_mode()
+    @inference
     def __call__(self, inputs: list[Any]) -> FeatureBatch:
+        from avseq.types import Features as FeatureBatch
+
         batch: FrameBatch = inputs[0].to(self.device)
         return FeatureBatch(self.encode(batch.data, batch.lengths), batch.lengths)
 
 
 def _system_inputs(value: Any, device: torch.device) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """(is_features, data, lengths) on ``device`` from a FrameBatch or Features input."""
+    from avseq.types import FrameBatch
+
     value = value.to(device)
     return not isinstance(value, FrameBatch), value.data, value.lengths
 
@@ -194,8 +202,10 @@ class SoundStage:
         self.device = ctx.device(spec)
         self.system = ctx.bundle(spec.params.bundle, self.device).system
 
-    @torch.inference_mode()
+    @inference
     def __call__(self, inputs: list[Any]) -> Spectrogram:
+        from avseq.types import Spectrogram
+
         is_features, data, lengths = _system_inputs(inputs[0], self.device)
         run = self.system.from_features if is_features else self.system
         mel, mel_lengths = run(data, lengths)
@@ -249,6 +259,8 @@ class VocoderStage:
     """
 
     def __init__(self, spec: Any, ctx: Any) -> None:
+        import torch
+
         from avseq.vocoders import build_vocoder
 
         self.device = ctx.device(spec)
@@ -258,7 +270,7 @@ class VocoderStage:
             self.vocoder.to(self.device) if isinstance(self.vocoder, torch.nn.Module) else self.vocoder
         )
 
-    @torch.inference_mode()
+    @inference
     def __call__(self, inputs: list[Any]) -> list[Audio]:
         spec: Spectrogram = inputs[0]
         data, lengths = spec.data.to(self.device), spec.lengths.to(self.device)
@@ -269,6 +281,8 @@ class VocoderStage:
         return self._audio(*self.vocoder(data, lengths))
 
     def _audio(self, wave: torch.Tensor, lengths: torch.Tensor) -> list[Audio]:
+        from avseq.types import Audio
+
         wave, lengths = wave.float().cpu(), lengths.cpu()
         return [
             Audio(wave[i : i + 1, : int(lengths[i])], self.vocoder.sample_rate) for i in range(wave.shape[0])
@@ -312,7 +326,7 @@ class CaptionStage:
         self.system = bundle.system
         self.tokenizer = bundle.tokenizer
 
-    @torch.inference_mode()
+    @inference
     def __call__(self, inputs: list[Any]) -> list[str]:
         p = self.params
         is_features, data, lengths = _system_inputs(inputs[0], self.device)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from avseq.errors import ConfigError, CorruptMediaError
@@ -15,7 +15,6 @@ from avseq.pipeline.memory import MemoryBudget, available_cores
 from avseq.pipeline.stages.base import StageType, register
 from avseq.pipeline.stages.contract import NeedContext, frame_needs
 from avseq.pipeline.workers import FileDone, Window
-from avseq.types import DecodedVideo
 
 Size = PositiveInt | tuple[PositiveInt, PositiveInt]
 
@@ -47,7 +46,7 @@ class DecodeVideoParams(BaseModel):
 
 
 class DecodeAudioParams(BaseModel):
-    """sample_rate: resample to this rate (None = the file's); mono: mix channels down."""
+    """sample_rate: resample to this rate (None = the file's); mono: the mean of all channels."""
 
     model_config = ConfigDict(extra="forbid")
     sample_rate: PositiveInt | None = None
@@ -70,8 +69,9 @@ def _decode_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Any]:
 
 
 class DecodeVideo:
-    """Decodes one file into windows of :class:`DecodedVideo`: uint8 frames for every sampling
-    its consumers need, scaled in the decoder to cover the largest size any of them uses."""
+    """Decodes one file into windows of :class:`~avseq.types.DecodedVideo` (made in the worker as
+    :class:`~avseq.io.raw.RawVideo`): uint8 frames for every sampling its consumers need, scaled
+    in the decoder to cover the largest size any of them uses."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         from avseq.io.sampling import Sampling
@@ -99,14 +99,15 @@ class DecodeVideo:
         return dict(size=self.size, mode=p.mode, stream=p.stream, threads=self.threads, limits=self.limits)
 
     def windows(self, path: Path) -> Iterator[tuple[float, float, Any]]:
-        """(start, end, DecodedVideo) per window (one window spanning the file without ``window``);
+        """(start, end, RawVideo) per window (one window spanning the file without ``window``);
         a window is cut early once its frames would pass the run's window budget."""
-        from avseq.io.windows import iter_sampled
+        from avseq.io.raw import RawVideo
+        from avseq.io.windows import iter_sampled_arrays
 
-        window, budget = self.params.window, self.max_bytes
-        for w in iter_sampled(path, self.samplings, window=window, max_bytes=budget, **self._options()):
+        options = dict(window=self.params.window, max_bytes=self.max_bytes, **self._options())
+        for w in iter_sampled_arrays(path, self.samplings, **options):
             picks = {c: w.picks[i] for c, i in self.picks.items()}
-            yield w.start, w.end, DecodedVideo(w.frames, picks)
+            yield w.start, w.end, RawVideo(w.frames, picks)
 
 
 def _decode_size(size: Any, needs: list[Any]) -> Any:
@@ -122,16 +123,17 @@ def _decode_size(size: Any, needs: list[Any]) -> Any:
 
 
 class DecodeAudio:
-    """Decodes the audio of one window into Audio (C, N) at the requested rate."""
+    """Decodes the audio of one window into Audio (C, N) at the requested rate (made in the
+    worker as :class:`~avseq.io.raw.RawAudio`)."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.id, self.params, self.limits = spec.id, spec.params, ctx.limits()
 
     def decode(self, path: Path, start: float = 0.0, end: float | None = None) -> Any:
-        from avseq.io import decode_audio
+        from avseq.io.audio import decode_audio_arrays
 
         p = self.params
-        return decode_audio(
+        return decode_audio_arrays(
             path,
             sample_rate=p.sample_rate,
             channels=1 if p.mono else None,
@@ -166,7 +168,7 @@ def make_decoder(plan: Any, busy_workers: int = 1):
             pts.append(decoded.frames.pts)
             end = stop
             yield Window(-1, n - 1, start, stop, values)
-        all_pts = torch.cat(pts) if pts else torch.zeros(0, dtype=torch.float64)
+        all_pts = np.concatenate(pts) if pts else np.zeros(0, dtype=np.float64)
         if len(all_pts) == 0:  # e.g. damaged codec parameters: packets there, but no frame decodes
             raise CorruptMediaError(path, "no video frame could be decoded")
         yield FileDone(-1, n, end if math.isfinite(end) else 0.0, 0.0, all_pts)

@@ -9,15 +9,16 @@ registration's ``outputs`` is the same function).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from avseq.errors import ConfigError
 from avseq.pipeline.stages.base import FileInfo, StageType, register
 from avseq.pipeline.stages.contract import NeedContext
-from avseq.types import Audio
+
+if TYPE_CHECKING:
+    from avseq.types import Audio
 
 
 def _named(*files: str) -> dict[str, str]:
@@ -27,6 +28,10 @@ def _named(*files: str) -> dict[str, str]:
 
 def concat_audio(pieces: list[Audio]) -> Audio:
     """The windows' audio joined in order: wave (C, N) at the first piece's rate."""
+    import torch
+
+    from avseq.types import Audio
+
     if not pieces:
         raise ValueError("no audio to write (the file decoded to zero windows)")
     return Audio(torch.cat([p.wave for p in pieces], dim=1), pieces[0].sample_rate)
@@ -185,6 +190,8 @@ class WriteFeatures:
         (self.name,) = self.outputs.values()
 
     def write(self, folder: Path, inputs: list[list[Any]], info: FileInfo) -> dict[str, str]:
+        import numpy as np
+        import torch
         from safetensors.torch import save_file
 
         from avseq.io.atomic import atomic_path
@@ -192,7 +199,7 @@ class WriteFeatures:
         feats = torch.cat([p.float() for p in inputs[0]], dim=0).contiguous()
         tensors = {"features": feats}
         if info.pts.shape[0] == feats.shape[0]:
-            tensors["pts"] = info.pts.to(torch.float64).contiguous()
+            tensors["pts"] = torch.from_numpy(np.ascontiguousarray(info.pts, dtype=np.float64))
         with atomic_path(folder / self.name) as tmp:
             save_file(
                 tensors, str(tmp), metadata={"source": info.path.name, "duration": f"{info.duration:.6f}"}
