@@ -11,9 +11,12 @@ windows) and kills a worker whose file exceeds the timeout, replacing it.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
 import pickle
 import queue
+import signal
 import sys
 import threading
 import time
@@ -71,7 +74,25 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _worker_main(conn: Connection, decode: Decoder) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this worker when the process that forked it dies (Linux), so a
+    killed run leaves no worker decoding on; elsewhere a worker ends at its next send. (The
+    kernel watches the forking thread: a replacement worker, forked by the feeder thread, goes
+    with it, once every file is done.)"""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the run died before the request took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Connection, decode: Decoder, parent: int) -> None:
+    _die_with_parent(parent)
     if "torch" in sys.modules:  # forked after the models loaded (a replacement worker)
         sys.modules["torch"].set_num_threads(1)
     while (task := conn.recv()) is not None:
@@ -95,7 +116,7 @@ def _send(conn: Connection, msg: Any) -> None:
 class _Worker:
     def __init__(self, decode: Decoder) -> None:
         self.conn, child = _CTX.Pipe()
-        self.proc = _CTX.Process(target=_worker_main, args=(child, decode), daemon=True)
+        self.proc = _CTX.Process(target=_worker_main, args=(child, decode, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[int, Path] | None = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline.pipeline_helpers import hidden_leftovers
 from tools.fuzz_media import fuzz
 from tools.fuzzing.corpus import build_corpus
 from tools.fuzzing.harness import run_avseq
@@ -60,7 +61,7 @@ def test_only_ok_inputs_have_outputs_and_nothing_is_left_half_written(fuzzed):
     ok = {i for i, r in results.items() if r["status"] == "ok"}
     written = {p.parent.relative_to(out).as_posix() for p in out.rglob("caption.vtt")}
     assert written == ok
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no staging or temp names
+    assert not hidden_leftovers(out)  # no staging or temp names
     for i in ok:
         assert all((out / p).stat().st_size > 0 for p in results[i]["outputs"].values())
 
