@@ -4,7 +4,9 @@ feature cache.
 Public API (stable names):
 
 - synthetic world (the sub-package :mod:`avseq.data.synth`): :class:`SynthConfig`,
-  :func:`generate_split`, :func:`render_clip`, :data:`SPLIT_SEEDS`, :func:`clip_seed`;
+  :func:`generate_split`, :func:`render_clip`, :data:`SPLIT_SEEDS`, :func:`clip_seed`; its
+  level 2 (:class:`Level2Config`, :func:`render_level2`) and :func:`get_level` (the registry
+  of levels, :mod:`avseq.data.synth.levels`);
 - manifests: :class:`ManifestEntry`, :class:`Event`, :func:`read_manifest`,
   :func:`write_manifest`, :func:`read_msvd`, :func:`read_msrvtt`;
 - dataset sources (the sub-package :mod:`avseq.data.sources`, behind ``avseq data``): one
@@ -42,11 +44,15 @@ _EXPORTS = {
     "ManifestEntry": "avseq.data.manifest",
     "read_manifest": "avseq.data.manifest",
     "write_manifest": "avseq.data.manifest",
+    "Level2Clip": "avseq.data.synth",
+    "Level2Config": "avseq.data.synth",
     "SPLIT_SEEDS": "avseq.data.synth",
     "SynthClip": "avseq.data.synth",
     "SynthConfig": "avseq.data.synth",
     "clip_seed": "avseq.data.synth",
     "generate_split": "avseq.data.synth",
+    "get_level": "avseq.data.synth",
     "render_clip": "avseq.data.synth",
+    "render_level2": "avseq.data.synth",
 }
 __all__ = lazy_package(__name__, _EXPORTS)

@@ -10,6 +10,17 @@ JSONL line (paths relative to the manifest's folder)::
      "attributes": {"colour": "red", "shape": "ball", "material": "metal",
                     "action": "bounce", "count": 2}}
 
+An event is one sound (``time``: its onset) in level-1 synthetic clips and most datasets. The
+level-2 synthetic world (``avseq synth --level 2``) gives one event per action, a time span with
+the sounds in it and its own captions::
+
+    {"time": 3.2, "end": 5.067, "object": "red metal ball", "material": "metal",
+     "kind": "stick_hit", "strength": 0.9, "actor": "stick", "action": "struck",
+     "colour": "red", "shape": "ball", "onsets": [3.533, 4.267],
+     "captions": ["a stick hits the red metal ball twice", "..."]}
+
+:attr:`ManifestEntry.onsets` gives every sound onset of a clip, whichever kind of events it has.
+
 Only ``path`` is required; ``id`` defaults to the path without its suffix. ``duration``
 (seconds of the video timeline), ``fps``, ``sample_rate`` (of the audio track), ``size_bytes``
 and ``has_audio`` are what probing the file found (``avseq data`` records them).
@@ -23,7 +34,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +46,66 @@ MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
 @dataclass(frozen=True)
 class Event:
-    """A sounding event: time (s on the video timeline), object, material, kind, strength in (0, 1]."""
+    """A sounding event; times are seconds on the video timeline.
+
+    time: onset of the sound (one sound per event), or start of the action when the event is a
+    span; object, material: what sounds; kind: the contact (``floor_hit``, ``wall_hit``,
+    ``stick_hit``, ...); strength: in (0, 1], the loudest hit of the event.
+    Spans (level-2 synthetic clips) add: end (s); actor (what acts: the object itself, or the
+    striker that hits it); action; colour, shape; onsets: (s) every sound in the span, sorted;
+    captions: reference captions of this event alone. Fields left at their defaults are not written.
+    """
 
     time: float
     object: str
     material: str
     kind: str
     strength: float
+    end: float | None = None
+    actor: str = ""
+    action: str = ""
+    colour: str = ""
+    shape: str = ""
+    onsets: tuple[float, ...] = ()
+    captions: tuple[str, ...] = ()
+
+    @property
+    def sound_times(self) -> tuple[float, ...]:
+        """Onsets (s) of the event's sounds: ``onsets`` for a span, else ``(time,)``."""
+        return self.onsets or (self.time,)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "time": round(self.time, 6),
             "object": self.object,
             "material": self.material,
             "kind": self.kind,
             "strength": round(self.strength, 4),
         }
+        if self.end is not None:
+            out["end"] = round(self.end, 6)
+        for key in ("actor", "action", "colour", "shape"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.onsets:
+            out["onsets"] = [round(t, 6) for t in self.onsets]
+        if self.captions:
+            out["captions"] = list(self.captions)
+        return out
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Event:
+        """The event of one JSON object (lists become tuples); unknown or missing keys raise TypeError."""
+        if not isinstance(record, dict):
+            raise TypeError(f"an event must be a JSON object, got {type(record).__name__}")
+        values = dict(record)
+        for key in ("onsets", "captions"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+EVENT_KEYS = tuple(f.name for f in fields(Event))
 
 
 @dataclass(frozen=True)
@@ -69,6 +124,11 @@ class ManifestEntry:
     silent_path: Path | None = None
     size_bytes: int | None = None
     has_audio: bool | None = None
+
+    @property
+    def onsets(self) -> list[float]:
+        """Every sound onset of the clip (s), sorted: each event's :attr:`Event.sound_times`."""
+        return sorted(t for e in self.events for t in e.sound_times)
 
     def to_json(self, root: str | Path) -> dict[str, Any]:
         """A JSON-ready dict with paths relative to ``root`` (the manifest's folder)."""
@@ -132,11 +192,9 @@ def entry_from_json(record: Any, root: Path, where: str = "manifest") -> Manifes
     if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
         raise ConfigError(f"{where}: 'captions' must be a list of strings, got {captions!r}")
     try:
-        events = tuple(Event(**e) for e in record.get("events", []))
+        events = tuple(Event.from_json(e) for e in record.get("events", []))
     except TypeError as err:
-        raise ConfigError(
-            f"{where}: bad event ({err}); keys: time, object, material, kind, strength"
-        ) from None
+        raise ConfigError(f"{where}: bad event ({err}); keys: {', '.join(EVENT_KEYS)}") from None
     silent = record.get("silent_path")
     return ManifestEntry(
         path=(root / record["path"]).resolve(),

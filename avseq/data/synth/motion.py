@@ -72,7 +72,8 @@ class Motion:
     strengths: list[float]
 
 
-def _strength(speed: float, max_speed: float) -> float:
+def strength_of(speed: float, max_speed: float) -> float:
+    """Contact ``speed`` as a strength: ``speed / max_speed`` kept within [MIN_STRENGTH, 1]."""
     return float(np.clip(speed / max_speed, MIN_STRENGTH, 1.0))
 
 
@@ -110,7 +111,7 @@ def bounce(rng: np.random.Generator, layout: Layout, n_frames: int, count: int, 
     sx = np.where(sy < 1, 1.18, 1.0)
     y = np.where(sy < 1, layout.floor_y - r * sy, y)
     max_speed = g * fall
-    return Motion(Track(x, y, sx, sy), contacts, [_strength(s, max_speed) for s in speeds])
+    return Motion(Track(x, y, sx, sy), contacts, [strength_of(s, max_speed) for s in speeds])
 
 
 def _drift(rng: np.random.Generator, layout: Layout, n_frames: int, r: float) -> np.ndarray:
@@ -145,7 +146,7 @@ def slide(rng: np.random.Generator, layout: Layout, n_frames: int, direction: st
     x[contact] = x_contact - sign * r * (sx[contact] - 1)
     sy = np.where(sx < 1, 1.15, 1.0)
     y = layout.floor_y - r * sy
-    return Motion(Track(x, y, sx, sy), [contact], [_strength(speed, max_speed)])
+    return Motion(Track(x, y, sx, sy), [contact], [strength_of(speed, max_speed)])
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def struck(
     y = layout.floor_y - r * sy
     tip = np.where(sy < 1, layout.floor_y - 2 * r * sy, tip)
     speeds = lifts / fall
-    strengths = [_strength(s, max_lift / fall) for s in speeds]
+    strengths = [strength_of(s, max_lift / fall) for s in speeds]
     return Motion(Track(x, y, sx, sy), contacts, strengths), StickMotion(float(x[0]), tip)
 
 

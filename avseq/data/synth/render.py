@@ -62,8 +62,12 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (v <= 1.0) & (np.abs(u) <= (v + 1.0) / 2.0)
 
 
-def draw_object(canvas: np.ndarray, obj: SceneObject, t: int) -> None:
-    """Paint ``obj`` as posed at frame ``t`` into ``canvas`` (H, W, 3) float32, in place."""
+def draw_object(canvas: np.ndarray, obj: SceneObject, t: int) -> tuple[int, int, np.ndarray] | None:
+    """Paint ``obj`` as posed at frame ``t`` into ``canvas`` (H, W, 3) float32, in place.
+
+    Returns the painted pixels as ``(y0, x0, mask)``: mask (h, w) bool of the rows and columns
+    from ``y0``, ``x0``; None when the object lies off the canvas.
+    """
     tr = obj.track
     cx, cy = float(tr.x[t]), float(tr.y[t])
     rx, ry = obj.radius * float(tr.sx[t]), obj.radius * float(tr.sy[t])
@@ -71,7 +75,7 @@ def draw_object(canvas: np.ndarray, obj: SceneObject, t: int) -> None:
     x0, x1 = max(0, int(np.floor(cx - rx))), min(w, int(np.ceil(cx + rx)) + 1)
     y0, y1 = max(0, int(np.floor(cy - ry))), min(h, int(np.ceil(cy + ry)) + 1)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
     u, v = (xx - cx) / rx, (yy - cy) / ry
     mask = _shape_mask(obj.shape, u, v)
@@ -81,6 +85,7 @@ def draw_object(canvas: np.ndarray, obj: SceneObject, t: int) -> None:
     base = np.array(COLOURS[obj.colour], dtype=np.float32)
     painted = _shade(obj.material, base, region, u, v, mask & ~inner)
     region[mask] = painted[mask]
+    return y0, x0, mask
 
 
 def _shade(

@@ -16,7 +16,10 @@ Clip ``i`` of a split uses seed ``start + seed_offset + i``. Files::
     OUT/<split>/<id>.mp4            H.264 + AAC clip
     OUT/<split>/<id>.json           the clip's manifest line (written last: marks it done)
     OUT/<split>_silent/<id>.mp4     optional copy without audio (demo input)
-    OUT/<split>.config.json         the SynthConfig used (a rerun must match it)
+    OUT/<split>.config.json         the config used (a rerun must match it)
+
+Any level's config renders here (:mod:`avseq.data.synth.levels`); level 2's clips share the seed
+ranges and file names, and its config file names the level.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from avseq.data.manifest import ManifestEntry, entry_from_json, write_manifest
-from avseq.data.synth.clip import render_clip
-from avseq.data.synth.config import SynthConfig
+from avseq.data.synth.config import SynthConfig, WorldConfig
 from avseq.data.synth.heap import filled_heap
+from avseq.data.synth.levels import level_of
 from avseq.errors import ConfigError
 from avseq.io.atomic import write_text_atomic
 from avseq.io.encode import write_video
@@ -58,16 +61,16 @@ def clip_seed(split: str, index: int, seed_offset: int = 0) -> int:
     return seed
 
 
-def write_clip(out_dir: Path, split: str, seed: int, config: SynthConfig, silent_copy: bool) -> ManifestEntry:
-    """Render clip ``seed`` and write its MP4 (and silent copy) plus its sidecar record."""
-    clip = render_clip(seed, config)
+def write_clip(out_dir: Path, split: str, seed: int, config: WorldConfig, silent_copy: bool) -> ManifestEntry:
+    """Render clip ``seed`` of ``config``'s level; write its MP4 (and silent copy) and its sidecar record."""
+    clip = level_of(config).render(seed, config)
     clip_id = f"{split}_{seed:07d}"
     video = out_dir / split / f"{clip_id}.mp4"
     # One encoder thread: x264's output depends on its thread count (which "auto" takes from the
     # machine), so the same seed would give different bytes on different machines or worker layouts.
     # And a filled heap: x264 reads memory it never wrote, which otherwise depends on what the
     # process freed before (see avseq.data.synth.heap).
-    opts = {"crf": str(config.crf), "threads": "1"}
+    opts = config.encode_options()
     silent = None
     with filled_heap():
         write_video(
@@ -107,12 +110,14 @@ def _load_done(out_dir: Path, split: str, seed: int, silent_copy: bool) -> Manif
     return entry
 
 
-def _check_config(out_dir: Path, split: str, config: SynthConfig) -> None:
+def _check_config(out_dir: Path, split: str, config: WorldConfig) -> None:
     stored = out_dir / f"{split}.config.json"
     text = json.dumps(config.to_dict(), sort_keys=True, indent=1)
-    if stored.is_file() and json.loads(stored.read_text()) != json.loads(text):
+    if stored.is_file() and (old := json.loads(stored.read_text())) != json.loads(text):
+        level = old.get("level", 1) if isinstance(old, dict) else None
+        what = f"a different {type(config).__name__}" if level == config.level else f"level {level}"
         raise ConfigError(
-            f"{out_dir}: the {split} split there was made with a different SynthConfig "
+            f"{out_dir}: the {split} split there was made with {what} "
             f"(see {stored.name}); use another output folder or the same settings"
         )
     write_text_atomic(stored, text)
@@ -122,7 +127,7 @@ def generate_split(
     out_dir: str | Path,
     split: str,
     n: int,
-    config: SynthConfig = SynthConfig(),
+    config: WorldConfig = SynthConfig(),
     seed_offset: int = 0,
     silent_copy: bool = False,
     *,
