@@ -53,7 +53,7 @@ def real_clip(entry: ManifestEntry, bundle: Bundle) -> RealClip:
     wave = align_to_video(decode_audio(entry.path, sample_rate=prep.recipe.sample_rate, channels=1), duration)
     log_mel = load_target(entry.path, prep, duration)
     if entry.events:
-        onsets = sorted(e.time for e in entry.events)
+        onsets = entry.onsets  # every sound of every event (a level-2 event holds several)
     else:
         onsets = detect_onsets(wave, prep.recipe.sample_rate).tolist()
     return RealClip(wave, log_mel, onsets, duration)

@@ -47,7 +47,7 @@ def references_from_manifest(entries: list) -> dict[Path, Reference]:
     """References keyed by resolved media path, from :class:`avseq.data.ManifestEntry` records."""
     return {
         Path(e.path).resolve(): Reference(
-            tuple(e.captions), Path(e.path), tuple(ev.time for ev in e.events) or None, dict(e.attributes)
+            tuple(e.captions), Path(e.path), tuple(e.onsets) or None, dict(e.attributes)
         )
         for e in entries
     }

@@ -16,10 +16,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from avseq.bundles import Preprocessing
-from avseq.data import ManifestEntry, SynthConfig, generate_split, read_manifest
+from avseq.data import ManifestEntry, generate_split, read_manifest
 from avseq.data.collate import collate_caption, collate_sound
 from avseq.data.datasets import CaptionDataset, SoundDataset, SoundExample
 from avseq.data.feature_cache import FEATURE_CACHE, FeatureCache, encoder_cache
+from avseq.data.synth import config_from_dict
+from avseq.data.synth.config import WorldConfig
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
 from avseq.train.config import TrainConfig
@@ -31,12 +33,13 @@ def data_root(cfg: TrainConfig, run_dir: Path) -> Path:
     return cfg.data.root if cfg.data.root is not None else run_dir / "data"
 
 
-def synth_config(cfg: TrainConfig) -> SynthConfig:
-    """The :class:`SynthConfig` of ``data.synth``; a bad key raises ConfigError naming it."""
+def synth_config(cfg: TrainConfig) -> WorldConfig:
+    """The synthetic world config of ``data.synth`` (``level: 2`` for the second level; 1 when
+    absent); a bad key or value raises ConfigError naming it."""
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in (cfg.data.synth or {}).items()}
     try:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in (cfg.data.synth or {}).items()}
-        return SynthConfig(**values)
-    except TypeError as err:
+        return config_from_dict(values)
+    except (TypeError, ConfigError) as err:
         raise ConfigError(f"{cfg.source}: data.synth: {err}") from None
 
 

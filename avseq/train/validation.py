@@ -103,9 +103,9 @@ def _sound_batch(system, batch: SoundBatch, entries: dict, tolerance: float, sta
     for i, clip_id in enumerate(batch.ids):
         n = int(target.lengths[i])
         est = onsets_from_log_mel(pred[i, :, :n], target.frame_rate)
-        events = entries[clip_id].events
-        if events:
-            ref = [e.time for e in events]
+        entry = entries[clip_id]
+        if entry.events:
+            ref = entry.onsets  # every sound of every event (a level-2 event holds several)
         else:
             ref = onsets_from_log_mel(target.data[i, :, :n], target.frame_rate).tolist()
         state["onsets"] = state["onsets"] + onset_f1(ref, est, tolerance)
