@@ -1,10 +1,10 @@
-"""Video captioner: LSTM encoder over frame features, LSTM decoder with additive attention.
+"""Video captioner: RNN encoder over frame features, RNN decoder with additive attention.
 
 The SA-LSTM / S2VT family: frame features (B, T, D) are projected and encoded by a
-(optionally bidirectional) LSTM; the decoder starts from the masked mean of the
-encoder states and, at each step, attends over them (padded frames masked) with the
-previous top-layer hidden state as the query. Decoding (greedy and beam search)
-goes through :mod:`avseq.models.beam`.
+(optionally bidirectional) LSTM, GRU or tanh RNN (``cell``, shared by encoder and decoder);
+the one-way decoder starts from the masked mean of the encoder states and, at each step,
+attends over them (padded frames masked) with the previous top-layer hidden state as the query.
+Decoding (greedy and beam search) goes through :mod:`avseq.models.beam`.
 """
 
 from __future__ import annotations
@@ -14,39 +14,8 @@ from torch import nn
 
 from avseq.models.attention import AdditiveAttention
 from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis, State, StepwiseSearch
-from avseq.models.rnn import Cell, MaskedRNN, length_mask, make_rnn, masked_mean
+from avseq.models.rnn import Cell, MaskedRNN, RecurrentState, length_mask, make_rnn, masked_mean
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
-
-
-class RecurrentState(nn.Module):
-    """Maps a summary vector (N, S) to an initial decoder state (h, and c for an LSTM).
-
-    The state is kept batch-first as (N, layers, H) so beam search can reorder it
-    along dim 0; :meth:`split` / :meth:`join` convert to and from torch's layout.
-    """
-
-    def __init__(self, cell: Cell, summary_dim: int, hidden_size: int, num_layers: int) -> None:
-        super().__init__()
-        self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
-        names = ["h", "c"] if cell == "lstm" else ["h"]
-        self.proj = nn.ModuleDict({n: nn.Linear(summary_dim, num_layers * hidden_size) for n in names})
-
-    def forward(self, summary: torch.Tensor) -> State:
-        n = summary.shape[0]
-        return {
-            k: torch.tanh(p(summary)).view(n, self.num_layers, self.hidden_size) for k, p in self.proj.items()
-        }
-
-    def join(self, state: State):
-        """Batch-first state -> the (layers, N, H) tensor(s) torch's RNN takes."""
-        h = state["h"].transpose(0, 1).contiguous()
-        return (h, state["c"].transpose(0, 1).contiguous()) if self.cell == "lstm" else h
-
-    def split(self, rnn_state) -> State:
-        """torch's RNN state -> batch-first dict."""
-        if self.cell == "lstm":
-            return {"h": rnn_state[0].transpose(0, 1), "c": rnn_state[1].transpose(0, 1)}
-        return {"h": rnn_state.transpose(0, 1)}
 
 
 class Captioner(StepwiseSearch, nn.Module):
@@ -55,9 +24,11 @@ class Captioner(StepwiseSearch, nn.Module):
     Args:
         in_dim: feature size D of the frame encoder.
         vocab_size: V, including the special tokens (``<pad>=0 <bos>=1 <eos>=2 <unk>=3``).
-        hidden_size, num_layers, cell, dropout: shared by the encoder and decoder RNNs.
+        hidden_size, num_layers, cell, dropout: shared by the encoder and decoder RNNs
+            (cell: ``"lstm"``, ``"gru"`` or ``"rnn"``).
         embed_dim: word embedding size.
-        bidirectional: encoder direction(s); the memory size is ``hidden_size * 2`` if True.
+        bidirectional: the encoder's direction(s); the memory size is ``hidden_size * 2`` if True.
+            The decoder is autoregressive and always runs forward.
         attn_dim: attention size (default ``hidden_size``).
         word_head: add a bag-of-words head on the clip summary (the masked mean of the
             encoder states): one logit per vocabulary word saying whether the caption

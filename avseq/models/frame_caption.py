@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis, State, StepwiseSearch
-from avseq.models.captioner import RecurrentState
-from avseq.models.rnn import Cell, make_rnn
+from avseq.models.rnn import ONE_WAY_DECODER, Cell, RecurrentState, make_rnn
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 class FrameToCaption(StepwiseSearch, nn.Module):
     """feature (B, D) -> caption tokens (show-and-tell style, no attention).
 
-    The feature sets the initial decoder state (h, and c for an LSTM); decoding
-    goes through the same :mod:`avseq.models.beam` code as :class:`Captioner`.
+    The feature sets the initial decoder state (h, and c for an LSTM; ``cell``: ``"lstm"``,
+    ``"gru"`` or ``"rnn"``); decoding goes through the same :mod:`avseq.models.beam` code as
+    :class:`Captioner`. Its only RNN is the decoder, so it has no ``bidirectional`` option
+    (``refused_options`` says why, for config errors).
     """
+
+    refused_options: ClassVar[dict[str, str]] = {"bidirectional": ONE_WAY_DECODER}
 
     def __init__(
         self,

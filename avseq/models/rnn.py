@@ -1,9 +1,12 @@
 """Recurrent building blocks shared by every sequence model.
 
-``make_rnn`` builds a stacked LSTM or GRU (batch first) with the forget-gate bias
-set to 1, which keeps gradients flowing on long sequences; decoders step it one
-token at a time. ``MaskedRNN`` runs a (bidirectional) stack over a padded batch so
-that padding never reaches a valid step.
+Every sequence model takes a ``cell``: ``"lstm"`` (default), ``"gru"`` or ``"rnn"`` (a plain
+tanh RNN). ``make_rnn`` builds a stacked one (batch first), an LSTM with the forget-gate
+bias set to 1, which keeps gradients flowing on long sequences; decoders step it one
+token at a time, their state kept by :class:`RecurrentState` (the one place that knows an
+LSTM carries ``(h, c)`` where a GRU or RNN carries ``h``). ``MaskedRNN`` runs a
+(bidirectional) stack over a padded batch so that padding never reaches a valid step.
+Decoders are autoregressive and run forward only: bidirectional applies to encoders.
 """
 
 from __future__ import annotations
@@ -15,15 +18,40 @@ from torch import nn
 
 from avseq.errors import ConfigError
 
-Cell = Literal["lstm", "gru"]
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
+Cell = Literal["lstm", "gru", "rnn"]
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+# The state a cell carries from step to step, in torch's order for its ``hx``.
+STATE_NAMES: dict[str, tuple[str, ...]] = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}
+ONE_WAY_DECODER = (
+    "a decoder generates each token from the ones before it, so it runs forward only; "
+    "bidirectional applies to encoders (the captioner's frame encoder, the sound model, the classifier)"
+)
 
 
-def check_cell(cell: str) -> type[nn.RNNBase]:
-    """The torch class for ``cell``; an unknown name raises ConfigError listing the choices."""
+def check_cell(cell: str, key: str = "cell") -> type[nn.RNNBase]:
+    """The torch class for ``cell``; any other value raises ConfigError naming ``key`` and the choices."""
     if cell not in CELLS:
-        raise ConfigError(f"Unknown cell {cell!r}. Supported: {', '.join(sorted(CELLS))}")
+        raise ConfigError(f"Invalid {key} {cell!r}. Supported: {', '.join(CELLS)}")
     return CELLS[cell]
+
+
+def state_parts(cell: Cell, hx: torch.Tensor | tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+    """torch's ``hx`` (a tensor, a tuple ``(h, c)`` for an LSTM) as name -> tensor (:data:`STATE_NAMES`)."""
+    return dict(zip(STATE_NAMES[cell], hx if isinstance(hx, tuple) else (hx,), strict=True))
+
+
+def state_hx(cell: Cell, parts: dict[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The inverse of :func:`state_parts`: name -> tensor as the ``hx`` torch's RNN of ``cell`` takes."""
+    hx = tuple(parts[k] for k in STATE_NAMES[cell])
+    return hx if len(hx) > 1 else hx[0]
+
+
+def cell_of(rnn: nn.RNNBase) -> Cell:
+    """The ``cell`` name of a torch RNN module (``nn.RNN`` with ReLU is not one of avseq's cells)."""
+    names = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn"}
+    if rnn.mode not in names:
+        raise ValueError(f"no avseq cell for a torch RNN of mode {rnn.mode!r}")
+    return names[rnn.mode]
 
 
 def make_rnn(
@@ -34,7 +62,7 @@ def make_rnn(
     dropout: float = 0.0,
     bidirectional: bool = False,
 ) -> nn.RNNBase:
-    """A batch-first stacked LSTM/GRU; LSTM forget-gate biases start at 1 (b_ih) and 0 (b_hh).
+    """A batch-first stacked LSTM/GRU/tanh RNN; LSTM forget-gate biases start at 1 (b_ih) and 0 (b_hh).
 
     ``dropout`` applies between layers only (as in torch), so it is ignored for one layer.
     """
@@ -71,8 +99,40 @@ def init_forget_bias(lstm: nn.LSTM, value: float = 1.0) -> None:
                 param[h : 2 * h].zero_()
 
 
+class RecurrentState(nn.Module):
+    """A decoder's recurrent state: made from a summary vector, and converted to and from torch's.
+
+    ``forward`` maps a summary (N, S) to the initial state, ``tanh`` of a linear map per
+    entry: ``{"h"}``, and ``"c"`` for an LSTM (:data:`STATE_NAMES`). The state is kept
+    batch-first, each entry (N, layers, H), so beam search reorders it along dim 0 whatever the
+    cell; :meth:`join` / :meth:`split` convert to and from the ``hx`` torch's RNN takes.
+    """
+
+    def __init__(self, cell: Cell, summary_dim: int, hidden_size: int, num_layers: int) -> None:
+        super().__init__()
+        check_cell(cell)
+        self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
+        self.names = STATE_NAMES[cell]  # what the state holds: "h", and "c" for an LSTM
+        self.proj = nn.ModuleDict({n: nn.Linear(summary_dim, num_layers * hidden_size) for n in self.names})
+
+    def forward(self, summary: torch.Tensor) -> dict[str, torch.Tensor]:
+        """summary (N, S) -> the initial state, each entry (N, layers, H)."""
+        n = summary.shape[0]
+        return {
+            k: torch.tanh(p(summary)).view(n, self.num_layers, self.hidden_size) for k, p in self.proj.items()
+        }
+
+    def join(self, state: dict[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """Batch-first state -> torch's ``hx``: (layers, N, H), a tuple ``(h, c)`` for an LSTM."""
+        return state_hx(self.cell, {k: state[k].transpose(0, 1).contiguous() for k in self.names})
+
+    def split(self, hx: torch.Tensor | tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """torch's ``hx`` -> the batch-first state, each entry (N, layers, H)."""
+        return {k: t.transpose(0, 1) for k, t in state_parts(self.cell, hx).items()}
+
+
 class MaskedRNN(nn.Module):
-    """A stacked, optionally bidirectional LSTM/GRU over padded batches, without packing.
+    """A stacked, optionally bidirectional LSTM/GRU/tanh RNN over padded batches, without packing.
 
     Packed sequences make the CPU backward pass of long sequences 100x slower, so this
     runs the fused RNN on the padded tensor instead: the forward direction never sees
@@ -103,6 +163,14 @@ class MaskedRNN(nn.Module):
                 nn.ModuleList([make_rnn(cell, n, hidden_size), make_rnn(cell, n, hidden_size)]) for n in sizes
             )
         self.dropout = nn.Dropout(dropout)
+
+    def named_layers(self) -> list[tuple[str, nn.RNNBase, int]]:
+        """Each recurrent layer as (name, the torch RNN that runs it, its layer index there):
+        ``"0"``, ``"1"``... one way; ``"0.fwd"``, ``"0.bwd"``... bidirectional."""
+        if not self.bidirectional:
+            return [(str(k), self.layers[0], k) for k in range(self.layers[0].num_layers)]
+        directions = [zip(("fwd", "bwd"), pair, strict=True) for pair in self.layers]
+        return [(f"{i}.{d}", rnn, 0) for i, pair in enumerate(directions) for d, rnn in pair]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         check_lengths(lengths, x.shape[1])

@@ -7,6 +7,10 @@ A bundle stores ``system.config`` and the weights; ``build_system(config)`` rebu
                 or a list of such dicts (a ConcatEncoder: their features side by side),
      "model": {...options of the model class, without in_dim (taken from the encoder)...}}
 
+Every model takes ``cell`` (``"lstm"``, the default, ``"gru"`` or ``"rnn"``); the sound model,
+the classifier and the captioner's frame encoder take ``bidirectional`` (a decoder runs forward
+only: asking kind ``frame_caption`` for it is a ConfigError that says so).
+
 Each system exposes ``features(frames, lengths)`` (run the CNN) and ``from_features(...)``
 (everything after it), so cached features can skip the CNN.
 """
@@ -27,6 +31,7 @@ from avseq.models.classifier import ClipClassifier
 from avseq.models.consensus import RERANKS, Rerank, consensus_order
 from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
+from avseq.models.rnn import check_cell
 from avseq.models.sound import SoundModel
 
 
@@ -300,14 +305,34 @@ def _check_config(config: dict) -> None:
         raise ConfigError(f"system config must be JSON-able: {err}") from None
 
 
-def _check_model_options(kind: str, model_cls: type, options: dict) -> None:
-    params = list(inspect.signature(model_cls.__init__).parameters.values())[2:]  # skip self, in_dim
-    allowed = [p.name for p in params]
-    for key in options:
-        if key not in allowed:
+def check_model_options(kind: str, options: dict, key: str = "model") -> None:
+    """ConfigError unless every key of ``options`` is an option of ``kind``'s model class, and a
+    ``cell`` is one of :data:`avseq.models.rnn.CELLS`; ``key`` is where ``options`` sit, for the
+    message (``system.model`` in a training config). Options a model refuses by design
+    (``refused_options``, e.g. a bidirectional decoder) are told why. Required options are
+    checked when the system is built (training fills some in from the data)."""
+    if kind not in SYSTEMS:
+        raise ConfigError(f"Invalid system kind {kind!r}. Supported: {', '.join(SYSTEMS)}")
+    model_cls = SYSTEMS[kind][1]
+    refused = getattr(model_cls, "refused_options", {})
+    allowed = [p.name for p in _model_parameters(model_cls)]
+    for name in options:
+        if name in refused:
+            raise ConfigError(f"{key}.{name}: kind {kind!r} has no such option: {refused[name]}")
+        if name not in allowed:
             raise ConfigError(
-                f"Unknown model option {key!r} for kind {kind!r}. Supported: {', '.join(allowed)}"
+                f"Unknown model option {name!r} for kind {kind!r}. Supported: {', '.join(allowed)}"
             )
-    for p in params:
+    if "cell" in options:
+        check_cell(options["cell"], f"{key}.cell")
+
+
+def _check_model_options(kind: str, model_cls: type, options: dict) -> None:
+    check_model_options(kind, options)
+    for p in _model_parameters(model_cls):
         if p.default is inspect.Parameter.empty and p.name not in options:
             raise ConfigError(f"model option {p.name!r} is required for kind {kind!r}")
+
+
+def _model_parameters(model_cls: type) -> list[inspect.Parameter]:
+    return list(inspect.signature(model_cls.__init__).parameters.values())[2:]  # skip self, in_dim

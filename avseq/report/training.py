@@ -1,4 +1,10 @@
-"""The HTML report of a training run: loss and metric curves from the run's CSV log."""
+"""The HTML report of a training run: loss and metric curves from the run's CSV log.
+
+Loss-like columns share the first panel; a family of columns named ``<family>/<member>`` (the
+training log's ``grad_norm/<layer>`` and ``gate_sat/<layer>.<gate>``, see
+:mod:`avseq.train.diagnostics`) shares one panel, with the column named ``<family>`` itself when
+there is one (the total ``grad_norm``); every other column gets its own panel.
+"""
 
 from __future__ import annotations
 
@@ -93,30 +99,54 @@ def _values_table(log: TrainingLog) -> str:
     return grid_table(["column", "last", "at step", "min", "max"], rows)
 
 
+def panels(columns: list[str]) -> list[list[str]]:
+    """The columns of each panel, in order: the loss-like ones, then one per family or column."""
+    families = {c.split("/", 1)[0] for c in columns if "/" in c}
+    found: dict[str, list[str]] = {}
+    for c in columns:
+        key = "loss" if "loss" in c and "/" not in c else c.split("/", 1)[0]
+        found.setdefault(key if key in families or key == "loss" else c, []).append(c)
+    return list(found.values())
+
+
+FAMILY_TITLES = {
+    "grad_norm": "gradient norm per layer, before clipping",
+    "gate_sat": "gate saturation (fraction < 0.05 or > 0.95)",
+}
+
+
 def _plot(log: TrainingLog, png: Path) -> None:
-    """Loss-like columns share the first panel; every other metric gets its own panel."""
+    """One panel per entry of :func:`panels`; a panel of many lines puts its legend beside it and
+    a log scale on the values when they span more than two decades."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    losses = [c for c in log.series if "loss" in c]
-    others = [c for c in log.series if "loss" not in c]
-    panels = [p for p in (losses, *([c] for c in others)) if p]
-    ncols = min(2, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
+    groups = panels(list(log.series))
+    ncols = min(2, len(groups))
+    nrows = math.ceil(len(groups) / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(5.5 * ncols, 3 * nrows), squeeze=False, layout="constrained"
     )
-    for ax, names in zip(axes.flat, panels, strict=False):
-        for name in names:
+    for ax, names in zip(axes.flat, groups, strict=False):
+        values = []
+        for i, name in enumerate(names):
             points = [(s, v) for s, v in zip(log.steps, log.series[name], strict=True) if not math.isnan(v)]
-            ax.plot(*zip(*points, strict=True), marker="." if len(points) < 30 else None, label=name)
-        ax.set(xlabel="step", title=", ".join(names))
+            style = ("-", "--", ":")[i // 10 % 3]  # the colour cycle repeats after 10 lines
+            ax.plot(*zip(*points, strict=True), style, marker="." if len(points) < 30 else None, label=name)
+            values += [v for _, v in points]
+        family = names[-1].split("/", 1)[0] if "/" in names[-1] else None
+        ax.set(xlabel="step", title=FAMILY_TITLES.get(family, family) if family else ", ".join(names))
         ax.grid(alpha=0.3)
-        if len(names) > 1:
-            ax.legend()
-    for ax in axes.flat[len(panels) :]:
+        positive = [v for v in values if v > 0]
+        if family and positive and len(positive) == len(values) and max(positive) > 100 * min(positive):
+            ax.set_yscale("log")
+        if len(names) > 6:
+            ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=1 + len(names) // 24)
+        elif len(names) > 1:
+            ax.legend(fontsize=7 if family else None)
+    for ax in axes.flat[len(groups) :]:
         ax.set_visible(False)
     with atomic_path(png) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from avseq import config
 from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
+from avseq.models.systems import check_model_options
 
 Kind = Literal["caption", "sound"]
 KINDS = ("caption", "sound")
@@ -126,6 +127,10 @@ class TrainLoopConfig(_Strict):
     captions_per_clip_frozen: the same while the frame encoder is frozen (after
     ``freeze_encoder_at``, or throughout for a frozen encoder), where the decoder is most of
     the step; default ``captions_per_clip``.
+    grad_norms_per_layer: log each layer's gradient norm before clipping on every logged step
+    (``grad_norm/<layer>`` columns); saturation_every: every this many steps, log the fraction of
+    each recurrent layer's saturated gates on the first validation batch (``gate_sat/...``;
+    None = never). See :mod:`avseq.train.diagnostics`; together they cost under 1% of the step time.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -146,6 +151,8 @@ class TrainLoopConfig(_Strict):
     freeze_encoder_at: int | None = Field(default=None, ge=0)
     captions_per_clip: int = Field(default=1, ge=1)
     captions_per_clip_frozen: int | None = Field(default=None, ge=1)
+    grad_norms_per_layer: bool = True
+    saturation_every: int | None = Field(default=100, gt=0)
 
 
 class TrainConfig(_Strict):
@@ -170,6 +177,11 @@ class TrainConfig(_Strict):
         if kind not in KINDS:
             raise ValueError(f"system.kind must be one of {', '.join(KINDS)}, got {kind!r}")
         model = self.system.get("model") or {}
+        if isinstance(model, dict):
+            try:
+                check_model_options(kind, model, key="system.model")
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
         for weight, head in (("onset_bce", "onset_head"), ("word_bce", "word_head")):
             if getattr(self.loss, weight) > 0 and not model.get(head):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")

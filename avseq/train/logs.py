@@ -1,7 +1,9 @@
 """Training logs: one CSV row per logged step, TensorBoard when installed, and a PNG of the curves.
 
-``log.csv`` has a fixed header (``step``, ``epoch``, ``loss``, ``lr``, ``grad_norm``,
-``rate`` and the validation columns); blank cells mean "not measured at this step".
+``log.csv`` has a fixed header (``step``, ``epoch``, ``loss``, ``lr``, ``grad_norm``, ``clipped``,
+``clip_frac``, ``rate``, the validation columns and the diagnostics' ``grad_norm/<layer>`` and
+``gate_sat/<layer>.<gate>``, see :mod:`avseq.train.diagnostics`); blank cells mean "not measured
+at this step".
 A resumed run first drops the rows after the step it resumes from, so the file
 reads as one uninterrupted run.
 """
@@ -18,17 +20,16 @@ from avseq.io.atomic import atomic_path, write_text_atomic
 
 LOG_NAME = "log.csv"
 CURVES_NAME = "curves.png"
-TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "clipped", "rate")
+TRAIN_COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "clipped", "clip_frac", "rate")
 
 
 class CsvLog:
     """Appends rows to ``run_dir/log.csv``; columns are fixed when the log is opened."""
 
-    def __init__(
-        self, run_dir: str | Path, val_columns: Sequence[str], resume_step: int | None = None
-    ) -> None:
+    def __init__(self, run_dir: str | Path, columns: Sequence[str], resume_step: int | None = None) -> None:
+        """columns: those after :data:`TRAIN_COLUMNS` (validation metrics, diagnostics)."""
         self.path = Path(run_dir) / LOG_NAME
-        self.columns = list(TRAIN_COLUMNS) + [c for c in val_columns if c not in TRAIN_COLUMNS]
+        self.columns = list(TRAIN_COLUMNS) + [c for c in columns if c not in TRAIN_COLUMNS]
         rows = read_rows(self.path) if resume_step is not None and self.path.is_file() else []
         rows = [r for r in rows if float(r["step"]) <= resume_step] if resume_step is not None else []
         buf = io.StringIO()

@@ -2,7 +2,8 @@
 
 ``train(cfg)`` is the whole job; every piece it calls (``setup``, ``train_step``,
 ``validate``, ``save_checkpoint``, ``restore``) is usable alone. A run folder holds
-``config.yaml``, ``log.csv``, ``curves.png``, ``summary.json``, ``checkpoints/`` and
+``config.yaml``, ``log.csv`` (with the gradient and gate diagnostics of
+:mod:`avseq.train.diagnostics`), ``curves.png``, ``summary.json``, ``checkpoints/`` and
 the ``last`` / ``best`` links (see :mod:`avseq.train.checkpoints`).
 """
 
@@ -33,9 +34,9 @@ from avseq.models import Tokenizer, build_system
 from avseq.models.systems import encoder_configs
 from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
-from avseq.train import distributed, phases
+from avseq.train import diagnostics, distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
-from avseq.train.config import TrainConfig, config_to_yaml
+from avseq.train.config import TrainConfig, TrainLoopConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
 from avseq.train.run import Run
 from avseq.train.schedule import build_scheduler
@@ -223,11 +224,31 @@ def _val_columns(kind: str) -> list[str]:
     return ["val_loss", "onset_precision", "onset_recall", "onset_f1"]
 
 
-def _train_row(step: int, epoch: int, stats: StepStats, rate: float) -> dict[str, Any]:
+def _train_row(step: int, epoch: int, stats: StepStats, rate: float, clip_frac: float) -> dict[str, Any]:
     return {
         "step": step, "epoch": epoch, "loss": stats.loss, "lr": stats.lr,
-        "grad_norm": stats.grad_norm, "clipped": int(stats.clipped), "rate": rate,
+        "grad_norm": stats.grad_norm, "clipped": int(stats.clipped), "clip_frac": clip_frac, "rate": rate,
+        **stats.layer_norms,
     }  # fmt: skip
+
+
+def _row_due(t: TrainLoopConfig, step: int, end: int, diag: diagnostics.Diagnostics) -> bool:
+    """Whether ``step`` writes a log row: logging, validation or a gate probe is due, or the run ends."""
+    return (
+        step % t.log_every == 0
+        or step == end
+        or step % t.val_every == 0
+        or step == t.steps
+        or diag.probe_due(step)
+    )
+
+
+def sample_batch(run: Run):
+    """The first validation batch: the fixed sample on which :mod:`avseq.train.diagnostics`
+    measures gate saturation (the validation set keeps its form through every phase)."""
+    pad = run.tokenizer.pad_id if run.tokenizer else 0
+    first = tdata.eval_batches(len(run.val_set), run.cfg.train.batch_size)[0]
+    return tdata.collate_fn(run.cfg.kind, pad)([run.val_set[i] for i in first])
 
 
 def train(
@@ -266,11 +287,13 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
     step, extra = restore(run) if resume else (0, {})
     run.forward = distributed.wrap(run.system, run.loss, run.device)
     resume_step = step if resume else None
-    log = CsvLog(run_dir, _val_columns(cfg.kind), resume_step) if main else distributed.NullLog()
+    diag = diagnostics.plan(run.system, cfg.train.grad_norms_per_layer, cfg.train.saturation_every)
+    columns = _val_columns(cfg.kind) + diag.columns
+    log = CsvLog(run_dir, columns, resume_step) if main else distributed.NullLog()
     end = min(cfg.train.steps, stop_at if stop_at is not None else cfg.train.steps)
     last_val: dict[str, float] = extra.get("last_val", {})
     try:
-        step, last_val = _loop(run, log, step, end, extra, last_val)
+        step, last_val = _loop(run, log, diag, (step, end), extra, last_val)
     finally:
         log.close()
     distributed.sync_buffers(run.system)  # ranks agree on BatchNorm statistics too
@@ -285,8 +308,14 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
     return result
 
 
-def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dict) -> tuple[int, dict]:
+def _loop(
+    run: Run, log: CsvLog, diag: diagnostics.Diagnostics, span: tuple[int, int], extra: dict, last_val: dict
+) -> tuple[int, dict]:
+    """Train from step ``span[0]`` to ``span[1]``; returns the last step and validation."""
     t = run.cfg.train
+    step, end = span
+    clipped = [0, 0]  # steps clipped, steps taken since the last row
+    sample = None  # the batch gate saturation is measured on, made on first use
     n, spe = len(run.train_set), tdata.steps_per_epoch(len(run.train_set), t.batch_size)
     bar = tqdm(
         total=t.steps, initial=step, desc="train", file=sys.stderr, disable=not t.progress, unit="step"
@@ -308,11 +337,14 @@ def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dic
                 run.train_set, batches, run.cfg.kind, t.num_workers, t.seed + epoch, pad
             ):
                 distributed.seed_step(t.seed, step)  # per-rank RNG under torchrun; no-op otherwise
+                logged = _row_due(t, step + 1, end, diag)
                 stats = train_step(
                     run.system, batch, run.optimizer, run.scheduler, options=run.loss,
                     grad_clip=run.cfg.optim.grad_clip, device=run.device, bf16=t.bf16, forward=run.forward,
+                    layers=diag.groups if logged else None,
                 )  # fmt: skip
                 step += 1
+                clipped = [clipped[0] + int(stats.clipped), clipped[1] + 1]
                 now = time.perf_counter()
                 rate, tick = len(batch.ids) / max(now - tick, 1e-9), now
                 stats, rate = distributed.reduce_step(stats, rate)
@@ -320,11 +352,17 @@ def _loop(run: Run, log: CsvLog, step: int, end: int, extra: dict, last_val: dic
                 bar.set_postfix(
                     loss=f"{stats.loss:.4f}", gnorm=f"{stats.grad_norm:.2f}", clips_s=f"{rate:.1f}"
                 )
-                row = _train_row(step, epoch, stats, rate) if step % t.log_every == 0 or step == end else {}
+                row = {}
+                if logged:
+                    row, clipped = _train_row(step, epoch, stats, rate, clipped[0] / clipped[1]), [0, 0]
+                    if diag.probe_due(step) and distributed.is_main():
+                        sample = sample_batch(run).to(run.device) if sample is None else sample
+                        sample = diagnostics.fixed_features(run.system, sample)  # once frozen
+                        row.update(diagnostics.gate_saturation(run.system, sample, run.loss, run.device))
                 if step % t.val_every == 0 or step == t.steps:
                     if distributed.is_main():  # the other ranks wait at the barrier
                         last_val = run_validation(run)
-                        row = {**_train_row(step, epoch, stats, rate), **last_val}
+                        row.update(last_val)
                         _checkpoint(run, step, last_val, extra)
                         bar.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in last_val.items()))
                     saved_at = step

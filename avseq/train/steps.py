@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
 from avseq.models.rnn import length_mask
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from avseq.train.diagnostics import layer_grad_norms
 from avseq.train.self_critical import CaptionReward, self_critical_loss
 from avseq.types import Features, Spectrogram
 
@@ -50,13 +51,16 @@ class LossOptions:
 @dataclass(frozen=True)
 class StepStats:
     """What one step did: loss, gradient norm before clipping, whether clipping engaged,
-    whether the update was skipped (non-finite gradients) and the learning rate used."""
+    whether the update was skipped (non-finite gradients), the learning rate used, and the
+    per-layer gradient norms before clipping when asked for (``grad_norm/<layer>`` -> norm,
+    see :mod:`avseq.train.diagnostics`)."""
 
     loss: float
     grad_norm: float
     clipped: bool
     skipped: bool
     lr: float
+    layer_norms: dict[str, float] = field(default_factory=dict)
 
 
 def features_of(system: nn.Module, batch: SoundBatch | CaptionBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,13 +170,16 @@ def train_step(
     device: torch.device = torch.device("cpu"),
     bf16: bool = False,
     forward: Callable[[SoundBatch | CaptionBatch], torch.Tensor] | None = None,
+    layers: dict[str, list[nn.Parameter]] | None = None,
 ) -> StepStats:
     """Forward, backward, clip, update, schedule. A step with non-finite gradients is skipped
     (weights untouched) but still advances the schedule, so step counts stay aligned.
 
     forward: computes the loss of the batch (already on ``device``) in place of
     ``batch_loss(system, batch, options)``, e.g. the DistributedDataParallel wrapper of
-    :func:`avseq.train.distributed.wrap`, which averages gradients across ranks."""
+    :func:`avseq.train.distributed.wrap`, which averages gradients across ranks.
+    layers: parameter groups (:func:`avseq.train.diagnostics.layer_groups`) whose gradient
+    norms before clipping the stats carry."""
     system.train()
     lr = optimizer.param_groups[0]["lr"]
     optimizer.zero_grad(set_to_none=True)
@@ -180,6 +187,7 @@ def train_step(
         batch = batch.to(device)
         loss = forward(batch) if forward is not None else batch_loss(system, batch, options)
     loss.backward()
+    layer_norms = layer_grad_norms(layers) if layers else {}
     params = [p for p in system.parameters() if p.grad is not None]
     norm, clipped = clip_gradients(params, grad_clip)
     skipped = not math.isfinite(norm)
@@ -188,7 +196,7 @@ def train_step(
     else:
         optimizer.step()
     scheduler.step()
-    return StepStats(float(loss.detach()), norm, clipped, skipped, lr)
+    return StepStats(float(loss.detach()), norm, clipped, skipped, lr, layer_norms)
 
 
 def make_optimizer(

@@ -70,7 +70,9 @@ def test_word_head_scores_the_caption_words_and_skips_special_tokens():
         tiny_captioner()(feats, lengths, tokens[:, :-1], with_words=True)
 
 
-@pytest.mark.parametrize("cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", False)])
+@pytest.mark.parametrize(
+    "cell, bidirectional", [("lstm", False), ("lstm", True), ("gru", False), ("gru", True), ("rnn", True)]
+)
 def test_padded_batch_decodes_each_clip_as_alone(cell, bidirectional):
     model = tiny_captioner(cell, bidirectional)
     feats, lengths = features_batch([7, 3, 5])

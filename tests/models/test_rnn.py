@@ -8,7 +8,7 @@ from avseq.errors import ConfigError
 from avseq.models.rnn import MaskedRNN, last_valid, make_rnn, masked_max, masked_mean, reverse_index
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_bidirectional_masked_rnn_matches_packed_torch_rnn(cell):
     torch.manual_seed(0)
     ours = MaskedRNN(cell, 5, 7, num_layers=2, bidirectional=True)
@@ -37,7 +37,7 @@ def test_masked_pooling_ignores_padding():
 
 
 def test_errors_name_the_bad_value_and_the_choices():
-    with pytest.raises(ConfigError, match=r"Unknown cell 'transformer'\. Supported: gru, lstm"):
+    with pytest.raises(ConfigError, match=r"Invalid cell 'transformer'\. Supported: lstm, gru, rnn"):
         MaskedRNN("transformer", 4, 4)
     with pytest.raises(ConfigError, match="num_layers must be >= 1, got 0"):
         make_rnn("lstm", 4, 4, num_layers=0)

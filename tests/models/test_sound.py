@@ -168,5 +168,5 @@ def test_bad_options_name_the_value_and_choices():
         SoundModel(8, upsample="middle")
     from avseq.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="Unknown cell 'rnn'. Supported: gru, lstm"):
-        SoundModel(8, cell="rnn")
+    with pytest.raises(ConfigError, match="Invalid cell 'lstmm'. Supported: lstm, gru, rnn"):
+        SoundModel(8, cell="lstmm")

@@ -138,8 +138,17 @@ def test_bundles_can_skip_named_encoder_weights(monkeypatch):
         ({"kind": "caption", "encoder": ENCODER, "model": {}}, r"model option 'vocab_size' is required"),
         ({"kind": "sound", "encoder": ENCODER, "model": {"in_dim": 3}}, r"in_dim 3 differs .* out_dim 16"),
         (
-            {"kind": "sound", "encoder": ENCODER, "model": {"cell": "rnn"}},
-            r"Unknown cell 'rnn'\. Supported: gru, lstm",
+            {"kind": "sound", "encoder": ENCODER, "model": {"cell": "elman"}},
+            r"Invalid model\.cell 'elman'\. Supported: lstm, gru, rnn",
+        ),
+        (
+            {
+                "kind": "frame_caption",
+                "encoder": ENCODER,
+                "model": {**CONFIGS["frame_caption"], "bidirectional": True},
+            },
+            r"model\.bidirectional: kind 'frame_caption' has no such option: a decoder generates each token "
+            r"from the ones before it, so it runs forward only; bidirectional applies to encoders",
         ),
         ({"kind": "sound", "encoder": ENCODER, "model": {"upsample": "x"}}, r"model: Invalid upsample 'x'"),
         (
