@@ -28,6 +28,16 @@ def shared_media() -> Path:
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for tests of tiny models: faster than several (no OpenMP hand-offs) and
+    steady on a busy machine. The previous count is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def invoke():
     """Run the ``avseq`` command in process: ``invoke("run", pipeline, "-i", folder, ...)`` -> the

@@ -16,13 +16,7 @@ from tests.train.conftest import TINY
 ENCODER = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}  # unused: batches carry features
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is faster than several on a shared CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models (tests/conftest.py)
 
 
 def toy_sound_batch():

@@ -16,13 +16,7 @@ from avseq.train.steps import LossOptions
 from avseq.types import Features, FrameBatch, Spectrogram
 from tests.train.conftest import ENCODER, TINY
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models (tests/conftest.py)
 
 
 def _rows(run_dir):
