@@ -20,7 +20,13 @@ Every decoder gets the same ``--threads`` (0 = FFmpeg picks). Cases run round-ro
 may be shared) and each keeps its best time. Prints one JSON line with seconds, ratios to
 ``pyav_decode`` and, under ``ratio_to_peer``, each avseq job against the faster peer doing the
 same job (all frames: PyAV rgb24 or torchcodec; sampling: torchcodec); below 1 is faster.
-Run: ``.venv/bin/python tools/bench_decode.py [--size 1080p] [--seconds 20] [--repeats 3] [--threads 0]``.
+
+``--device cuda`` runs every decoder on NVDEC (avseq and PyAV with ``hwaccel``, torchcodec with
+``device="cuda"``; the ffmpeg CLI with ``-hwaccel cuda``), and ``decoded_on`` says where avseq's
+decode really ran (a CPU fallback there makes the figures CPU figures). Run it once per device
+on the same machine to compare (``tools/gpu_check.sh`` does).
+Run: ``.venv/bin/python tools/bench_decode.py [--size 1080p] [--seconds 20] [--repeats 3] [--threads 0]
+[--device cpu]``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import numpy as np
 
 from avseq.io import decode_video, iter_video
 from avseq.io.atomic import atomic_path
-from avseq.io.sampling import fps_times, uniform_times
+from avseq.io.sampling import Sampling, fps_times, uniform_times
 
 SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
 FPS, KEYINT, WINDOW = 30, 60, 2.0
@@ -89,9 +95,12 @@ def _interleaved(cases: dict[str, Callable[[], int]], repeats: int) -> tuple[dic
     return times, frames
 
 
-def _pyav(path: Path, threads: int, rgb: bool) -> int:
+def _pyav(path: Path, threads: int, rgb: bool, hwaccel: str | None = None) -> int:
     """Plain PyAV decode; ``rgb`` converts each frame with ``to_ndarray(format="rgb24")``."""
-    with av.open(str(path)) as c:
+    from av.codec.hwaccel import HWAccel
+
+    options = {"hwaccel": HWAccel("cuda", allow_software_fallback=False)} if hwaccel else {}
+    with av.open(str(path), **options) as c:
         vs = c.streams.video[0]
         vs.thread_type, vs.codec_context.thread_count = "AUTO", threads
         n = 0
@@ -102,7 +111,7 @@ def _pyav(path: Path, threads: int, rgb: bool) -> int:
         return n
 
 
-def _torchcodec_cases(path: Path, threads: int) -> dict[str, Callable[[], int]]:
+def _torchcodec_cases(path: Path, threads: int, device: str = "cpu") -> dict[str, Callable[[], int]]:
     """torchcodec's versions of the three jobs, or {} when torchcodec does not import."""
     try:
         from torchcodec.decoders import VideoDecoder
@@ -111,7 +120,7 @@ def _torchcodec_cases(path: Path, threads: int) -> dict[str, Callable[[], int]]:
         return {}
 
     def decoder(**kwargs) -> VideoDecoder:
-        return VideoDecoder(str(path), num_ffmpeg_threads=threads, **kwargs)
+        return VideoDecoder(str(path), num_ffmpeg_threads=threads, device=device, **kwargs)
 
     def all_frames() -> int:
         dec = decoder()
@@ -138,11 +147,11 @@ def _torchcodec_cases(path: Path, threads: int) -> dict[str, Callable[[], int]]:
     }
 
 
-def _ffmpeg(path: Path, repeats: int) -> float | None:
+def _ffmpeg(path: Path, repeats: int, hwaccel: str | None = None) -> float | None:
     exe = shutil.which("ffmpeg")
     if exe is None:
         return None
-    cmd = [exe, "-v", "error", "-i", str(path), "-f", "null", "-"]
+    cmd = [exe, "-v", "error", *(["-hwaccel", "cuda"] if hwaccel else []), "-i", str(path), "-f", "null", "-"]
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -175,33 +184,45 @@ def _peer_ratios(times: dict) -> dict:
     return out
 
 
-def run(size: str, seconds: float, repeats: int, threads: int) -> dict:
+def decoded_on(path: Path, hwaccel: str | None) -> dict:
+    """Where avseq's decode of ``path`` at the 8 fps sampling ran: {"device", "fallback"}."""
+    from dataclasses import asdict
+
+    from avseq.io.windows import iter_sampled_arrays
+
+    windows = list(iter_sampled_arrays(path, [Sampling(SAMPLE_FPS, None)], size=SAMPLE_SIZE, hwaccel=hwaccel))
+    return asdict(windows[-1].decoded_on)
+
+
+def run(size: str, seconds: float, repeats: int, threads: int, device: str = "cpu") -> dict:
     """Time every variant on the cached clip; returns the JSON-ready result."""
     width, height = SIZES[size]
     path = make_clip(seconds, width, height)
+    hw = "cuda" if device == "cuda" else None
+    opts = {"threads": threads, "hwaccel": hw}
     cases = {
-        "pyav_decode": lambda: _pyav(path, threads, rgb=False),
-        "pyav_rgb24": lambda: _pyav(path, threads, rgb=True),
-        "avseq_all": lambda: sum(len(w) for w in iter_video(path, window=WINDOW, threads=threads)),
-        "avseq_8fps_224": lambda: len(decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, threads=threads)),
-        "avseq_16_uniform": lambda: len(decode_video(path, num_frames=UNIFORM_N, threads=threads)),
+        "pyav_decode": lambda: _pyav(path, threads, rgb=False, hwaccel=hw),
+        "pyav_rgb24": lambda: _pyav(path, threads, rgb=True, hwaccel=hw),
+        "avseq_all": lambda: sum(len(w) for w in iter_video(path, window=WINDOW, **opts)),
+        "avseq_8fps_224": lambda: len(decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, **opts)),
+        "avseq_16_uniform": lambda: len(decode_video(path, num_frames=UNIFORM_N, **opts)),
         "avseq_8fps_224_exact": lambda: len(
-            decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, mode="exact", threads=threads)
+            decode_video(path, fps=SAMPLE_FPS, size=SAMPLE_SIZE, mode="exact", **opts)
         ),
-        "avseq_16_uniform_exact": lambda: len(
-            decode_video(path, num_frames=UNIFORM_N, mode="exact", threads=threads)
-        ),
-        **_torchcodec_cases(path, threads),
+        "avseq_16_uniform_exact": lambda: len(decode_video(path, num_frames=UNIFORM_N, mode="exact", **opts)),
+        **_torchcodec_cases(path, threads, device),
     }
-    _pyav(path, threads, rgb=False)  # warm the page cache
+    where = decoded_on(path, hw)  # also warms the page cache
     times, frames = _interleaved(cases, repeats)
     for name in ("torchcodec_all", "torchcodec_8fps_224", "torchcodec_16_uniform"):
         times.setdefault(name, None)
         frames.setdefault(name, None)
-    times["ffmpeg"] = _ffmpeg(path, repeats)
+    times["ffmpeg"] = _ffmpeg(path, repeats, hw)
     base = times["pyav_decode"]
     return {
         "clip": {"width": width, "height": height, "fps": FPS, "seconds": seconds, "keyint": KEYINT},
+        "device": device,
+        "decoded_on": where,
         "threads": threads,
         "repeats": repeats,
         "torchcodec": _torchcodec_version(),
@@ -218,8 +239,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="clip length (>= 20 for the report)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs per variant")
     parser.add_argument("--threads", type=int, default=0, help="decoder threads, all decoders (0 = auto)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="decode on the CPU or NVDEC")
     args = parser.parse_args()
-    print(json.dumps(run(args.size, args.seconds, args.repeats, args.threads)))
+    print(json.dumps(run(args.size, args.seconds, args.repeats, args.threads, args.device)))
 
 
 if __name__ == "__main__":

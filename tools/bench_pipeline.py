@@ -11,14 +11,19 @@ It prints one JSON line: ``wall`` of the pipeline, ``stage_alone`` seconds, thei
 ``sum / max`` = no overlap at all), ``files_per_s``, and ``stage_in_run`` (busy seconds of each
 stage inside the pipeline run, summed over files) to tell machine noise from overlap.
 Without ``--caption-bundle`` / ``--sound-bundle`` it builds small random-init bundles
-(the figures measure the machinery, not trained models).
-Run: ``.venv/bin/python tools/bench_pipeline.py [--device cpu] [--clips 50]``.
+(the figures measure the machinery, not trained models). ``--device cuda`` runs the models on
+the GPU, ``--decode-device cuda`` decodes with NVDEC, ``--precision`` and ``--batch-size auto``
+are the pipeline's; the line then says where the clips were decoded (``decode_devices``), the
+precision of each model stage and the batch size used; on a GPU, ``gpu_busy`` is the share of
+the pipeline run's wall time a kernel ran (``nvidia-smi`` sampled, :mod:`tools.gpu_busy`).
+Run: ``.venv/bin/python tools/bench_pipeline.py [--device cpu] [--clips 50] [--decode-device cpu]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+from avseq.pipeline.autobatch import resolve_batch_size
 from avseq.pipeline.batching import run_batch
 from avseq.pipeline.executor import cpu_threads
 from avseq.pipeline.finalize import FileState, finalize
@@ -34,7 +40,13 @@ from avseq.pipeline.plan import build_plan
 from avseq.pipeline.stages import make_decoder
 from avseq.pipeline.workers import DecodePool, FileDone, Window
 
-PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "caption_and_sound.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tools.gpu_busy import GpuBusy  # noqa: E402
+
+PIPELINE = ROOT / "pipelines" / "caption_and_sound.yaml"
 
 
 def make_clips(folder: Path, n: int, seconds: float, size: tuple[int, int]) -> None:
@@ -88,8 +100,9 @@ def stages_alone(spec, inputs, outdir: Path) -> dict[str, float]:
                 done[msg.key] = msg
     alone = {"decode": time.perf_counter() - start}
     states = {k: FileState(item, done=done.get(k)) for k, item in enumerate(inputs)}
-    for i in range(0, len(windows), spec.batch_size):
-        for clip in run_batch(plan, windows[i : i + spec.batch_size]):
+    size = resolve_batch_size(plan).size
+    for i in range(0, len(windows), size):
+        for clip in run_batch(plan, windows[i : i + size]):
             states[clip.window.key].pieces[clip.window.index] = clip.pieces
             states[clip.window.key].bounds[clip.window.index] = (clip.window.start, clip.window.end)
             for sid, sec in clip.timings.items():
@@ -109,7 +122,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=2.0, help="mean clip length")
     parser.add_argument("--size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"))
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", default="8", help="clips per batch, or auto")
+    parser.add_argument("--decode-device", choices=["cpu", "cuda"], default="cpu", help="cuda: NVDEC")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--caption-bundle")
     parser.add_argument("--sound-bundle")
@@ -126,30 +141,47 @@ def main() -> None:
         overrides = [
             f"device={args.device}", f"batch_size={args.batch_size}", f"workers={args.workers}",
             f"stages.caption.params.bundle={caption}", f"stages.sound.params.bundle={sound}",
+            f"stages.decode.device={args.decode_device}", f"precision={args.precision}",
         ]  # fmt: skip
         spec = load_pipeline(PIPELINE, overrides)
         inputs = expand_inputs([tmp / "clips"])
         run_pipeline(spec, inputs[:2], tmp / "warm-up", progress=False)
-        alone, runs = {}, []
+        alone, runs = {}, []  # runs: (summary, GPU busy share)
         for k in range(args.repeats):  # interleaved, minimum of each: robust to a busy machine
             with cpu_threads(spec):
                 alone_k = stages_alone(spec, inputs, tmp / f"alone{k}")
             for sid, sec in alone_k.items():
                 alone[sid] = min(alone.get(sid, sec), sec)
-            runs.append(run_pipeline(spec, inputs, tmp / f"out{k}", progress=False))
-    result = min(runs, key=lambda r: r.wall_seconds)
+            with GpuBusy() if args.device.startswith("cuda") else _NoSampler() as sampler:
+                done = run_pipeline(spec, inputs, tmp / f"out{k}", progress=False)
+            runs.append((done, sampler.share))
+    result, gpu_busy = min(runs, key=lambda r: r[0].wall_seconds)
     wall, slowest = result.wall_seconds, max(alone.values())
+    summary = result.summary
     print(json.dumps({
-        "device": result.summary["device"], "clips": len(inputs), "ok": result.counts["ok"],
-        "batch_size": args.batch_size, "workers": args.workers, "repeats": args.repeats,
-        "wall": round(wall, 3), "walls": [round(r.wall_seconds, 3) for r in runs],
+        "device": summary["device"], "clips": len(inputs), "ok": result.counts["ok"],
+        "decode_devices": summary["decode_devices"], "decode_fallbacks": summary["decode_fallbacks"],
+        "stage_precision": summary["stage_precision"], "batch_size": summary["batch_size"],
+        "batch_size_setting": args.batch_size, "workers": args.workers, "repeats": args.repeats,
+        "wall": round(wall, 3), "walls": [round(r.wall_seconds, 3) for r, _ in runs],
         "stage_alone": {k: round(v, 3) for k, v in alone.items()},
         "stage_in_run": result.summary["stage_seconds"],
         "sum": round(sum(alone.values()), 3), "max": round(slowest, 3),
         "slowest_stage": max(alone, key=alone.get), "overlap_ratio": round(wall / slowest, 3),
         "files_per_s": round(len(inputs) / wall, 3),
         "media_s_per_s": result.summary["media_seconds_per_second"],
+        "gpu_busy": gpu_busy,
     }))  # fmt: skip
+
+
+class _NoSampler:
+    share = None
+
+    def __enter__(self) -> _NoSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 if __name__ == "__main__":

@@ -25,7 +25,13 @@ single clips, video + audio summed over files for the mix), ``ratio``, ``peak_rs
 ``files_per_s``, the probe figures, ``targets`` and one ``meets`` boolean per target.
 Targets: peak RSS <= 1000 MiB; ratio <= 2 for the 4k / 1080p clips (and ``--inputs`` files
 of 1080 lines or more), <= 2.5 for the mix; probe <= 0.4 s and <= 200 MiB.
-Run: ``.venv/bin/python tools/bench_real.py [--scale 0.05] [--only mix] [--inputs A.mp4 B.mp4]``.
+
+``--device cuda`` runs the models on the GPU and decodes with NVDEC (``avseq run --device cuda
+--set stages.decode.device=cuda``), and the floor decodes with NVDEC too (``-hwaccel cuda``);
+each line then carries the run's ``decode_devices`` and ``decode_fallbacks`` from summary.json,
+so a file that fell back to the CPU shows. Run once per device on the same machine to compare.
+Run: ``.venv/bin/python tools/bench_real.py [--scale 0.05] [--only mix] [--inputs A.mp4 B.mp4]
+[--device cpu]``.
 """
 
 from __future__ import annotations
@@ -173,17 +179,18 @@ def measure(cmd: list[str], interval: float = 0.1) -> Measured:
     return Measured(proc.returncode, wall, memory.peak_rss_mb, memory.peak_tree_mb)
 
 
-def floor_commands(path: Path, needs: Needs, tool: str, audio: bool) -> list[list[str]]:
-    """The video floor command, plus the audio one when ``audio``."""
+def floor_commands(path: Path, needs: Needs, tool: str, audio: bool, device: str = "cpu") -> list[list[str]]:
+    """The video floor command (on NVDEC for ``device="cuda"``), plus the audio one when ``audio``."""
     h, w = needs.size or (-1, -1)
     if tool == "pyav":
         code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tools.bench_real import pyav_decode; "
         run = [sys.executable, "-c", code + "pyav_decode(*sys.argv[1:])", str(path)]
-        cmds = [[*run, "video", str(needs.fps or 0), str(w), str(h)]]
+        cmds = [[*run, "video", str(needs.fps or 0), str(w), str(h), device]]
         return cmds + ([[*run, "audio", str(needs.sample_rate or 0)]] if audio else [])
     base = [tool, "-nostdin", "-v", "error"]
     vf = ",".join(([f"fps={needs.fps:g}"] if needs.fps else []) + ([f"scale={w}:{h}"] if needs.size else []))
-    video = [*base, "-threads", "2", "-i", str(path), "-map", "0:v:0", *(["-vf", vf] if vf else [])]
+    hw = ["-hwaccel", "cuda"] if device == "cuda" else []
+    video = [*base, "-threads", "2", *hw, "-i", str(path), "-map", "0:v:0", *(["-vf", vf] if vf else [])]
     cmds = [[*video, "-f", "null", "-"]]
     rate = ["-ar", str(needs.sample_rate)] if needs.sample_rate else []
     audio_cmd = [*base, "-i", str(path), "-map", "0:a:0", "-vn", *rate, "-ac", "1", "-f", "null", "-"]
@@ -191,9 +198,14 @@ def floor_commands(path: Path, needs: Needs, tool: str, audio: bool) -> list[lis
 
 
 def pyav_decode(path: str, kind: str, *args: str) -> None:
-    """The floor without the ffmpeg CLI: ``video FPS W H`` through fps and scale filters, or
-    ``audio RATE`` resampled to mono. Runs in a child process (see :func:`floor_commands`)."""
-    with av.open(path) as container:
+    """The floor without the ffmpeg CLI: ``video FPS W H [DEVICE]`` through fps and scale filters
+    (decoded on NVDEC for DEVICE cuda), or ``audio RATE`` resampled to mono. Runs in a child
+    process (see :func:`floor_commands`)."""
+    from av.codec.hwaccel import HWAccel
+
+    on_gpu = kind == "video" and len(args) > 3 and args[3] == "cuda"
+    options = {"hwaccel": HWAccel("cuda", allow_software_fallback=False)} if on_gpu else {}
+    with av.open(path, **options) as container:
         if kind == "audio":
             rate = int(args[0]) or None
             resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
@@ -221,14 +233,14 @@ def pyav_decode(path: str, kind: str, *args: str) -> None:
                     break
 
 
-def decode_floor(paths: list[Path], needs: Needs, tool: str) -> dict:
+def decode_floor(paths: list[Path], needs: Needs, tool: str, device: str = "cpu") -> dict:
     """Seconds of the video and audio floors summed over ``paths``, and the largest floor RSS."""
     from avseq.io import probe
 
     video_s = audio_s = rss = 0.0
     for path in paths:
         has_audio = any(s.type == "audio" for s in probe(path).streams)
-        for i, cmd in enumerate(floor_commands(path, needs, tool, has_audio)):
+        for i, cmd in enumerate(floor_commands(path, needs, tool, has_audio, device)):
             m = measure(cmd, interval=0.05)
             if m.returncode != 0:
                 raise RuntimeError(f"floor command failed ({m.returncode}): {' '.join(cmd)}")
@@ -237,12 +249,14 @@ def decode_floor(paths: list[Path], needs: Needs, tool: str) -> dict:
     return {"video_s": video_s, "audio_s": audio_s, "rss_mb": rss}
 
 
-def run_pipeline(target: Path) -> tuple[Measured, dict, list[dict]]:
-    """``avseq run`` over ``target`` (file or folder) into a fresh temp folder: its figures, its
-    summary.json and the errors of its failed inputs."""
+def run_pipeline(target: Path, device: str = "auto") -> tuple[Measured, dict, list[dict]]:
+    """``avseq run`` over ``target`` (file or folder) into a fresh temp folder, models and decoding
+    on ``device``: its figures, its summary.json and the errors of its failed inputs."""
     outdir = Path(tempfile.mkdtemp(prefix="avseq_bench_real_"))
     try:
         cmd = [*AVSEQ, "run", str(PIPELINE), "-i", str(target), "-o", str(outdir), "--overwrite", "--quiet"]
+        if device != "auto":  # auto: the pipeline file's own devices
+            cmd += ["--device", device, "--set", f"stages.decode.device={device}"]
         return measure(cmd), *_read_outcome(outdir)
     finally:
         shutil.rmtree(outdir, ignore_errors=True)
@@ -311,11 +325,13 @@ class Case:
     mix: bool = False
 
 
-def bench_case(case: Case, paths: list[Path], target: Path, needs: Needs, tool: str) -> dict:
+def bench_case(
+    case: Case, paths: list[Path], target: Path, needs: Needs, tool: str, device: str = "auto"
+) -> dict:
     """One JSON-ready line: floor, ``avseq run`` over ``target`` and ``avseq probe`` on ``paths[0]``."""
     _warm(paths)
-    floor = decode_floor(paths, needs, tool)
-    run, summary, failed = run_pipeline(target)
+    floor = decode_floor(paths, needs, tool, device)
+    run, summary, failed = run_pipeline(target, device)
     probe = probe_figures(paths[0])
     mix = case.mix
     floor_s = floor["video_s"] + (floor["audio_s"] if mix else 0.0)
@@ -325,6 +341,7 @@ def bench_case(case: Case, paths: list[Path], target: Path, needs: Needs, tool: 
     meets["run_ok"] = run.returncode == 0
     return {
         "name": case.name,
+        "device": device,
         "input": describe(paths),
         "wall_s": round(run.wall_s, 3),
         "floor_s": round(floor_s, 3),
@@ -340,6 +357,10 @@ def bench_case(case: Case, paths: list[Path], target: Path, needs: Needs, tool: 
         "exit_code": run.returncode,
         "counts": summary.get("counts"),
         "failed": failed,
+        "decode_devices": summary.get("decode_devices"),
+        "decode_fallbacks": summary.get("decode_fallbacks"),
+        "stage_precision": summary.get("stage_precision"),
+        "batch_size": summary.get("batch_size"),
         "summary_memory": {k: v for k, v in summary.items() if "rss" in k or "memory" in k} or None,
         "probe": probe,
         "needs": {"fps": needs.fps, "size": needs.size, "sample_rate": needs.sample_rate},
@@ -386,6 +407,9 @@ def main() -> None:
     parser.add_argument("--only", help="run this case alone (4k, 720p, 1080p_10min, mix, or an input's stem)")
     parser.add_argument("--inputs", type=Path, nargs="+", help="your own files, one case each")
     parser.add_argument("--floor", choices=["auto", "ffmpeg", "pyav"], default="auto", help="floor tool")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="models + decode; auto: the file's"
+    )
     args = parser.parse_args()
     if args.scale <= 0:
         parser.error(f"--scale must be > 0, got {args.scale}")
@@ -405,7 +429,7 @@ def main() -> None:
             else:
                 paths = case.paths or [make_clip(CASES[case.name].scaled(args.scale))]
                 target = paths[0]
-            line = bench_case(case, paths, target, needs, tool)
+            line = bench_case(case, paths, target, needs, tool, args.device)
         print(json.dumps({"scale": args.scale, **line}), flush=True)
 
 

@@ -14,6 +14,19 @@ import click
 OVERRIDE_HELP = "Override a pipeline key: stages.<id>.params.<key>=VALUE or e.g. batch_size=4 (repeatable)."
 
 
+class BatchSize(click.ParamType):
+    """A positive int, or ``auto`` (the most clips that fit the model device's free memory)."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or (isinstance(value, int) and value >= 1):
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+        self.fail(f"{value!r} is not a positive int or auto", param, ctx)
+
+
 def _spec(pipeline: str, overrides: tuple[str, ...]):
     from avseq.pipeline import load_pipeline
 
@@ -46,7 +59,16 @@ def validate(pipeline: str, overrides: tuple[str, ...]) -> None:
     "-o", "--output", "outdir", required=True, type=click.Path(file_okay=False), help="Output folder."
 )
 @click.option("--device", help="Device for stages without their own: auto, cpu, cuda, cuda:N.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Clips per model batch.")
+@click.option(
+    "--batch-size",
+    type=BatchSize(),
+    help="Clips per model batch, or auto (as many as the GPU's memory holds).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="Model stages' autocast: auto (bf16/fp16 on cuda, fp32 on cpu), fp32, bf16 or fp16.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Decode worker processes.")
 @click.option(
     "--memory",
@@ -73,6 +95,7 @@ def run(
     outdir,
     device,
     batch_size,
+    precision,
     workers,
     memory,
     timeout,
@@ -88,6 +111,7 @@ def run(
     from avseq.pipeline import expand_inputs, run_pipeline
 
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
+    options |= {"precision": precision}
     options |= {"memory": memory}
     options |= {"executor": executor}
     extra = [f"{k}={v}" for k, v in options.items() if v is not None]

@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from avseq.errors import MediaError, NoStreamError
-from avseq.io.hwaccel import cpu_fallback_warning, is_hwaccel_error, open_options
+from avseq.io.hwaccel import DecodePlace, is_hwaccel_error
 from avseq.io.opener import map_error, open_media
 from avseq.io.scan import MISSING, PacketTable
 
@@ -35,19 +35,22 @@ class PlanMismatch(Exception):
 
 
 @contextlib.contextmanager
-def open_video(path: str | Path, stream: int, *, threads: int = 0, hwaccel: str | None = None):
+def open_video(path: str | Path, stream: int, *, threads: int = 0, place: DecodePlace | None = None):
     """Open ``path`` and yield ``(container, video_stream)`` configured for decoding.
 
-    With ``hwaccel="cuda"`` a device that cannot be created falls back to the CPU with a warning.
+    place: where the decode should run (``DecodePlace(path, "cuda")`` for NVDEC); a device that
+    cannot be created, or a codec without an NVDEC decoder, falls back to the CPU and ``place``
+    records why. None: the CPU.
     """
-    options = open_options(path, hwaccel)
+    place = place if place is not None else DecodePlace(path, None)
+    options = place.open_options()
     with contextlib.ExitStack() as stack:
         try:
             container = stack.enter_context(open_media(path, **options))
         except MediaError as err:
             if not options or not is_hwaccel_error(err.__cause__):
                 raise
-            cpu_fallback_warning(path, f"device error: {err.cause}")
+            place.open_failed(err.__cause__)
             container = stack.enter_context(open_media(path))
         n = len(container.streams.video)
         if not 0 <= stream < n:
@@ -55,6 +58,7 @@ def open_video(path: str | Path, stream: int, *, threads: int = 0, hwaccel: str 
         vs = container.streams.video[stream]
         vs.thread_type = "AUTO"
         vs.codec_context.thread_count = threads
+        place.opened(vs.codec_context)
         yield container, vs
 
 

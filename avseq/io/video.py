@@ -22,7 +22,7 @@ import numpy as np
 
 from avseq.errors import CorruptMediaError, NoStreamError, UnsupportedCodecError
 from avseq.io.convert import FrameStack, FrameWriter, SizeArg, validate_size
-from avseq.io.hwaccel import validate_hwaccel
+from avseq.io.hwaccel import DecodePlace, validate_hwaccel
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits, check_value
 from avseq.io.probe import UNKNOWN_CODEC, MediaInfo, StreamInfo, probe
 from avseq.io.sampling import EPS, Sampling, Selector, TaggedTimes, check_sampling, choose_indices
@@ -224,14 +224,25 @@ def _plan_pays(req: VideoRequest, container) -> bool:
 
 
 def sampled_frames(
-    path: Path, req: VideoRequest, info: MediaInfo, *, after: float = -math.inf
+    path: Path,
+    req: VideoRequest,
+    info: MediaInfo,
+    *,
+    after: float = -math.inf,
+    place: DecodePlace | None = None,
 ) -> Iterator[Triple]:
-    """(sample time, frame, samplings) for ``req`` with time > ``after``; PlanMismatch escapes."""
+    """(sample time, frame, samplings) for ``req`` with time > ``after``; PlanMismatch escapes.
+
+    place: records where the frames are decoded (``req.hwaccel``'s device or the CPU, and why);
+    pass one to read it afterwards.
+    """
     vinfo = _video_stream(path, info, req.stream)
     declared_end = _declared_end(info, vinfo)
-    with open_video(path, req.stream, threads=req.threads, hwaccel=req.hwaccel) as (container, vs):
+    place = place if place is not None else DecodePlace(path, req.hwaccel)
+    with open_video(path, req.stream, threads=req.threads, place=place) as (container, vs):
         pairs = _fast_pairs if _plan_pays(req, container) else _exact_pairs
         for triple in pairs(path, container, vs, req, declared_end):
+            place.decoded(vs.codec_context)
             if triple[0] > after:
                 yield triple
 
@@ -284,7 +295,9 @@ def decode_video(
     need (same choice as "exact", which decodes everything). threads: decoder
     threads (0 = automatic); unless it is 1, one more thread converts frames to RGB
     while the decoder works (same pixels: swscale runs one thread). hwaccel: None
-    or "cuda" (falls back to the CPU with a warning). on_truncated: "error" raises
+    "cuda" or "cuda:N" (NVDEC; a device, codec or stream NVDEC cannot take falls back to the CPU
+    with a CpuFallbackWarning that says why; :func:`~avseq.io.iter_sampled_arrays` reports where
+    each window was decoded). on_truncated: "error" raises
     TruncatedMediaError when the data ends noticeably before the header says,
     "warn" returns what decodes. limits: caps checked before decoding
     (ResourceLimitError).
@@ -292,8 +305,9 @@ def decode_video(
     req = VideoRequest(fps, num_frames, start, end, size, stream, mode, threads, hwaccel, on_truncated,
                        limits or DEFAULT_LIMITS)  # fmt: skip
     path, info, capacity = prepare(path, req)
+    place = DecodePlace(path, req.hwaccel)
     try:
-        return _collect(sampled_frames(path, req, info), req, capacity)
+        return _collect(sampled_frames(path, req, info, place=place), req, capacity)
     except PlanMismatch as why:
         log.info("%s: fast decode plan did not hold (%s); decoding every frame", path, why)
-        return _collect(sampled_frames(path, replace(req, mode="exact"), info), req, capacity)
+        return _collect(sampled_frames(path, replace(req, mode="exact"), info, place=place), req, capacity)

@@ -20,6 +20,7 @@ import numpy as np
 
 from avseq.io import video
 from avseq.io.convert import BufferPool, FrameStack, FrameWriter, SizeArg, output_shape
+from avseq.io.hwaccel import ON_CPU, DecodedOn, DecodePlace
 from avseq.io.limits import DEFAULT_LIMITS, MediaLimits
 from avseq.io.raw import RawFrames
 from avseq.io.sampling import EPS, Sampling, check_sampling
@@ -38,12 +39,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SampledWindow:
     """One window of :func:`iter_sampled`: [start, end) seconds, its frames, and per sampling the
-    (T_i,) int64 indices into ``frames`` of the frames that sampling asked for."""
+    (T_i,) int64 indices into ``frames`` of the frames that sampling asked for; ``decoded_on``:
+    where the decode ran up to the end of this window (NVDEC, or the CPU and why)."""
 
     start: float
     end: float
     frames: Frames
     picks: tuple[torch.Tensor, ...]
+    decoded_on: DecodedOn = ON_CPU
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,13 @@ class SampledArrays:
     end: float
     frames: RawFrames
     picks: tuple[np.ndarray, ...]
+    decoded_on: DecodedOn = ON_CPU
 
     def load(self) -> SampledWindow:
         import torch
 
         picks = tuple(torch.from_numpy(p) for p in self.picks)
-        return SampledWindow(self.start, self.end, self.frames.load(), picks)
+        return SampledWindow(self.start, self.end, self.frames.load(), picks, self.decoded_on)
 
 
 class _Window:
@@ -80,15 +84,16 @@ class _Window:
                 self.stack.capacity = min(self.stack.capacity, self.max_bytes // self.frame_bytes + 1)
         self.stack.add(frame, video.frame_seconds(frame))
 
-    def close(self, end: float) -> SampledArrays:
+    def close(self, end: float, decoded_on: DecodedOn) -> SampledArrays:
         picks = tuple(np.array(p, dtype=np.int64) for p in self.picks)
-        return SampledArrays(self.start, max(end, self.start + 1e-3), self.stack.raw(), picks)
+        return SampledArrays(self.start, max(end, self.start + 1e-3), self.stack.raw(), picks, decoded_on)
 
 
 def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: float,
-             max_bytes: int | None) -> Iterator[SampledArrays]:  # fmt: skip
+             max_bytes: int | None, place: DecodePlace) -> Iterator[SampledArrays]:  # fmt: skip
     """Group pairs into windows of ``req.window`` seconds (one window without it), cutting a window
-    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends.
+    early once its frames would pass ``max_bytes``. ``end``: seconds where the last window ends;
+    ``place``: where the decode runs (each window says where its frames were decoded).
     The windows share one :class:`~avseq.io.convert.FrameWriter` and a
     :class:`~avseq.io.convert.BufferPool`: a window's buffer is filled again once the caller has
     let go of its frames, so memory stays warm and bounded."""
@@ -102,14 +107,14 @@ def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: flo
         for t, frame, streams in pairs:
             k = math.floor((t - req.start) / req.window + EPS) if req.window else 0
             if current is not None and k != index:
-                yield current.close(bound(index + 1))
+                yield current.close(bound(index + 1), place.result)
                 current = None
             elif (
                 current is not None
                 and max_bytes
                 and (len(current.stack) + 1) * current.frame_bytes > max_bytes
             ):
-                yield current.close(t)
+                yield current.close(t, place.result)
                 current = _Window(req, capacity, t, pool, writer, max_bytes)
             if current is None:
                 current = _Window(req, capacity, bound(k), pool, writer, max_bytes)
@@ -117,7 +122,7 @@ def _windows(pairs: Iterator[Triple], req: VideoRequest, capacity: int, end: flo
             current.add(frame, streams, req.size)
         if current is not None:
             stop = max(end, last_t)
-            yield current.close(min(bound(index + 1), stop) if req.window else stop)
+            yield current.close(min(bound(index + 1), stop) if req.window else stop, place.result)
 
 
 def iter_sampled(
@@ -154,21 +159,24 @@ def iter_sampled_arrays(
 
     window: seconds per window (None: the whole file is one window); max_bytes: cut a window
     early once its frames would pass this many bytes, so memory never follows the input's
-    length or resolution. The other arguments are those of :func:`decode_video`.
+    length or resolution. The other arguments are those of :func:`decode_video`; each window's
+    ``decoded_on`` says where its frames were decoded (with ``hwaccel``: NVDEC, or the CPU and why).
     """
     req = VideoRequest(start=start, end=end, size=size, stream=stream, mode=mode, threads=threads,
                        hwaccel=hwaccel, on_truncated=on_truncated, limits=limits or DEFAULT_LIMITS,
                        window=window, samplings=tuple(samplings))  # fmt: skip
     path, info, capacity = video.prepare(path, req)
     stop, last_t = float(end if end is not None else info.duration or 0.0), -math.inf
+    place = DecodePlace(path, req.hwaccel)
     try:
-        for w in _windows(video.sampled_frames(path, req, info), req, capacity, stop, max_bytes):
+        frames = video.sampled_frames(path, req, info, place=place)
+        for w in _windows(frames, req, capacity, stop, max_bytes, place):
             last_t = w.end - EPS  # times within EPS count as one: resume from the window's end
             yield w
     except PlanMismatch as why:
         log.warning("%s: fast decode plan did not hold (%s); continuing with every frame", path, why)
-        exact = video.sampled_frames(path, replace(req, mode="exact"), info, after=last_t)
-        yield from _windows(exact, req, capacity, stop, max_bytes)
+        exact = video.sampled_frames(path, replace(req, mode="exact"), info, after=last_t, place=place)
+        yield from _windows(exact, req, capacity, stop, max_bytes, place)
 
 
 def iter_video(

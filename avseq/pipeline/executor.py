@@ -3,7 +3,9 @@
 Memory stays flat: a model batch takes at most ``batch_size`` windows and the run's batch
 budget in bytes, the decode queue holds ``2 * batch_size`` windows and its budget in bytes
 (:mod:`avseq.pipeline.memory`), and at most ``workers`` files are being decoded. Sinks run in
-one writer thread so file writing overlaps compute.
+one writer thread so file writing overlaps compute. ``batch_size: auto`` is measured once the
+models are loaded (:mod:`avseq.pipeline.autobatch`); a batch that runs out of device memory is
+run in halves, and the batches after it are no larger than the part that fitted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from avseq.io.heap import give_back_large_blocks
-from avseq.pipeline.batching import run_batch
+from avseq.pipeline.autobatch import MAX_BATCH, BatchSize, resolve_batch_size
+from avseq.pipeline.batching import ClipResult, run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.memory import MemoryBudget, MiB, available_cores, peak_rss_bytes
@@ -87,7 +90,10 @@ def _run_plan(
     peaks = {"main": peak_rss_bytes(), "decode_workers": run.worker_peak}
     peak_mb = {k: round(v / MiB, 1) for k, v in peaks.items()}
     return run.finish(
-        time.perf_counter() - start, peak_rss_mb=max(peak_mb.values()), peak_rss_by_process_mb=peak_mb
+        time.perf_counter() - start,
+        peak_rss_mb=max(peak_mb.values()),
+        peak_rss_by_process_mb=peak_mb,
+        **run.batch_fields(),
     )
 
 
@@ -102,6 +108,9 @@ class _Run(RunRecorder):
         self.pending: list[Window] = []
         self.writes: deque[tuple[FileState, Future]] = deque()
         self.worker_peak = 0  # bytes: the largest peak resident memory of a decode worker
+        self.batch: BatchSize | None = None  # resolved once the models are loaded
+        self.batch_size = 0  # windows per batch: batch.size, lowered after an out-of-memory error
+        self.halved = 0  # batches run again in halves after an out-of-memory error
 
     def execute(self, todo: list[InputItem]) -> None:
         if not todo:
@@ -112,7 +121,7 @@ class _Run(RunRecorder):
         busy = min(spec.workers, len(todo))
         budget = MemoryBudget(spec.memory)
         decoder = make_decoder(self.plan, busy)
-        prefetch = 2 * spec.batch_size
+        prefetch = 2 * (MAX_BATCH if spec.batch_size == "auto" else spec.batch_size)  # bytes bound it too
         pool = DecodePool(decoder, busy, spec.timeout, prefetch=prefetch, max_bytes=budget.queue_bytes)
         with pool, ThreadPoolExecutor(1, thread_name_prefix="avseq-sinks") as writer:
             self.writer = writer
@@ -122,19 +131,20 @@ class _Run(RunRecorder):
             give_back_large_blocks()  # here, not in the workers: their decoders reuse big frames
             with cpu_threads(spec):
                 self.plan.build(("batch", "sink"))  # while the workers decode the first files
+                self.batch = resolve_batch_size(self.plan)
+                self.batch_size = self.batch.size
                 self._consume(pool, budget)
         self.worker_peak = pool.peak_rss
 
     def _consume(self, pool: DecodePool, budget: MemoryBudget) -> None:
         """Batch the decoded windows through the models and hand finished files to the writer."""
-        spec = self.plan.spec
         self.progress.show()
         for msg in pool.events():
             held = sum(w.nbytes for w in self.pending)
             if isinstance(msg, Window) and held and held + msg.nbytes > budget.batch_bytes:
                 self._flush()  # a batch stays within its budget
             self._handle(msg)
-            if len(self.pending) >= spec.batch_size or (self.pending and pool.idle()):
+            if len(self.pending) >= self.batch_size or (self.pending and pool.idle()):
                 self._flush()
             self._collect(block=False)
             if self.stopped:
@@ -166,7 +176,9 @@ class _Run(RunRecorder):
         self.pending = []
         if not windows:
             return
-        for clip in run_batch(self.plan, windows):
+        clips = run_batch(self.plan, windows)
+        self._fit(clips)
+        for clip in clips:
             state = self.files[clip.window.key]
             if state.failed:
                 continue
@@ -178,6 +190,21 @@ class _Run(RunRecorder):
             state.pieces[clip.window.index] = clip.pieces
             state.add_timings(clip.timings)
             self._maybe_finalize(state)
+
+    def _fit(self, clips: list[ClipResult]) -> None:
+        """After an out-of-memory error, keep later batches to the smallest part that fitted."""
+        fitted = [c.fitted for c in clips if c.fitted is not None]
+        if fitted:
+            self.halved += 1
+            self.batch_size = min(self.batch_size, min(fitted))
+
+    def batch_fields(self) -> dict:
+        """summary.json's batch entries: the batch size used at the end (and how auto chose it),
+        and how many batches ran out of device memory and ran again in halves."""
+        if self.batch is None:
+            return {}
+        fields = {"batch_size": self.batch_size, "oom_halved_batches": self.halved}
+        return fields | ({"batch_size_auto": self.batch.summary()} if self.batch.auto else {})
 
     def _maybe_finalize(self, state: FileState) -> None:
         if state.complete:
@@ -197,4 +224,4 @@ class _Run(RunRecorder):
     def _fail(self, state: FileState, result: Result) -> None:
         state.failed = True
         state.pieces.clear()
-        self.record(result)
+        self.record(state.decoded_on(result))

@@ -43,6 +43,13 @@ class FileState:
         for k, v in timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
 
+    def decoded_on(self, result: Result) -> Result:
+        """``result`` with where this input's frames were decoded, once its decode has finished."""
+        where = self.done.decoded_on if self.done is not None else None
+        if where is not None:
+            result.decode_device, result.decode_fallback = where.device, where.fallback
+        return result
+
 
 def clear_staging(outdir: Path) -> None:
     """Remove leftovers of an interrupted run (their inputs are redone); a symlink is unlinked."""
@@ -81,7 +88,9 @@ def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     captions = [w[sid] for sid in plan.keep if plan.kind(sid) == "text" for w in windows]
-    return Result(item.id, str(item.path), "ok", None, outputs, captions, round(done.duration, 4), timings)
+    duration = round(done.duration, 4)
+    result = Result(item.id, str(item.path), "ok", None, outputs, captions, duration, timings)
+    return state.decoded_on(result)
 
 
 def _refuse_symlinked_folders(target: Path, outdir: Path) -> None:

@@ -140,8 +140,9 @@ def describe(spec: PipelineSpec) -> str:
     """A readable listing of the resolved graph (what ``avseq validate`` prints)."""
     lines = [
         f"pipeline {spec.path}",
-        f"  executor={spec.executor} device={spec.device} batch_size={spec.batch_size} "
-        f"workers={spec.workers} timeout={spec.timeout}s memory={spec.memory.human_readable()}",
+        f"  executor={spec.executor} device={spec.device} precision={spec.precision} "
+        f"batch_size={spec.batch_size} workers={spec.workers} timeout={spec.timeout}s "
+        f"memory={spec.memory.human_readable()}",
     ]
     for s in spec.stages:
         st = STAGES.get(s.type)

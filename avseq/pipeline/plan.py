@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from avseq.pipeline.memory import INFERENCE_CHUNK
+from avseq.pipeline.precision import autocast, autocast_dtype, precision_name
 from avseq.pipeline.spec import PipelineSpec, StageSpec
 from avseq.pipeline.stages import STAGES
 
@@ -53,6 +55,8 @@ class Plan:
     """Runnable stages by role, in topological order.
 
     keep: ids of stages whose per-clip pieces must be kept for sinks or results.
+    autocast: (device, dtype) of each batch stage whose type runs under the pipeline's
+    ``precision``, resolved when it is built (dtype None: float32).
     """
 
     spec: PipelineSpec
@@ -62,12 +66,27 @@ class Plan:
     sinks: list[StageSpec]
     keep: list[str]
     context: BuildContext
+    autocast: dict[str, tuple[torch.device, torch.dtype | None]] = field(default_factory=dict)
 
     def build(self, roles: tuple[str, ...]) -> None:
         """Construct the stages of ``roles`` not built yet (models load onto their devices here)."""
         for s in self.spec.stages:
-            if s.id not in self.objects and STAGES.get(s.type).role in roles:
-                self.objects[s.id] = STAGES.get(s.type).impl(s, self.context)
+            st = STAGES.get(s.type)
+            if s.id not in self.objects and st.role in roles:
+                self.objects[s.id] = st.impl(s, self.context)
+                if st.autocast:
+                    device = self.context.device(s)
+                    self.autocast[s.id] = (device, autocast_dtype(self.spec.precision, device))
+
+    def precision(self, stage_id: str) -> contextlib.AbstractContextManager:
+        """The context a batch stage runs in: autocast at its precision, or nothing (float32)."""
+        if stage_id not in self.autocast:
+            return contextlib.nullcontext()
+        return autocast(*self.autocast[stage_id])
+
+    def precisions(self) -> dict[str, str]:
+        """{stage id: fp32 / bf16 / fp16} of the stages that run under the pipeline's precision."""
+        return {sid: precision_name(dtype) for sid, (_, dtype) in self.autocast.items()}
 
     def kind(self, stage_id: str) -> str:
         return STAGES.get(self.spec.stage(stage_id).type).produces

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from avseq.errors import AvseqError, BundleError, ConfigError
+from avseq.pipeline.autobatch import CPU_BATCH
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.outdir_lock import output_folder_lock
 from avseq.pipeline.plan import build_plan
@@ -166,7 +167,7 @@ def build_dataset(ray: Any, spec: PipelineSpec, todo: list[InputItem], outdir: P
     ds = ds.map_batches(
         ModelActor,
         fn_constructor_kwargs={"spec": spec},
-        batch_size=spec.batch_size,
+        batch_size=CPU_BATCH if spec.batch_size == "auto" else spec.batch_size,  # files per actor call
         compute=ray.data.ActorPoolStrategy(size=spec.ray.actors),
         **actor,
     )

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from avseq.devices import resolve_device
+from avseq.pipeline.autobatch import resolve_batch_size
 from avseq.pipeline.batching import ClipResult, run_batch
 from avseq.pipeline.finalize import FileState, finalize
 from avseq.pipeline.inputs import InputItem
@@ -88,12 +89,13 @@ class ModelActor:
     """Ray actor (map_batches callable class): loads the batch stages once, runs them per batch.
 
     A batch is up to ``spec.batch_size`` files; their windows run through the models in
-    chunks of ``spec.batch_size`` windows (padded together, as the local executor does).
+    chunks of ``spec.batch_size`` windows (padded together, as the local executor does; ``auto``
+    is measured on the actor's device, and lowered after a chunk runs out of device memory).
     """
 
     def __init__(self, spec: PipelineSpec) -> None:
         self.plan = build_plan(spec, roles=("batch",))
-        self.chunk = spec.batch_size
+        self.chunk = resolve_batch_size(self.plan).size
         self.meta = {
             "device": str(resolve_device(spec.device)),
             "bundles": self.plan.bundle_versions(),
@@ -114,9 +116,13 @@ class ModelActor:
             for w in flight.windows:
                 w.key = i
                 windows.append(w)
-        for start in range(0, len(windows), self.chunk):
-            for clip in run_batch(self.plan, windows[start : start + self.chunk]):
+        start = 0
+        while start < len(windows):
+            chunk = windows[start : start + self.chunk]
+            for clip in run_batch(self.plan, chunk):
                 _take(flights[clip.window.key], clip)
+                self.chunk = min(self.chunk, clip.fitted or self.chunk)
+            start += len(chunk)
         for flight in flights:
             flight.windows = []
 
@@ -127,7 +133,8 @@ def _take(flight: InFlight, clip: ClipResult) -> None:
     if flight.failure is not None:
         return
     if clip.error is not None:
-        flight.fail(Result.failure(state.item.id, str(state.item.path), clip.error, state.timings))
+        failure = Result.failure(state.item.id, str(state.item.path), clip.error, state.timings)
+        flight.fail(state.decoded_on(failure))
         return
     state.pieces[clip.window.index] = clip.pieces
     state.add_timings(clip.timings)

@@ -7,6 +7,7 @@ they keep one set of resume and reporting rules.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,9 @@ class RunRecorder:
 
 
 def build_summary(results: list[Result], total: int, wall: float, spec: PipelineSpec, plan: Plan) -> dict:
-    """The content of summary.json: counts, throughput, device, pipeline, bundles, seconds per stage."""
+    """The content of summary.json: counts, throughput, device, precision, where the inputs were
+    decoded (files per device, and per reason for a CUDA decode that ran on the CPU), pipeline,
+    bundles, seconds per stage."""
     import torch
 
     from avseq.devices import resolve_device
@@ -114,6 +117,10 @@ def build_summary(results: list[Result], total: int, wall: float, spec: Pipeline
         "executor": spec.executor,
         "device": str(resolve_device(spec.device)),
         "batch_size": spec.batch_size,
+        "precision": spec.precision,
+        "stage_precision": plan.precisions(),
+        "decode_devices": dict(Counter(r.decode_device for r in done if r.decode_device)),
+        "decode_fallbacks": dict(Counter(r.decode_fallback for r in done if r.decode_fallback)),
         "workers": spec.workers,
         "cpu_threads": torch.get_num_threads(),
         "pipeline": spec.path,

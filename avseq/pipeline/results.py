@@ -26,7 +26,12 @@ Status = Literal["ok", "failed", "skipped"]
 
 @dataclass
 class Result:
-    """One line of results.jsonl (schema in docs/architecture.md); output paths relative to OUTDIR."""
+    """One line of results.jsonl (schema in docs/architecture.md); output paths relative to OUTDIR.
+
+    decode_device: where the input's video frames were decoded, "cuda" (NVDEC) or "cpu" (None:
+    not known, e.g. the decode failed, or no video); decode_fallback: why a CUDA decode ran on the
+    CPU (None otherwise).
+    """
 
     id: str
     input: str
@@ -36,6 +41,8 @@ class Result:
     captions: list[str] = field(default_factory=list)
     duration: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    decode_device: str | None = None
+    decode_fallback: str | None = None
     finished_at: str = ""
 
     @classmethod

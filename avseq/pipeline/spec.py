@@ -32,6 +32,7 @@ from avseq.pipeline.ray_options import RayOptions
 from avseq.pipeline.stages import STAGES, StageType
 
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?|mps)$"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MIN_MEMORY = 16 * MiB
 STAGE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
@@ -72,7 +73,12 @@ class PipelineSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Literal[1]
     device: str = Field("auto", pattern=DEVICE_PATTERN)
-    batch_size: PositiveInt = 8
+    batch_size: int | Literal["auto"] = Field(
+        8, description="clips per model batch; auto: the most that fit the device's free memory"
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="autocast of the model stages; auto: bf16 or fp16 on cuda, fp32 on cpu"
+    )
     workers: PositiveInt = 2
     executor: Literal["local", "ray"] = "local"
     timeout: PositiveFloat | None = Field(120.0, description="seconds per input file")
@@ -87,6 +93,13 @@ class PipelineSpec(BaseModel):
     # filled by avseq.pipeline.planning: what each stage's consumers need, what each stage provides
     _needs: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
     _provides: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _positive_or_auto(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("Input should be a positive int or 'auto'")
 
     @field_validator("memory")
     @classmethod

@@ -3,7 +3,9 @@
 Each worker is a forked process that decodes whole files (window by window) and
 sends :class:`Window` messages, then :class:`FileDone` or :class:`FileFailed`. Workers start
 before the main process imports torch and never import it: they send numpy values
-(:mod:`avseq.io.raw`), which arrive as tensors.
+(:mod:`avseq.io.raw`), which arrive as tensors. A decoder may ask for spawned workers instead
+(its ``start_method``): NVDEC decoding does, since a forked child cannot use CUDA once its
+parent has initialised it.
 A feeder thread in the main process hands out files, moves messages into a
 bounded queue (so decoding runs ahead of the models by at most ``prefetch``
 windows) and kills a worker whose file exceeds the timeout, replacing it.
@@ -25,13 +27,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from avseq.pipeline.memory import peak_rss_bytes
 
-_CTX = mp.get_context("fork")
+if TYPE_CHECKING:
+    from avseq.io.hwaccel import DecodedOn
+
+START_METHODS = ("fork", "spawn")
 
 
 @dataclass
@@ -48,13 +53,15 @@ class Window:
 
 @dataclass
 class FileDone:
-    """File ``key`` decoded into ``windows`` windows; duration in seconds."""
+    """File ``key`` decoded into ``windows`` windows; duration in seconds; decoded_on: where its
+    video frames were decoded (NVDEC, or the CPU and why; None without a video decode)."""
 
     key: int
     windows: int
     duration: float
     seconds: float
     pts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # every frame's, seconds
+    decoded_on: DecodedOn | None = None
 
 
 @dataclass
@@ -114,9 +121,10 @@ def _send(conn: Connection, msg: Any) -> None:
 
 
 class _Worker:
-    def __init__(self, decode: Decoder) -> None:
-        self.conn, child = _CTX.Pipe()
-        self.proc = _CTX.Process(target=_worker_main, args=(child, decode, os.getpid()), daemon=True)
+    def __init__(self, decode: Decoder, start_method: str = "fork") -> None:
+        ctx = mp.get_context(start_method)
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, decode, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[int, Path] | None = None
@@ -136,7 +144,8 @@ class DecodePool:
 
     timeout: seconds one file may take (None = no limit). prefetch and max_bytes: bounds of
     the message queue in messages and in bytes (one message always fits), which keep memory
-    flat however many, however long or however large the files are.
+    flat however many, however long or however large the files are. The workers start as
+    ``decode.start_method`` says (fork when it says nothing; spawn needs a picklable ``decode``).
     """
 
     def __init__(
@@ -148,6 +157,9 @@ class DecodePool:
         max_bytes: int | None = None,
     ) -> None:
         self._decode = decode
+        self._start_method = getattr(decode, "start_method", "fork")
+        if self._start_method not in START_METHODS:
+            raise ValueError(f"Invalid start_method {self._start_method!r}. Supported: 'fork', 'spawn'")
         self._n = workers
         self._timeout = timeout
         self._queue: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
@@ -161,7 +173,9 @@ class DecodePool:
         self._error: BaseException | None = None
 
     def start(self, tasks: list[tuple[int, Path]]) -> None:
-        self._workers = [_Worker(self._decode) for _ in range(min(self._n, max(len(tasks), 1)))]
+        self._workers = [
+            _Worker(self._decode, self._start_method) for _ in range(min(self._n, max(len(tasks), 1)))
+        ]
         self._thread = threading.Thread(target=self._feed, args=(deque(tasks),), daemon=True)
         self._thread.start()
 
@@ -268,5 +282,5 @@ class DecodePool:
 
     def _replace(self, w: _Worker, failure: FileFailed) -> None:
         self.peak_rss = max(self.peak_rss, w.kill())
-        self._workers[self._workers.index(w)] = _Worker(self._decode)
+        self._workers[self._workers.index(w)] = _Worker(self._decode, self._start_method)
         self._put(failure)

@@ -157,7 +157,8 @@ def test_model_stages_run_on_cuda_like_on_cpu(tmp_path, bundles, clips):
 
     pipeline = full_pipeline(tmp_path, bundles, mux=True)
     cpu = run(pipeline, [clips[0].parent], tmp_path / "cpu")
-    gpu = run(pipeline, [clips[0].parent], tmp_path / "gpu", ["device=cuda", "stages.caption.device=cuda:0"])
+    overrides = ["device=cuda", "stages.caption.device=cuda:0", "precision=fp32"]  # auto: bf16 / fp16
+    gpu = run(pipeline, [clips[0].parent], tmp_path / "gpu", overrides)
     assert gpu.summary["device"] == "cuda" and gpu.counts["ok"] == 3
     for i in range(3):
         a = load_file(tmp_path / f"cpu/clip{i}/features.safetensors")["features"]

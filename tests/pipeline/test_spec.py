@@ -83,7 +83,7 @@ def test_unknown_top_level_key_lists_allowed(tmp_path):
 
 def test_bad_top_level_value_names_value(tmp_path):
     msg = error(tmp_path, {**CAPTION, "batch_size": 0})
-    assert "batch_size: Input should be greater than 0 (got 0)" in msg
+    assert "batch_size: Input should be a positive int or 'auto' (got 0)" in msg
     assert "executor: Input should be 'local' or 'ray' (got 'spark')" in error(
         tmp_path, {**CAPTION, "executor": "spark"}
     )
@@ -122,7 +122,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "; stages[2].params.chunk: unknown key; allowed: bundle, encoder, options" in msg
     doc["stages"][1]["type"] = "framez"
     msg = error(tmp_path, {**doc, "batch_size": 0, "workerz": 2})
-    assert "batch_size: Input should be greater than 0 (got 0); " in msg
+    assert "batch_size: Input should be a positive int or 'auto' (got 0); " in msg
     assert "; stages[1].type: unknown stage type 'framez'; known: " in msg
     assert "; workerz: unknown key; allowed: version" in msg
 

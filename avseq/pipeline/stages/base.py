@@ -52,6 +52,8 @@ class StageType:
     planner once at load time (:mod:`avseq.pipeline.stages.contract`); None: nothing.
     bundle_kinds: the kinds of bundle (bundle.json ``kind``) its ``bundle`` param may name,
     checked by the planner at load time; empty: it takes any bundle, or none.
+    autocast: a batch stage that runs under the pipeline's ``precision`` (bf16 / fp16 autocast,
+    :mod:`avseq.pipeline.precision`); it hands float32 values on whatever ran inside.
     """
 
     name: str
@@ -65,6 +67,7 @@ class StageType:
     needs: Callable[[Any, list[Any], Any], list[Any]] | None = None
     provides: Callable[[Any, Any], dict[str, Any]] | None = None
     bundle_kinds: tuple[str, ...] = ()
+    autocast: bool = False
 
 
 STAGES: Registry[StageType] = Registry("stage type")

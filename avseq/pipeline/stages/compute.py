@@ -2,7 +2,8 @@
 
 ``frames`` (resize / crop / to_float), ``encode_frames`` (a frame encoder or a
 bundle's), ``sound`` (a bundle's SoundSystem -> log-mel), ``vocoder`` (log-mel ->
-waveform) and ``caption`` (a bundle's CaptionSystem -> text).
+waveform) and ``caption`` (a bundle's CaptionSystem -> text). The three model stages run
+under the pipeline's ``precision`` (``autocast=True``) and hand float32 values on.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class EncodeStage:
         from avseq.types import Features as FeatureBatch
 
         batch: FrameBatch = inputs[0].to(self.device)
-        return FeatureBatch(self.encode(batch.data, batch.lengths), batch.lengths)
+        return FeatureBatch(self.encode(batch.data, batch.lengths).float(), batch.lengths)
 
 
 def _system_inputs(value: Any, device: torch.device) -> tuple[bool, torch.Tensor, torch.Tensor]:
@@ -209,7 +210,7 @@ class SoundStage:
         is_features, data, lengths = _system_inputs(inputs[0], self.device)
         run = self.system.from_features if is_features else self.system
         mel, mel_lengths = run(data, lengths)
-        return Spectrogram(mel, mel_lengths, float(self.system.model.mel_frame_rate))
+        return Spectrogram(mel.float(), mel_lengths, float(self.system.model.mel_frame_rate))
 
 
 class VocoderParams(BaseModel):
@@ -367,6 +368,7 @@ register(
         ("frames",),
         "features",
         needs=_encode_needs,
+        autocast=True,
     )
 )
 register(
@@ -380,6 +382,7 @@ register(
         needs=_model_needs,
         provides=_sound_provides,
         bundle_kinds=("sound",),
+        autocast=True,
     )
 )
 register(
@@ -403,5 +406,6 @@ register(
         "text",
         needs=_model_needs,
         bundle_kinds=CAPTION_KINDS,
+        autocast=True,
     )
 )
