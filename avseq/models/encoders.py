@@ -308,7 +308,7 @@ def build_encoder(
 
     Args:
         weights: None (random init); "DEFAULT" or a torchvision weights name such as
-            "IMAGENET1K_V1" (torchvision backbones only; read through the torch hub cache);
+            "IMAGENET1K_V1" (torchvision backbones only; read from the torch hub cache, never downloaded);
             or a local safetensors / ``torch.save`` state dict of the backbone (classifier
             keys are ignored), of a whole FrameEncoder (with its mean/std), or of a whole
             system such as a bundle's ``weights.safetensors`` (its ``encoder.`` entries).

@@ -44,38 +44,50 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def torchvision_state_dict(arch: str, name: str) -> tuple[dict[str, torch.Tensor], list[float], list[float]]:
-    """State dict, mean and std of torchvision weights ``name``.
+    """State dict, mean and std of torchvision weights ``name``, read from the torch hub cache.
 
     ``name``: "DEFAULT", a member such as "IMAGENET1K_V1", or the full "ResNet18_Weights.IMAGENET1K_V1".
 
-    Uses torchvision's loader and therefore the torch hub cache; when the file is not
-    cached and cannot be downloaded, raises BundleError saying where to put it.
+    Never downloads: the file must already be in the cache (:func:`torchvision_cache_path`,
+    ``$TORCH_HOME/hub/checkpoints/<file>``); when it is not, raises BundleError naming that
+    path and the URL to fetch it from.
     """
+    weights = _torchvision_weights(arch, name)
+    path = torchvision_cache_path(arch, name)
+    if not path.is_file():
+        raise BundleError(
+            f"{arch} weights {weights} are not in the torch hub cache: expected {path}. "
+            f"Download {weights.url} there (avseq never downloads while training or running), "
+            "or give the encoder's weights as a local file path"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any reader failure means an unreadable file
+        raise BundleError(
+            f"cached {arch} weights at {path} are unreadable ({type(err).__name__}: {err}); delete it"
+        ) from None
+    transforms = weights.transforms()
+    return state, list(transforms.mean), list(transforms.std)
+
+
+def torchvision_cache_path(arch: str, name: str) -> Path:
+    """Where torchvision weights ``name`` of ``arch`` are expected in the torch hub cache
+    (``torch.hub.get_dir()``, i.e. ``$TORCH_HOME/hub``, then ``checkpoints/<file of the URL>``)."""
+    weights = _torchvision_weights(arch, name)
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+
+
+def _torchvision_weights(arch: str, name: str):
     from torchvision.models import get_model_weights
 
     enum = get_model_weights(arch)
     try:
-        weights = enum[name.removeprefix(f"{enum.__name__}.")]
+        return enum[name.removeprefix(f"{enum.__name__}.")]
     except KeyError:
         choices = ", ".join(["DEFAULT", *enum.__members__])
         raise ConfigError(
             f"Unknown weights {name!r} for {arch}. Supported: {choices}, or a file path"
         ) from None
-    cache_dir = Path(torch.hub.get_dir()) / "checkpoints"
-    filename = os.path.basename(urlparse(weights.url).path)
-    try:
-        state = weights.get_state_dict(progress=False)
-    except OSError as err:  # URLError, HTTPError, socket errors are all OSError
-        raise BundleError(
-            f"cannot load {arch} weights {weights} ({type(err).__name__}: {err}); without network access, "
-            f"download {weights.url} and put it at {cache_dir / filename}"
-        ) from None
-    except RuntimeError as err:
-        raise BundleError(
-            f"cached {arch} weights at {cache_dir / filename} are unreadable ({err}); delete it"
-        ) from None
-    transforms = weights.transforms()
-    return state, list(transforms.mean), list(transforms.std)
 
 
 def load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from avseq import config
+from avseq.data.sources.splits import SPLITS, parse_fractions
 from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.models.systems import check_model_options
@@ -37,9 +38,14 @@ class SplitSpec(_Strict):
 
 
 class DataConfig(_Strict):
-    """Where the clips come from: manifests, or splits of the synthetic world generated on demand.
+    """Where the clips come from: manifests, a folder of videos with sound, or splits of the
+    synthetic world generated on demand.
 
     manifests: split name -> JSONL manifest path (relative paths are relative to the config file).
+    folder: any folder of videos with sound (relative to the working directory, like ``root``):
+    at start-up its manifests are written into ``<root>/manifests`` as ``avseq data folder``
+    writes them (every file probed; the ones without usable sound left out and listed in the
+    report there), split by a hash of each file's path by ``folder_split`` (train, val, test).
     synth: :class:`avseq.data.SynthConfig` fields for generated splits; splits: name -> clips + seed.
     root: folder for generated splits and the feature cache (default ``<output_dir>/data``);
     relative to the working directory, like ``output_dir``, so configs can share generated data.
@@ -50,6 +56,8 @@ class DataConfig(_Strict):
     """
 
     manifests: dict[str, Path] = {}
+    folder: Path | None = None
+    folder_split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     synth: dict[str, Any] | None = None
     splits: dict[str, SplitSpec] = {}
     root: Path | None = None
@@ -61,11 +69,23 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
-        if not self.manifests and not self.splits:
-            raise ValueError("give data.manifests (split -> path) or data.splits with data.synth")
+        if not self.manifests and not self.splits and self.folder is None:
+            raise ValueError(
+                "give data.manifests (split -> path), data.splits with data.synth, or data.folder "
+                "(a folder of videos with sound: --set data.folder=DIR)"
+            )
+        if self.folder is not None and (self.manifests or self.splits):
+            raise ValueError(
+                "data.folder writes its own manifests: give it without data.manifests or data.splits"
+            )
         if self.splits and self.synth is None:
             raise ValueError("data.splits needs data.synth (the synthetic world settings)")
-        names = set(self.manifests) | set(self.splits)
+        if self.folder is not None:
+            try:
+                parse_fractions(",".join(str(f) for f in self.folder_split))
+            except ConfigError as err:
+                raise ValueError(f"data.folder_split: {err}") from None
+        names = set(self.manifests) | set(self.splits) | (set(SPLITS) if self.folder is not None else set())
         for split in (self.train_split, self.val_split):
             if split not in names:
                 raise ValueError(f"split {split!r} is not defined; defined: {', '.join(sorted(names))}")

@@ -8,6 +8,8 @@ sees: epoch ``s // steps_per_epoch``, skipping its first ``s % steps_per_epoch``
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,8 @@ def synth_config(cfg: TrainConfig) -> WorldConfig:
 def split_manifests(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> dict[str, Path]:
     """Manifest path per split, generating synthetic splits that are missing (resumable)."""
     manifests = dict(cfg.data.manifests)
+    if cfg.data.folder is not None:
+        manifests.update(folder_manifests(cfg, run_dir))
     if cfg.data.splits:
         root = data_root(cfg, run_dir)
         synth = synth_config(cfg)
@@ -54,6 +58,31 @@ def split_manifests(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> d
                 root, name, spec.clips, synth, spec.seed_offset, progress=progress
             )
     return manifests
+
+
+FOLDER_MANIFESTS = "manifests"  # the data folder's sub-folder of ``data.folder``'s manifests
+
+
+def folder_manifests(cfg: TrainConfig, run_dir: Path) -> dict[str, Path]:
+    """The manifests of ``data.folder``, written into ``<data root>/manifests`` as
+    ``avseq data folder`` writes them: every file probed in parallel, the clips without usable
+    sound left out and listed in ``report.jsonl`` there (counted on stderr), the rest split by a
+    hash of their path. Rewritten on every start, so a resumed run sees the same clips as long as
+    the folder holds the same files."""
+    from avseq.data.sources import Checks, build_manifests
+    from avseq.data.sources import folder as source
+
+    collected = source.collect(cfg.data.folder, fractions=cfg.data.folder_split)
+    out = data_root(cfg, run_dir) / FOLDER_MANIFESTS
+    result = build_manifests(
+        "folder", collected.clips, out, Checks(sound=source.SOUND), workers=os.cpu_count() or 1
+    )
+    print(result.summary_line(), file=sys.stderr)
+    if result.left_out:
+        print(f"warning: {result.left_out_line()}", file=sys.stderr)
+    if result.kept == 0:
+        raise ConfigError(f"data.folder {cfg.data.folder}: no clip can be used; see {out / 'report.jsonl'}")
+    return result.manifests
 
 
 def load_entries(manifest: Path, split: str, limit: int | None = None) -> list[ManifestEntry]:

@@ -10,7 +10,18 @@ import pytest
 
 from avseq.data.manifest import read_manifest
 from avseq.data.sources.splits import carve_val, hash_split
-from tests.data.source_helpers import make_clip, make_corrupt, report, run_data, split_ids
+from tests.data.source_helpers import (
+    greatest_hits_layout,
+    make_clip,
+    make_corrupt,
+    msrvtt_layout,
+    msvd_layout,
+    report,
+    run_data,
+    split_ids,
+    vas_layout,
+    vggsound_layout,
+)
 
 
 def test_folder_keeps_the_clips_with_sound_and_reports_the_rest(tmp_path):
@@ -78,25 +89,7 @@ def test_folder_ids_keep_the_suffix_when_two_files_share_a_stem(tmp_path):
 
 @pytest.fixture
 def msvd_root(tmp_path):
-    root = tmp_path / "MSVD"
-    clips = root / "YouTubeClips"
-    make_clip(clips / "-4wsuPCjDBc_5_15.avi", audio=None, seed=1)
-    make_clip(clips / "ab_0_9.avi", seed=2)
-    make_clip(clips / "vid1500.avi", seed=3)  # stored under its mapped name
-    make_corrupt(clips / "bad_3_4.avi")
-    (root / "AllVideoDescriptions.txt").write_text(
-        "# Microsoft Research Video Description Corpus\n# Format: VideoID Description\n\n"
-        "-4wsuPCjDBc_5_15 a squirrel is eating a peanut\n"
-        "-4wsuPCjDBc_5_15 A chipmunk eats.\n"
-        "ab_0_9 a man plays a guitar\n"
-        "gone_1_2 no video for this one\n"
-        "zz_1_2 a woman is slicing an onion\n"
-        "bad_3_4 a broken file\n"
-    )
-    (root / "youtube_mapping.txt").write_text(
-        "-4wsuPCjDBc_5_15 vid1\nab_0_9 vid1201\nzz_1_2 vid1500\ngone_1_2 vid2\nbad_3_4 vid3\n"
-    )
-    return root
+    return msvd_layout(tmp_path / "MSVD")
 
 
 def test_msvd_standard_splits_captions_and_report(msvd_root, tmp_path):
@@ -126,41 +119,8 @@ def test_msvd_without_mapping_splits_by_hash_and_says_so(msvd_root, tmp_path):
     assert report(tmp_path / "m") == {"gone_1_2": "missing", "zz_1_2": "missing", "bad_3_4": "unreadable"}
 
 
-def _msrvtt_doc(videos, sentences):
-    return {"info": {"year": "2016"}, "videos": videos, "sentences": sentences}
-
-
 def test_msrvtt_two_annotation_files_and_folders(tmp_path):
-    root = tmp_path / "MSRVTT"
-    make_clip(root / "TrainValVideo/video0.mp4", seed=0)
-    make_clip(root / "TrainValVideo/video1.mp4", seed=1)
-    make_clip(root / "TrainValVideo/video3.mp4", seed=3)
-    make_clip(root / "TestVideo/video2.mp4", seed=2, seconds=0.5)
-    make_clip(root / "TestVideo/video4.mp4", seed=4)
-    train_val = _msrvtt_doc(
-        [
-            {"video_id": "video0", "split": "train", "category": 9, "id": 0},
-            {"video_id": "video1", "split": "validate", "category": 3, "id": 1},
-            {"video_id": "video3", "split": "train", "category": 1, "id": 3},
-            {"video_id": "video5", "split": "train", "category": 1, "id": 5},
-        ],
-        [
-            {"video_id": "video0", "caption": "a man is cooking", "sen_id": 0},
-            {"video_id": "video1", "caption": "people are dancing", "sen_id": 1},
-            {"video_id": "video0", "caption": "someone cooks food", "sen_id": 2},
-            {"video_id": "video5", "caption": "never downloaded", "sen_id": 3},
-        ],
-    )
-    test = _msrvtt_doc(
-        [{"video_id": "video2", "split": "test", "id": 2}, {"video_id": "video4", "split": "test", "id": 4}],
-        [
-            {"video_id": "video2", "caption": "a short clip", "sen_id": 4},
-            {"video_id": "video4", "caption": "a car drives", "sen_id": 5},
-        ],
-    )
-    (root / "train_val_annotation").mkdir()
-    (root / "train_val_annotation/train_val_videodatainfo.json").write_text(json.dumps(train_val))
-    (root / "test_videodatainfo.json").write_text(json.dumps(test))
+    root = msrvtt_layout(tmp_path / "MSRVTT")
     code, _, err = run_data("msrvtt", str(root), "-o", str(tmp_path / "m"))
     assert code == 0, err
     assert split_ids(tmp_path / "m") == {"train": ["video0"], "val": ["video1"], "test": ["video4"]}
@@ -171,29 +131,9 @@ def test_msrvtt_two_annotation_files_and_folders(tmp_path):
     }
 
 
-VGG_ROWS = [
-    ("---g-f_I2yQ", 1, "people marching", "test"),
-    ("abcdefghijk", 30, "cattle, bovinae cowbell", "train"),
-    ("lmnopqrstuv", 0, "dog barking", "train"),
-    ("wxyz0123456", 12, "dog barking", "train"),
-    ("quiet000000", 5, "wind noise", "train"),
-    ("notfetched0", 7, "playing drums", "test"),
-]
-
-
 @pytest.fixture
 def vggsound_root(tmp_path):
-    root = tmp_path / "vggsound"
-    root.mkdir()
-    lines = [
-        f'{y},{s},"{label}",{split}' if "," in label else f"{y},{s},{label},{split}"
-        for y, s, label, split in VGG_ROWS
-    ]
-    (root / "vggsound.csv").write_text("\n".join(lines) + "\n")
-    for i, (ytid, start, *_) in enumerate(VGG_ROWS[:4]):
-        make_clip(root / "video" / f"{ytid}_{start:06d}.mp4", seed=i)
-    make_clip(root / "video" / "quiet000000_000005.mp4", audio="silent", seed=8)
-    return root
+    return vggsound_layout(tmp_path / "vggsound")
 
 
 def test_vggsound_csv_name_format_test_split_and_held_out_val(vggsound_root, tmp_path):
@@ -238,16 +178,8 @@ def test_vggsound_other_name_formats(vggsound_root, tmp_path):
 @pytest.fixture
 def vas_data(tmp_path):
     """SpecVQGAN's data/: vas/videos/<class>/ and the two split lists beside vas/."""
-    data = tmp_path / "data"
-    for cls, numbers in (("dog", (2654, 2655, 2657)), ("drum", (2478, 2479))):
-        for n in numbers:
-            make_clip(data / "vas/videos" / cls / f"video_{n:05d}.mp4", seed=n)
-    make_clip(data / "vas/videos/dog/video_09999.mp4", seed=1)  # on disk, in no list
-    (data / "vas_train.txt").write_text(
-        "dog/video_02654\ndog/video_02655\ndrum/video_02479\ndrum/video_02480\n"
-    )
-    (data / "vas_valid.txt").write_text("dog/video_02657\ndrum/video_02478\n")
-    return data
+    vas_layout(tmp_path / "data")
+    return tmp_path / "data"
 
 
 def test_vas_specvqgan_layout_and_lists(vas_data, tmp_path):
@@ -277,21 +209,7 @@ def test_vas_regnet_layout_without_lists_uses_regnets_rule(tmp_path):
 
 
 def test_greatest_hits_events_lists_and_bad_annotations(tmp_path):
-    root = tmp_path / "vis-data"
-    for i, name in enumerate(("2015-02-16-16-49-06", "2015-02-16-17-02-11", "2015-03-01-10-00-00")):
-        make_clip(root / f"{name}_denoised.mp4", seed=i, seconds=2.0)
-        make_clip(root / f"{name}_denoised_thumb.mp4", seed=i, seconds=2.0)
-    (root / "2015-02-16-16-49-06_times.txt").write_text(
-        "0.51 wood hit static\n1.20 None None None\n0.90 rock scratch rigid-motion\n"
-    )
-    (root / "2015-02-16-17-02-11_times.txt").write_text("0.75 hit metal\n")  # action before material
-    (root / "2015-03-01-10-00-00_times.txt").write_text("0.5 wood hit static\nhalf-past leaf hit\n")
-    (root / "2016-01-01-00-00-00_times.txt").write_text("0.3 leaf hit\n")  # no video
-    make_clip(root / "2016-02-02-00-00-00_denoised.mp4", seed=9)  # no annotation
-    make_clip(root / "2016-03-03-00-00-00_denoised.mp4", seed=10)  # in neither list
-    (root / "2016-03-03-00-00-00_times.txt").write_text("0.3 leaf hit\n")
-    (root / "train.txt").write_text("2015-02-16-16-49-06\n2015-03-01-10-00-00\n")
-    (root / "test.txt").write_text("2015-02-16-17-02-11\n2016-01-01-00-00-00\n2017-07-07-00-00-00\n")
+    root = greatest_hits_layout(tmp_path / "vis-data")
     out = tmp_path / "m"
     code, _, err = run_data("greatest-hits", str(root), "-o", str(out), "--val-fraction", "0")
     assert code == 0, err

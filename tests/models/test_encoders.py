@@ -1,7 +1,5 @@
 """Frame encoders: shapes, padding, batch consistency, chunking, freezing, weights and errors."""
 
-import urllib.error
-
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -231,15 +229,32 @@ def test_unknown_encoder_option_and_weights_list_the_choices():
     }
 
 
-def test_default_weights_without_network_say_where_to_put_the_file(tmp_path, monkeypatch):
-    def no_network(url, *args, **kwargs):
-        raise urllib.error.URLError("network is unreachable")
+def test_default_weights_absent_from_the_cache_name_the_file_and_never_download(tmp_path, monkeypatch):
+    def download(url, *args, **kwargs):
+        raise AssertionError(f"tried to download {url}")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torch hub cache
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    for name in ("DEFAULT", "IMAGENET1K_V1", "ResNet18_Weights.IMAGENET1K_V1"):
+        with pytest.raises(BundleError, match="not in the torch hub cache: expected") as info:
+            build_encoder("resnet18", weights=name)
+        message = str(info.value)
+        assert str(expected) in message and "download.pytorch.org" in message and "\n" not in message
+
+
+def test_default_weights_are_read_from_the_torch_hub_cache(tmp_path, monkeypatch):
+    from torchvision.models import resnet18
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
-    expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-    for name in ("DEFAULT", "IMAGENET1K_V1", "ResNet18_Weights.IMAGENET1K_V1"):
-        with pytest.raises(BundleError, match="network is unreachable") as info:
-            build_encoder("resnet18", weights=name)
-        assert str(expected) in str(info.value) and "\n" not in str(info.value)
+    reference = resnet18(weights=None)
+    cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), cached)
+    encoder = build_encoder("resnet18", weights="DEFAULT")
+    torch.testing.assert_close(encoder.backbone.conv1.weight, reference.conv1.weight)
+    cached.write_bytes(b"not a checkpoint")
+    with pytest.raises(BundleError, match=f"cached resnet18 weights at {cached} are unreadable"):
+        build_encoder("resnet18", weights="DEFAULT")
