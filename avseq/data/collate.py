@@ -1,6 +1,6 @@
 """Batch typed examples: pad frames/features, targets and tokens, and keep the lengths.
 
-Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``).
+Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``, ``collate_dense``).
 Padded positions hold zeros (tokens hold ``pad_id``) and must be masked by the lengths;
 all padding goes through :func:`avseq.types.pad_sequences`.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from avseq.data.datasets import CaptionExample, FramesWithCache, SoundExample, Video
+from avseq.data.datasets import CaptionExample, DenseCaptionExample, FramesWithCache, SoundExample, Video
 from avseq.types import Features, FrameBatch, Frames, Spectrogram, pad_sequences
 
 
@@ -136,4 +136,49 @@ def collate_caption(examples: Sequence[CaptionExample], pad_id: int = 0) -> Capt
         [c for e in examples for c in e.targets],
         [e.references for e in examples],
         torch.tensor([i for i, e in enumerate(examples) for _ in e.tokens], dtype=torch.int64),
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class DenseCaptionBatch:
+    """ids: B clip ids; video as in :class:`SoundBatch`; labels: (B, T, 3) float per-frame
+    start / inside / end targets (:func:`avseq.models.proposals.span_labels`; zero on padding);
+    spans: (R, 3) int64 ``(clip, first, last)`` of every event, clip by clip; tokens: (R, L) int64
+    padded with ``pad_id``, the caption each event trains on; token_lengths: (R,); events: per
+    clip its ``(start, end, references)`` in seconds (for metrics)."""
+
+    ids: list[str]
+    video: VideoBatch
+    labels: torch.Tensor
+    spans: torch.Tensor
+    tokens: torch.Tensor
+    token_lengths: torch.Tensor
+    events: list[list[tuple[float, float, tuple[str, ...]]]]
+
+    def to(self, device: torch.device | str) -> DenseCaptionBatch:
+        return DenseCaptionBatch(
+            self.ids, self.video.to(device), self.labels.to(device), self.spans.to(device),
+            self.tokens.to(device), self.token_lengths.to(device), self.events,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"DenseCaptionBatch(B={len(self.ids)}, video={self.video!r}, spans={tuple(self.spans.shape)})"
+
+
+def collate_dense(examples: Sequence[DenseCaptionExample], pad_id: int = 0) -> DenseCaptionBatch:
+    """Pad dense caption examples into a :class:`DenseCaptionBatch`, one token row per event."""
+    from avseq.models.proposals import span_labels
+
+    video = pad_video([e.video for e in examples])
+    labels, _ = pad_sequences([span_labels(e.spans, len(e.video)) for e in examples])
+    spans = [(b, first, last) for b, e in enumerate(examples) for first, last in e.spans]
+    tokens, lengths = pad_sequences([t for e in examples for t in e.tokens], dim=0, value=pad_id)
+    return DenseCaptionBatch(
+        [e.id for e in examples],
+        video,
+        labels,
+        torch.tensor(spans, dtype=torch.int64).reshape(-1, 3),
+        tokens,
+        lengths,
+        [[(*t, r) for t, r in zip(e.times, e.references, strict=True)] for e in examples],
     )

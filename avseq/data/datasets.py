@@ -227,3 +227,82 @@ class CaptionDataset(ClipDataset):
         targets = tuple(entry.captions[j] for j in chosen)
         tokens = tuple(torch.tensor(self.tokenizer.encode(c), dtype=torch.int64) for c in targets)
         return CaptionExample(entry.id, video, tokens, targets, entry.captions)
+
+
+@dataclass(frozen=True, repr=False)
+class DenseCaptionExample:
+    """One clip for dense captioning. video as in :class:`SoundExample`; per event (in the
+    manifest's order): ``spans`` its frames ``(first, last)`` at the preprocessing's fps,
+    ``times`` its ``(start, end)`` seconds, ``tokens`` the (L,) int64 ids of the caption it trains
+    on, ``targets`` that caption, ``references`` all its captions."""
+
+    id: str
+    video: Video
+    spans: tuple[tuple[int, int], ...]
+    times: tuple[tuple[float, float], ...]
+    tokens: tuple[torch.Tensor, ...]
+    targets: tuple[str, ...]
+    references: tuple[tuple[str, ...], ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"DenseCaptionExample(id={self.id!r}, video={_video_repr(self.video)}, spans={list(self.spans)})"
+        )
+
+
+class DenseCaptionDataset(ClipDataset):
+    """Frames -> the clip's events: their spans and captions (level-2 manifests: events with
+    ``end`` and ``captions``).
+
+    caption_choice: "random" = one of each event's captions, drawn anew each epoch (call
+    :meth:`set_epoch`); "first" = always the first. ``preprocessing.fps`` times the spans;
+    clips without captioned span events are refused, naming the first.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[ManifestEntry],
+        preprocessing: Preprocessing,
+        tokenizer: TextEncoder,
+        caption_choice: Literal["random", "first"] = "random",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(entries, preprocessing)
+        if preprocessing.fps is None:
+            raise ConfigError("dense captioning times events by preprocessing.fps; got none (num_frames)")
+        if caption_choice not in ("random", "first"):
+            raise ConfigError(f"Invalid caption_choice {caption_choice!r}. Supported: random, first")
+        bare = [e.id for e in self.entries if not span_events(e)]
+        if bare:
+            raise ConfigError(
+                f"clip {bare[0]!r} (and {len(bare) - 1} more) has no events with an end and captions; "
+                f"dense captioning trains on level-2 manifests (avseq synth --level 2)"
+            )
+        self.tokenizer, self.caption_choice, self.seed, self.epoch = tokenizer, caption_choice, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Redraw the random caption choice for ``epoch``."""
+        self.epoch = epoch
+
+    def make_example(self, index: int, video: Video) -> DenseCaptionExample:
+        from avseq.models.proposals import frame_span
+
+        entry, fps, frames = self.entry(index), self.preprocessing.fps, len(video)
+        events = span_events(entry)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        picks = [0 if self.caption_choice == "first" else int(rng.integers(len(e.captions))) for e in events]
+        targets = tuple(e.captions[j] for e, j in zip(events, picks, strict=True))
+        return DenseCaptionExample(
+            entry.id,
+            video,
+            tuple(frame_span(e.time, e.end, fps, frames) for e in events),
+            tuple((e.time, e.end) for e in events),
+            tuple(torch.tensor(self.tokenizer.encode(c), dtype=torch.int64) for c in targets),
+            targets,
+            tuple(tuple(e.captions) for e in events),
+        )
+
+
+def span_events(entry: ManifestEntry) -> list:
+    """The events of ``entry`` that dense captioning trains on: spans (with an ``end``) with captions."""
+    return [e for e in entry.events if e.end is not None and e.captions]

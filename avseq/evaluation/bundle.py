@@ -1,12 +1,13 @@
 """Evaluate a bundle on a split and write ``report.json`` with per-clip outputs beside it.
 
-``evaluate_bundle`` picks the caption or sound evaluation from the bundle's kind,
+``evaluate_bundle`` picks the caption, dense caption or sound evaluation from the bundle's kind,
 scores the model and the baselines on the same clips, and writes:
 
 - ``REPORT`` (e.g. ``report.json``): figures per system side by side, plus context
   (bundle, split, clip counts, tokenizer, notes such as a missing Java);
-- ``<report stem>_clips/``: ``captions.jsonl`` (caption) or one WAV per clip and
-  ``clips.jsonl`` with per-clip figures (sound).
+- ``<report stem>_clips/``: ``captions.jsonl`` (caption), ``events.jsonl`` (dense_caption:
+  per clip its reference and predicted events) or one WAV per clip and ``clips.jsonl`` with
+  per-clip figures (sound).
 """
 
 from __future__ import annotations
@@ -136,6 +137,12 @@ def _systems(
             retrieval=retrieval, train_cache=train_cache,
         )  # fmt: skip
         _write_jsonl(clips_dir / "captions.jsonl", rows)
+    elif bundle.kind == "dense_caption":
+        systems, rows = _dense(
+            bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
+            retrieval=retrieval, train_cache=train_cache,
+        )  # fmt: skip
+        _write_jsonl(clips_dir / "events.jsonl", rows)
     elif bundle.kind == "sound":
         from avseq.evaluation.sound import evaluate_sound
 
@@ -145,9 +152,31 @@ def _systems(
         _write_jsonl(clips_dir / "clips.jsonl", rows)
     else:
         raise ConfigError(
-            f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. Supported: caption, sound"
+            f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. "
+            f"Supported: caption, dense_caption, sound"
         )
     return systems
+
+
+def _decoding(bundle, report, beam_size, rerank) -> tuple[int, str, int]:
+    """(beam size, rerank, max length) of caption decoding: given, else the bundle's training settings."""
+    beam = beam_size or _train_option(bundle.meta, "beam_size", DEFAULT_BEAM_SIZE)
+    rerank = rerank or _train_option(bundle.meta, "rerank", "score")
+    max_len = _train_option(bundle.meta, "max_caption_len", 20)
+    report.update(beam_size=beam, rerank=rerank, max_len=max_len)
+    if not java_available():
+        report["notes"].append("Java not found: METEOR skipped, captions tokenized without PTBTokenizer")
+    return beam, rerank, max_len
+
+
+def _dense(bundle, test, train, dev, wrap, report, *, beam_size, rerank, retrieval, train_cache):
+    from avseq.evaluation.dense import evaluate_dense
+
+    beam, rerank, max_len = _decoding(bundle, report, beam_size, rerank)
+    return evaluate_dense(
+        bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, retrieval=retrieval,
+        train_cache=train_cache, progress=wrap,
+    )  # fmt: skip
 
 
 def _captions(
@@ -155,12 +184,7 @@ def _captions(
 ) -> tuple[dict, list]:
     from avseq.evaluation.captions import evaluate_captions
 
-    beam = beam_size or _train_option(bundle.meta, "beam_size", DEFAULT_BEAM_SIZE)
-    rerank = rerank or _train_option(bundle.meta, "rerank", "score")
-    max_len = _train_option(bundle.meta, "max_caption_len", 20)
-    report.update(beam_size=beam, rerank=rerank, max_len=max_len)
-    if not java_available():
-        report["notes"].append("Java not found: METEOR skipped, captions tokenized without PTBTokenizer")
+    beam, rerank, max_len = _decoding(bundle, report, beam_size, rerank)
     return evaluate_captions(
         bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, retrieval=retrieval,
         train_cache=train_cache, progress=wrap,
@@ -176,6 +200,13 @@ HEADLINES = {
         "BLEU-1": ("BLEU-1",), "BLEU-4": ("BLEU-4",), "METEOR": ("METEOR",), "ROUGE-L": ("ROUGE-L",),
         "CIDEr": ("CIDEr",), "attr_mean": ("attributes", "mean"), "attr_all": ("attributes", "all"),
         "attr_distractor": ("attributes", "distractor"),
+    },
+    "dense_caption": {
+        "F1@0.3": ("tIoU=0.3", "f1"), "F1@0.5": ("tIoU=0.5", "f1"), "F1@0.7": ("tIoU=0.7", "f1"),
+        "F1@0.9": ("tIoU=0.9", "f1"), "precision_mean": ("mean", "precision"),
+        "recall_mean": ("mean", "recall"), "METEOR@0.5": ("tIoU=0.5", "METEOR"),
+        "CIDEr@0.5": ("tIoU=0.5", "CIDEr"), "METEOR_mean": ("mean", "METEOR"),
+        "CIDEr_mean": ("mean", "CIDEr"), "events_per_clip": ("events_per_clip",),
     },
     "sound": {
         "onset_f1_frame": ("onset_frame", "f1"), "onset_f1_50ms": ("onset_50ms", "f1"),

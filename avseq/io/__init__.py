@@ -19,6 +19,7 @@ from avseq.io.probe import MediaInfo, StreamInfo, probe
 _LAZY = {
     "DEFAULT_LIMITS": "limits",
     "Cue": "captions",
+    "EventCaptions": "captions",
     "MediaLimits": "limits",
     "atomic_path": "atomic",
     "decode_audio": "audio",
@@ -40,6 +41,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_LIMITS",
     "Cue",
+    "EventCaptions",
     "MediaInfo",
     "MediaLimits",
     "StreamInfo",

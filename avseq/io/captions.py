@@ -64,6 +64,23 @@ class Caption(str):
         return (Caption, (str(self), self.alternatives))
 
 
+class EventCaptions(str):
+    """The captions of one window's events (a caption stage's ``mode: events``): its text, which it
+    is, joins the events' captions with ``"; "``; ``cues`` holds one :class:`Cue` per event, its
+    times in seconds from the window's start, in order of start. Pickles with its cues."""
+
+    cues: tuple[Cue, ...]
+
+    def __new__(cls, cues: Iterable[Cue]) -> EventCaptions:
+        ordered = tuple(sorted(cues, key=lambda c: (c.start, c.end)))
+        self = super().__new__(cls, "; ".join(c.text for c in ordered))
+        self.cues = ordered
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (EventCaptions, (self.cues,))
+
+
 def _timestamp(seconds: float, sep: str) -> str:
     ms = round(seconds * 1000)
     h, rem = divmod(ms, 3_600_000)

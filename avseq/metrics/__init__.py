@@ -1,4 +1,4 @@
-"""Caption, attribute, audio and audio-visual sync metrics."""
+"""Caption, dense (timed) caption, attribute, audio and audio-visual sync metrics."""
 
 from avseq.metrics.attributes import attribute_accuracy
 from avseq.metrics.audio import (
@@ -10,16 +10,20 @@ from avseq.metrics.audio import (
     sync_offset,
 )
 from avseq.metrics.captions import CAPTION_METRICS, caption_scores, java_available
+from avseq.metrics.dense import TIOU_THRESHOLDS, dense_caption_scores, tiou
 
 __all__ = [
     "CAPTION_METRICS",
     "OnsetScores",
+    "TIOU_THRESHOLDS",
     "attribute_accuracy",
     "caption_scores",
+    "dense_caption_scores",
     "detect_onsets",
     "java_available",
     "log_spectral_distance",
     "mel_l1",
     "onset_f1",
     "sync_offset",
+    "tiou",
 ]

@@ -5,10 +5,11 @@ Stable names other packages use (see docs/architecture.md):
 - encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, motion=,
   frame_stride=, **options)``, ``FrameEncoder``, ``ConcatEncoder`` (several side by side)
 - models: ``SoundModel`` + ``sound_loss``, ``Captioner`` + ``caption_loss``, ``ClipClassifier``,
-  ``FrameToCaption``; decoding: ``Hypothesis``, ``greedy_decode``, ``beam_search``
+  ``FrameToCaption``, ``DenseCaptioner`` (a captioner with an event-proposal head; its span
+  functions in :mod:`avseq.models.proposals`); decoding: ``Hypothesis``, ``greedy_decode``, ``beam_search``
 - ``Tokenizer`` with ``PAD_ID BOS_ID EOS_ID UNK_ID``
-- systems: ``build_system(config)``, ``SoundSystem``, ``CaptionSystem``, ``ClassifySystem``,
-  ``FrameCaptionSystem``
+- systems: ``build_system(config)``, ``SoundSystem``, ``CaptionSystem``, ``DenseCaptionSystem``,
+  ``ClassifySystem``, ``FrameCaptionSystem``
 """
 
 from avseq.lazy import lazy_package
@@ -34,6 +35,8 @@ _EXPORTS = {
     "CaptionSystem": "avseq.models.systems",
     "ClassifySystem": "avseq.models.systems",
     "FrameCaptionSystem": "avseq.models.systems",
+    "DenseCaptionSystem": "avseq.models.systems",
+    "DenseCaptioner": "avseq.models.dense",
     "SoundSystem": "avseq.models.systems",
     "build_system": "avseq.models.systems",
     "BOS_ID": "avseq.models.tokenizer",

@@ -2,7 +2,7 @@
 
 A bundle stores ``system.config`` and the weights; ``build_system(config)`` rebuilds it:
 
-    {"kind": "sound" | "caption" | "classify" | "frame_caption",
+    {"kind": "sound" | "caption" | "dense_caption" | "classify" | "frame_caption",
      "encoder": {"name": "compact", "out_dim": 128, ...build_encoder options...}
                 or a list of such dicts (a ConcatEncoder: their features side by side),
      "model": {...options of the model class, without in_dim (taken from the encoder)...}}
@@ -29,8 +29,10 @@ from avseq.models.beam import DEFAULT_BEAM_SIZE, Hypothesis
 from avseq.models.captioner import Captioner
 from avseq.models.classifier import ClipClassifier
 from avseq.models.consensus import RERANKS, Rerank, consensus_order
+from avseq.models.dense import DenseCaptioner
 from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
+from avseq.models.proposals import Span, span_features, spans_from_scores
 from avseq.models.rnn import check_cell
 from avseq.models.sound import SoundModel
 
@@ -183,6 +185,56 @@ class CaptionSystem(_CaptioningSystem):
         return self.features(frames, lengths), lengths
 
 
+class DenseCaptionSystem(CaptionSystem):
+    """A :class:`CaptionSystem` whose model also proposes event spans (:class:`DenseCaptioner`):
+    it captions a whole clip as its parent does, or each proposed event of it
+    (:meth:`caption_events_from_features`)."""
+
+    kind = "dense_caption"
+
+    def proposal_logits(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """features (B, T, D), lengths (B,) -> per-frame logits (B, T, 3): start, inside, end."""
+        return self.model.propose(features, lengths)
+
+    @torch.no_grad()
+    def propose_from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor, threshold: float = 0.5, max_events: int = 10
+    ) -> list[list[Span]]:
+        """features (B, T, D), lengths (B,) -> per clip its event spans ``(first, last)`` frames,
+        best first (:func:`avseq.models.proposals.spans_from_scores`)."""
+        probs = torch.sigmoid(self.proposal_logits(features, lengths).float())
+        return [
+            spans_from_scores(probs[i, : int(n)], threshold, max_spans=max_events)
+            for i, n in enumerate(lengths.tolist())
+        ]
+
+    @torch.no_grad()
+    def caption_spans_from_features(
+        self, features: torch.Tensor, spans: list[list[Span]], **decoding
+    ) -> list[list[list[Hypothesis]]]:
+        """features (B, T, D) and per clip its spans -> per clip, per span, its hypotheses
+        (``decoding`` as in :meth:`generate_from_features`)."""
+        flat = [(b, first, last) for b, clip in enumerate(spans) for first, last in clip]
+        if not flat:
+            return [[] for _ in spans]
+        data, lengths = span_features(features, flat)
+        hyps = iter(self.generate_from_features(data, lengths.to(data.device), **decoding))
+        return [[next(hyps) for _ in clip] for clip in spans]
+
+    def caption_events_from_features(
+        self,
+        features: torch.Tensor,
+        lengths: torch.Tensor,
+        threshold: float = 0.5,
+        max_events: int = 10,
+        **decoding,
+    ) -> list[list[tuple[Span, list[Hypothesis]]]]:
+        """features (B, T, D), lengths (B,) -> per clip, per proposed event, its span and hypotheses."""
+        spans = self.propose_from_features(features, lengths, threshold, max_events)
+        hyps = self.caption_spans_from_features(features, spans, **decoding)
+        return [list(zip(s, h, strict=True)) for s, h in zip(spans, hyps, strict=True)]
+
+
 class ClassifySystem(_System):
     """frames (B, T, 3, H, W) in [0, 1] -> class logits (B, C) through a :class:`ClipClassifier`."""
 
@@ -238,6 +290,7 @@ def middle_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 SYSTEMS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "sound": (SoundSystem, SoundModel),
     "caption": (CaptionSystem, Captioner),
+    "dense_caption": (DenseCaptionSystem, DenseCaptioner),
     "classify": (ClassifySystem, ClipClassifier),
     "frame_caption": (FrameCaptionSystem, FrameToCaption),
 }

@@ -21,8 +21,8 @@ from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.models.systems import check_model_options
 
-Kind = Literal["caption", "sound"]
-KINDS = ("caption", "sound")
+Kind = Literal["caption", "sound", "dense_caption"]
+KINDS = ("caption", "sound", "dense_caption")
 
 
 class _Strict(BaseModel):
@@ -113,7 +113,9 @@ class LossConfig(_Strict):
     loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut.
     ``self_critical_from``: from this step on, captions train by self-critical sequence
     training instead (:mod:`avseq.train.self_critical`): ``self_critical_samples`` captions
-    are sampled per clip and rewarded by their CIDEr-D against the clip's references."""
+    are sampled per clip and rewarded by their CIDEr-D against the clip's references.
+    dense_caption: the caption cross-entropy of every event on its own frames, plus
+    ``proposal_bce`` times the per-frame start / inside / end loss of the proposal head."""
 
     kind: Literal["l1", "mse"] = "l1"
     onset_weight: float = Field(default=0.0, ge=0)
@@ -123,6 +125,7 @@ class LossConfig(_Strict):
     min_word_count: int = Field(default=1, ge=1)
     self_critical_from: int | None = Field(default=None, ge=0)
     self_critical_samples: int = Field(default=5, ge=2)
+    proposal_bce: float = Field(default=1.0, ge=0)
 
 
 class TrainLoopConfig(_Strict):
@@ -166,7 +169,7 @@ class TrainLoopConfig(_Strict):
     beam_size: int = Field(default=DEFAULT_BEAM_SIZE, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
     rerank: Literal["score", "consensus"] = "score"
-    val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1"] | None = None
+    val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1", "event_f1"] | None = None
     progress: bool = True
     freeze_encoder_at: int | None = Field(default=None, ge=0)
     captions_per_clip: int = Field(default=1, ge=1)
@@ -206,10 +209,12 @@ class TrainConfig(_Strict):
             if getattr(self.loss, weight) > 0 and not model.get(head):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
         if self.loss.self_critical_from is not None and kind != "caption":
-            raise ValueError("loss.self_critical_from trains captions; this system is a sound model")
+            raise ValueError(
+                f"loss.self_critical_from trains captions of whole clips; this system is a {kind} model"
+            )
         for key in ("captions_per_clip", "captions_per_clip_frozen"):
             if (getattr(self.train, key) or 1) > 1 and kind != "caption":
-                raise ValueError(f"train.{key} trains captions; this system is a sound model")
+                raise ValueError(f"train.{key} trains captions of whole clips; this system is a {kind} model")
         for key, value in (
             ("loss.self_critical_from", self.loss.self_critical_from),
             ("train.freeze_encoder_at", self.train.freeze_encoder_at),
@@ -230,7 +235,8 @@ class TrainConfig(_Strict):
     @property
     def val_metric(self) -> str:
         """The metric that picks the best checkpoint (higher is better except val_loss)."""
-        return self.train.val_metric or ("CIDEr" if self.kind == "caption" else "onset_f1")
+        default = {"caption": "CIDEr", "dense_caption": "event_f1"}.get(self.kind, "onset_f1")
+        return self.train.val_metric or default
 
 
 # Keys that moved, so an old config gets told where to put them.

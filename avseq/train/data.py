@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from avseq.bundles import Preprocessing
 from avseq.data import ManifestEntry, generate_split, read_manifest
-from avseq.data.collate import collate_caption, collate_sound
-from avseq.data.datasets import CaptionDataset, SoundDataset, SoundExample
+from avseq.data.collate import collate_caption, collate_dense, collate_sound
+from avseq.data.datasets import CaptionDataset, DenseCaptionDataset, SoundDataset, SoundExample, span_events
 from avseq.data.feature_cache import FEATURE_CACHE, FeatureCache, encoder_cache
 from avseq.data.synth import config_from_dict
 from avseq.data.synth.config import WorldConfig
@@ -103,8 +103,13 @@ def preprocessing(cfg: TrainConfig) -> Preprocessing:
         raise ConfigError(f"{cfg.source}: preprocessing: {err}") from None
 
 
-def build_tokenizer(entries: Sequence[ManifestEntry], min_count: int = 1) -> Tokenizer:
-    """Vocabulary of the training captions (deterministic for the same entries)."""
+def build_tokenizer(entries: Sequence[ManifestEntry], min_count: int = 1, events: bool = False) -> Tokenizer:
+    """Vocabulary of the training captions (deterministic for the same entries); ``events``: of
+    their events' captions (dense captioning) instead of the clips'."""
+    if events:
+        return Tokenizer.build(
+            [c for e in entries for ev in span_events(e) for c in ev.captions], min_count=min_count
+        )
     return Tokenizer.build([c for e in entries for c in e.captions], min_count=min_count)
 
 
@@ -121,7 +126,8 @@ def make_dataset(
     captions_per_clip: int = 1,
     keep_frames: bool = False,
 ) -> Dataset:
-    """A sound or caption dataset over ``entries``, reading cached features when ``cache`` is set.
+    """A sound, caption or dense caption dataset over ``entries``, reading cached features when
+    ``cache`` is set.
 
     Training caption sets draw ``captions_per_clip`` of each clip's captions per epoch;
     validation uses the first.
@@ -132,6 +138,8 @@ def make_dataset(
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
+    elif kind == "dense_caption":
+        ds = DenseCaptionDataset(entries, prep, tokenizer, "random" if train else "first", seed=seed)
     else:
         choice, per_clip = ("random", captions_per_clip) if train else ("first", 1)
         ds = CaptionDataset(entries, prep, tokenizer, choice, seed=seed, captions_per_clip=per_clip)
@@ -173,7 +181,9 @@ def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64)
 
 
 def collate_fn(kind: str, pad_id: int = 0):
-    return collate_sound if kind == "sound" else functools.partial(collate_caption, pad_id=pad_id)
+    if kind == "sound":
+        return collate_sound
+    return functools.partial(collate_dense if kind == "dense_caption" else collate_caption, pad_id=pad_id)
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,11 @@ def seed_everything(seed: int) -> None:
 
 def system_config(cfg: TrainConfig, prep: Preprocessing, tokenizer: Tokenizer | None) -> dict:
     """``cfg.system`` with the values that must agree with the data filled in (or checked):
-    caption ``model.vocab_size``; sound ``model.n_mels``, ``video_fps`` and ``mel_frame_rate``."""
+    caption and dense_caption ``model.vocab_size``; sound ``model.n_mels``, ``video_fps`` and
+    ``mel_frame_rate``."""
     system = copy.deepcopy(cfg.system)
     model = system.setdefault("model", {})
-    if cfg.kind == "caption":
+    if cfg.kind in ("caption", "dense_caption"):
         implied = {"vocab_size": len(tokenizer)}
     else:
         recipe = prep.recipe
@@ -105,9 +106,10 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
     train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
     val_entries = tdata.load_entries(manifests[cfg.data.val_split], cfg.data.val_split, cfg.data.val_clips)
-    tokenizer = (
-        tdata.build_tokenizer(train_entries, cfg.loss.min_word_count) if cfg.kind == "caption" else None
-    )
+    tokenizer = None
+    if cfg.kind in ("caption", "dense_caption"):
+        events = cfg.kind == "dense_caption"
+        tokenizer = tdata.build_tokenizer(train_entries, cfg.loss.min_word_count, events=events)
     config = system_config(cfg, prep, tokenizer)
     system = build_system(encoder_from_bundle(config)).to(device)
     system.config = config  # records the bundle's name, not a path on this machine
@@ -221,6 +223,8 @@ def run_validation(run: Run) -> dict[str, float]:
 def _val_columns(kind: str) -> list[str]:
     if kind == "caption":
         return ["val_loss", "BLEU-4", "CIDEr", "attr_acc"]
+    if kind == "dense_caption":
+        return ["val_loss", "event_precision", "event_recall", "event_f1", "CIDEr"]
     return ["val_loss", "onset_precision", "onset_recall", "onset_f1"]
 
 

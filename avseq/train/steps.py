@@ -1,10 +1,10 @@
 """One optimization step and the per-kind losses, as plain functions.
 
-A batch is a :class:`~avseq.data.collate.SoundBatch` or
-:class:`~avseq.data.collate.CaptionBatch`; its ``video`` holds frames
-(``FrameBatch``, run through the system's encoder), frames with the cached features of
-the encoder's frozen members (``FrameBatchWithCache``) or cached ``Features`` (the encoder
-is skipped).
+A batch is a :class:`~avseq.data.collate.SoundBatch`,
+:class:`~avseq.data.collate.CaptionBatch` or :class:`~avseq.data.collate.DenseCaptionBatch`;
+its ``video`` holds frames (``FrameBatch``, run through the system's encoder), frames with the
+cached features of the encoder's frozen members (``FrameBatchWithCache``) or cached
+``Features`` (the encoder is skipped).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from avseq.data.collate import CaptionBatch, FrameBatchWithCache, SoundBatch
+from avseq.data.collate import CaptionBatch, DenseCaptionBatch, FrameBatchWithCache, SoundBatch
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
+from avseq.models.proposals import proposal_loss, span_features
 from avseq.models.rnn import length_mask
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from avseq.train.diagnostics import layer_grad_norms
@@ -36,7 +37,10 @@ class LossOptions:
     ``onset_head``); caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`, plus
     ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``);
     with a ``reward``, captions train by self-critical sequence training instead, ``samples``
-    sampled captions of at most ``max_len`` tokens per clip (:mod:`avseq.train.self_critical`)."""
+    sampled captions of at most ``max_len`` tokens per clip (:mod:`avseq.train.self_critical`);
+    dense_caption: the caption loss of every event's caption on its span's frames plus
+    ``proposal_bce`` times the per-frame start / inside / end loss of
+    :func:`avseq.models.proposals.proposal_loss`."""
 
     onset_weight: float = 0.0
     kind: str = "l1"
@@ -46,6 +50,7 @@ class LossOptions:
     reward: CaptionReward | None = None
     samples: int = 5
     max_len: int = 20
+    proposal_bce: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
         return _sound_batch_loss(system, feats, lengths, batch.target, options)
+    if isinstance(batch, DenseCaptionBatch):
+        return _dense_batch_loss(system, feats, lengths, batch, options)
     if options.reward is not None:
         return self_critical_loss(
             system, feats, lengths, batch.references, options.reward, options.samples, options.max_len
@@ -115,6 +122,22 @@ def _caption_batch_loss(
     if with_words:
         loss = loss + options.word_bce * word_loss(words, tokens, (PAD_ID, BOS_ID, EOS_ID, UNK_ID))
     return loss
+
+
+def _dense_batch_loss(
+    system: nn.Module,
+    feats: torch.Tensor,
+    lengths: torch.Tensor,
+    batch: DenseCaptionBatch,
+    options: LossOptions,
+) -> torch.Tensor:
+    """Proposal loss over every frame plus the caption loss of each event on its own frames."""
+    loss = options.proposal_bce * proposal_loss(system.proposal_logits(feats, lengths), lengths, batch.labels)
+    if batch.spans.shape[0] == 0:
+        return loss
+    span_feats, span_lengths = span_features(feats, batch.spans.tolist())
+    logits = system.from_features(span_feats, span_lengths.to(feats.device), batch.tokens[:, :-1])
+    return loss + caption_loss(logits, batch.tokens[:, 1:], label_smoothing=options.label_smoothing)
 
 
 def onset_labels(target: Spectrogram, rate: float, steps: int) -> torch.Tensor:

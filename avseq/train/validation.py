@@ -5,7 +5,10 @@
   (:func:`avseq.evaluation.captions.score_captions`);
 - sound: onset F1 within one video frame of onsets picked from the predicted
   log-mel against the manifest's event times (or the target log-mel's onsets),
-  cheap because no vocoder runs.
+  cheap because no vocoder runs;
+- dense_caption: the proposed events, captioned, against the manifest's events: precision,
+  recall and F1 of their spans at tIoU 0.5 and the CIDEr of the spans matched there
+  (:mod:`avseq.metrics.dense`).
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from avseq.data.collate import CaptionBatch, SoundBatch
+from avseq.data.collate import CaptionBatch, DenseCaptionBatch, SoundBatch
 from avseq.evaluation.captions import score_captions
 from avseq.metrics import OnsetScores, onset_f1
 from avseq.metrics.audio import onsets_from_log_mel
+from avseq.metrics.dense import dense_caption_scores
 from avseq.models import Tokenizer
 from avseq.models.beam import DEFAULT_BEAM_SIZE
+from avseq.models.proposals import span_seconds
 from avseq.train.data import eval_batches, loader
 from avseq.train.steps import LossOptions, autocast, batch_loss, features_of
 
-HIGHER_IS_BETTER = {"BLEU-4": True, "CIDEr": True, "onset_f1": True, "val_loss": False}
+HIGHER_IS_BETTER = {"BLEU-4": True, "CIDEr": True, "onset_f1": True, "event_f1": True, "val_loss": False}
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:
@@ -58,6 +63,7 @@ def validate(
     batches = loader(dataset, eval_batches(len(dataset), batch_size), kind, 0, seed=0, pad_id=pad)
     total, count = 0.0, 0
     state: dict = {"refs": {}, "preds": {}, "attrs": [], "onsets": OnsetScores(0, 0, 0)}
+    state["fps"] = dataset.preprocessing.fps
     entries = {dataset.entry(i).id: dataset.entry(i) for i in range(len(dataset))}
     for batch in batches:
         batch = batch.to(device)
@@ -68,11 +74,15 @@ def validate(
             _caption_batch(
                 system, batch, tokenizer, state, beam_size=beam_size, max_len=max_len, rerank=rerank
             )
+        elif kind == "dense_caption":
+            _dense_batch(system, batch, tokenizer, state, beam_size=beam_size, max_len=max_len, rerank=rerank)
         else:
             _sound_batch(system, batch, entries, tolerance, state)
     out = {"val_loss": total / count}
     if kind == "caption":
         out.update(_caption_metrics(state, entries))
+    elif kind == "dense_caption":
+        out.update(_dense_metrics(state))
     else:
         out.update({f"onset_{k}": v for k, v in state["onsets"].as_dict().items()})
     return out
@@ -94,6 +104,27 @@ def _caption_metrics(state: dict, entries: dict) -> dict[str, float]:
     if attributes is not None:
         out["attr_acc"] = attributes["all"]
     return out
+
+
+def _dense_batch(system, batch: DenseCaptionBatch, tokenizer, state, **decoding) -> None:
+    """Each clip's proposed events, captioned, and its reference events, both timed in seconds."""
+    feats, lengths = features_of(system, batch)
+    fps = state["fps"]
+    for clip_id, events, refs in zip(
+        batch.ids, system.caption_events_from_features(feats, lengths, **decoding), batch.events, strict=True
+    ):
+        state["preds"][clip_id] = [
+            (*span_seconds(span, fps), tokenizer.decode(hyps[0].tokens)) for span, hyps in events
+        ]
+        state["refs"][clip_id] = [(start, end, captions[0]) for start, end, captions in refs]
+
+
+def _dense_metrics(state: dict) -> dict[str, float]:
+    """Event precision / recall / F1 at tIoU 0.5 and the CIDEr of the events matched there."""
+    scores = dense_caption_scores(state["preds"], state["refs"], thresholds=(0.5,), metrics=("CIDEr",))
+    at = scores["tIoU=0.5"]
+    names = {"event_precision": "precision", "event_recall": "recall", "event_f1": "f1", "CIDEr": "CIDEr"}
+    return {column: at[key] for column, key in names.items()}
 
 
 def _sound_batch(system, batch: SoundBatch, entries: dict, tolerance: float, state: dict) -> None:

@@ -15,6 +15,7 @@ CONFIGS = {
     "caption": {"vocab_size": 9, "hidden_size": 8, "embed_dim": 4},
     "classify": {"num_classes": 3, "hidden_size": 8},
     "frame_caption": {"vocab_size": 9, "hidden_size": 8, "embed_dim": 4},
+    "dense_caption": {"vocab_size": 9, "hidden_size": 8, "embed_dim": 4, "proposal_hidden": 4},
 }
 
 
@@ -36,10 +37,13 @@ def test_every_kind_builds_and_runs():
         assert make("caption")(frames, lengths, tokens).shape == (2, 3, 9)
         assert make("classify")(frames, lengths).shape == (2, 3)
         assert make("frame_caption")(frames, lengths, tokens).shape == (2, 3, 9)
-    for kind in ("caption", "frame_caption"):
+        dense = make("dense_caption")
+        assert dense(frames, lengths, tokens).shape == (2, 3, 9)
+        assert dense.proposal_logits(dense.features(frames, lengths), lengths).shape == (2, 5, 3)
+    for kind in ("caption", "frame_caption", "dense_caption"):
         out = make(kind).generate(frames, lengths, beam_size=3, max_len=4, n_best=2)
         assert len(out) == 2 and all(len(h) == 2 and len(h[0].tokens) <= 4 for h in out)
-    assert sorted(SYSTEMS) == ["caption", "classify", "frame_caption", "sound"]
+    assert sorted(SYSTEMS) == ["caption", "classify", "dense_caption", "frame_caption", "sound"]
 
 
 @pytest.mark.parametrize("motion", [False, True])

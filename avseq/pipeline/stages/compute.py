@@ -26,6 +26,7 @@ from avseq.io.sampling import check_sampling
 from avseq.models.defaults import DEFAULT_BEAM_SIZE
 from avseq.pipeline.stages.base import StageType, inference, register
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
+from avseq.pipeline.stages.events import check_mode, event_captions
 
 if TYPE_CHECKING:
     import torch
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 HW = tuple[PositiveInt, PositiveInt]
 # the bundle kinds whose systems decode captions (avseq.models.systems: CaptionSystem, FrameCaptionSystem)
-CAPTION_KINDS = ("caption", "frame_caption")
+CAPTION_KINDS = ("caption", "frame_caption", "dense_caption")
 
 
 class FramesParams(BaseModel):
@@ -295,10 +296,16 @@ class CaptionParams(BaseModel):
     rerank (beam only): ``score`` keeps the best-scoring hypothesis, ``consensus`` the one the
     beam's hypotheses agree with most (avseq.models.consensus); n_best (beam only, at most
     beam_size): the hypotheses kept per clip, the caption first, written with their scores as
-    the ``alternatives`` of caption.json (1: the caption alone, no alternatives)."""
+    the ``alternatives`` of caption.json (1: the caption alone, no alternatives).
+    mode: ``window``, one caption per window; ``events``, one timed caption per event the bundle
+    proposes (needs a ``dense_caption`` bundle; see avseq.pipeline.stages.events), keeping those
+    whose start, inside and end scores reach ``threshold``, at most ``max_events`` per window."""
 
     model_config = ConfigDict(extra="forbid")
     bundle: str
+    mode: Literal["window", "events"] = "window"
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    max_events: int = Field(10, ge=1, le=100)
     search: Literal["greedy", "beam"] = "beam"
     beam_size: int = Field(DEFAULT_BEAM_SIZE, ge=1, le=64)
     max_len: int = Field(20, ge=1, le=200)
@@ -314,23 +321,36 @@ class CaptionParams(BaseModel):
             raise ValueError(f"n_best {value} needs search: beam (greedy keeps one); allowed: 1")
         if beam_size is not None and value > beam_size:
             raise ValueError(f"n_best {value} is more than beam_size {beam_size}; allowed: 1..{beam_size}")
+        if value > 1 and info.data.get("mode") == "events":
+            raise ValueError(f"n_best {value} needs mode: window (events keep one caption each); allowed: 1")
         return value
+
+
+def _caption_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+    """A caption stage's bundle frames; ``mode: events`` needs a bundle that proposes events."""
+    check_mode(stage, ctx)
+    return _model_needs(stage, wanted, ctx)
 
 
 class CaptionStage:
     """FrameBatch or Features (B, T, ...) -> list[str], one caption per clip; with ``n_best`` > 1
-    each is a :class:`~avseq.io.captions.Caption` that carries the alternatives and their scores."""
+    each is a :class:`~avseq.io.captions.Caption` that carries the alternatives and their scores;
+    with ``mode: events`` each is an :class:`~avseq.io.EventCaptions`, one timed cue per event."""
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.device, self.params = ctx.device(spec), spec.params
         bundle = ctx.bundle(spec.params.bundle, self.device)
         self.system = bundle.system
         self.tokenizer = bundle.tokenizer
+        self.fps = bundle.preprocessing.fps
 
     @inference
     def __call__(self, inputs: list[Any]) -> list[str]:
         p = self.params
         is_features, data, lengths = _system_inputs(inputs[0], self.device)
+        if p.mode == "events":
+            features = data if is_features else self.system.features(data, lengths)
+            return event_captions(self.system, self.tokenizer, features, lengths, self.fps, p)
         beam = 1 if p.search == "greedy" else p.beam_size
         options = dict(beam_size=beam, max_len=p.max_len, length_penalty=p.length_penalty, rerank=p.rerank)
         run = self.system.generate_from_features if is_features else self.system.generate
@@ -404,7 +424,7 @@ register(
         CaptionStage,
         ("frames", "features"),
         "text",
-        needs=_model_needs,
+        needs=_caption_needs,
         bundle_kinds=CAPTION_KINDS,
         autocast=True,
     )

@@ -38,11 +38,16 @@ def concat_audio(pieces: list[Audio]) -> Audio:
 
 
 def window_cues(texts: list[str], info: FileInfo) -> list[Any]:
-    """One cue per window spanning it; a single window spans the whole clip."""
+    """One cue per window spanning it; a single window spans the whole clip. A window's
+    :class:`~avseq.io.EventCaptions` (a caption stage's ``mode: events``) gives one cue per event
+    instead, moved from the window's time to the clip's."""
     from avseq.io import Cue
 
     cues = []
     for text, (start, end) in zip(texts, info.windows, strict=True):
+        if hasattr(text, "cues"):
+            cues += [Cue(start + c.start, start + c.end, c.text) for c in text.cues]
+            continue
         if len(texts) == 1:
             start, end = 0.0, max(end, info.duration)
         cues.append(Cue(start, max(end, start + 1e-3), text))
