@@ -32,12 +32,16 @@ HEADLINE = ("BLEU-4", "CIDEr", "attribute accuracy", "onset F1")  # scores in th
 
 @dataclass(frozen=True)
 class DemoResult:
-    """Where the demo wrote its report, what happened to the clips and how well they scored."""
+    """Where the demo wrote its report, what happened to the clips and how well they scored.
+
+    domain: the run's domain check (summary.json ``domain``: inputs in and out of the domain the
+    bundles were trained on), None when unchecked."""
 
     report: Path
     counts: dict[str, int]
     wall_seconds: float
     scores: dict[str, Any] = field(default_factory=dict)
+    domain: dict[str, Any] | None = None
 
     def summary_line(self) -> str:
         """One line: clip counts, time, and the headline scores when there are references."""
@@ -87,7 +91,7 @@ def run_demo(
     run = run_pipeline(spec, items, outdir, progress=progress)
     scores = score_run(outdir, references) if references else {}
     report = write_report(outdir, pipeline=pipeline)
-    return DemoResult(report, run.counts, time.perf_counter() - start, scores)
+    return DemoResult(report, run.counts, time.perf_counter() - start, scores, run.summary.get("domain"))
 
 
 def trained_world(spec: Any) -> Any:

@@ -1,13 +1,18 @@
 """``bundle.json``: the JSON document beside a bundle's weights, and its validation.
 
-Layout (format_version 1)::
+Layout (format_version 2)::
 
     {"format_version": 1, "kind": "sound", "name": "synth-sound", "version": "sha256:0123abcd4567",
      "system": {"config": {...build_system config...}},
      "tokenizer": {...} | null,
      "preprocessing": {...Preprocessing.to_dict()...},
      "weights": {"file": "weights.safetensors", "sha256": "...", "num_tensors": 42},
-     "meta": {"created_at": "...", "avseq_version": "...", ...free metadata...}}
+     "meta": {"created_at": "...", "avseq_version": "...", ...free metadata...},
+     "card": {...ModelCard...} | null,
+     "feature_stats": {...FeatureStats...} | null}
+
+``card`` and ``feature_stats`` (:mod:`avseq.bundles.card`) came with format_version 2; a version 1
+document has neither and loads as a bundle without a card or a domain check.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from avseq.bundles.card import FeatureStats, ModelCard
 from avseq.errors import BundleError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DOCUMENT = "bundle.json"
 WEIGHTS = "weights.safetensors"
 REQUIRED_KEYS = ("format_version", "kind", "system", "preprocessing", "weights")
@@ -70,6 +76,19 @@ def check_document(doc: dict[str, Any], path: Path) -> None:
     for key in ("tokenizer", "meta"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
             raise BundleError(f"{path}: {key!r} must be an object or null, got {type(doc[key]).__name__}")
+    read_card(doc, path)
+    read_feature_stats(doc, path)
+
+
+def read_card(doc: dict[str, Any], path: Path) -> ModelCard | None:
+    """The document's model card, or None when it has none (format_version 1, or saved without)."""
+    return None if doc.get("card") is None else ModelCard.from_dict(doc["card"], f"{path}: card")
+
+
+def read_feature_stats(doc: dict[str, Any], path: Path) -> FeatureStats | None:
+    """The document's feature statistics, or None when it has none (no domain check then)."""
+    data = doc.get("feature_stats")
+    return None if data is None else FeatureStats.from_dict(data, f"{path}: feature_stats")
 
 
 def dump_document(doc: dict[str, Any]) -> str:

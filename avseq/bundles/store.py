@@ -27,7 +27,16 @@ from safetensors.torch import load_file, save_model
 from torch import nn
 
 import avseq
-from avseq.bundles.document import DOCUMENT, FORMAT_VERSION, WEIGHTS, dump_document, read_document
+from avseq.bundles.card import FeatureStats, ModelCard
+from avseq.bundles.document import (
+    DOCUMENT,
+    FORMAT_VERSION,
+    WEIGHTS,
+    dump_document,
+    read_card,
+    read_document,
+    read_feature_stats,
+)
 from avseq.bundles.locate import list_bundled, read_preprocessing, resolve  # noqa: F401  (re-exported)
 from avseq.bundles.preprocessing import Preprocessing
 from avseq.bundles.weights import MAX_WEIGHT_BYTES, check_fits, load_into, read_header, sha256_file
@@ -38,7 +47,11 @@ SystemBuilder = Callable[[dict[str, Any]], nn.Module]
 
 @dataclass(frozen=True, repr=False)
 class Bundle:
-    """A loaded bundle: the system in eval mode plus everything needed to feed it."""
+    """A loaded bundle: the system in eval mode plus everything needed to feed it.
+
+    card: its model card; feature_stats: its encoder's feature statistics on its training clips
+    (the domain check of ``avseq run``); both None for a bundle saved without them.
+    """
 
     name: str
     version: str
@@ -48,6 +61,8 @@ class Bundle:
     preprocessing: Preprocessing
     tokenizer: Any | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    card: ModelCard | None = None
+    feature_stats: FeatureStats | None = None
 
     def __repr__(self) -> str:
         where = str(self.path)
@@ -130,6 +145,8 @@ def load(
     check_fits(read_header(file), _meta_system(doc, builder, folder), file, max_bytes)
     system = _build(doc, builder, folder)
     load_into(system, _read_weights(file), file)
+    stats = read_feature_stats(doc, folder / DOCUMENT)
+    _check_stats_fit(stats, system, folder)
     system.to(device).eval()
     return Bundle(
         name=str(doc.get("name") or folder.name),
@@ -140,7 +157,19 @@ def load(
         preprocessing=preprocessing,
         tokenizer=_tokenizer(doc.get("tokenizer"), folder),
         meta=dict(doc.get("meta") or {}),
+        card=read_card(doc, folder / DOCUMENT),
+        feature_stats=stats,
     )
+
+
+def _check_stats_fit(stats: FeatureStats | None, system: nn.Module, folder: Path) -> None:
+    """Refuse feature statistics of another feature size than the system's encoder makes."""
+    dim = getattr(getattr(system, "encoder", None), "out_dim", None)
+    if stats is not None and isinstance(dim, int) and stats.dim != dim:
+        raise BundleError(
+            f"{folder / DOCUMENT}: feature_stats describe {stats.dim}-dimensional features, but the "
+            f"system's encoder makes {dim}"
+        )
 
 
 def _system_config(system: nn.Module) -> tuple[dict[str, Any], str]:
@@ -153,7 +182,7 @@ def _system_config(system: nn.Module) -> tuple[dict[str, Any], str]:
     return config, kind
 
 
-def _document(system, preprocessing, tokenizer, meta, name, version, sha, n_tensors) -> dict[str, Any]:
+def _document(system, preprocessing, tokenizer, meta, name, version, sha, n_tensors, card, stats) -> dict:
     config, kind = _system_config(system)
     if isinstance(preprocessing, dict):
         preprocessing = Preprocessing.from_dict(preprocessing)
@@ -169,7 +198,14 @@ def _document(system, preprocessing, tokenizer, meta, name, version, sha, n_tens
         "preprocessing": preprocessing.to_dict(),
         "weights": {"file": WEIGHTS, "sha256": sha, "num_tensors": n_tensors},
         "meta": {"created_at": stamp, "avseq_version": avseq.__version__, **(meta or {})},
+        "card": None if card is None else card.to_dict(),
+        "feature_stats": None if stats is None else stats.to_dict(),
     }
+
+
+def _record(value: Any, record: type) -> Any:
+    """A card or statistics record, given as one or as its dict (checked by parsing it)."""
+    return value if value is None or isinstance(value, record) else record.from_dict(value)
 
 
 def save_bundle(
@@ -179,6 +215,8 @@ def save_bundle(
     *,
     tokenizer: Any | None = None,
     meta: dict[str, Any] | None = None,
+    card: ModelCard | dict[str, Any] | None = None,
+    feature_stats: FeatureStats | dict[str, Any] | None = None,
     name: str | None = None,
     version: str | None = None,
     overwrite: bool = False,
@@ -186,13 +224,19 @@ def save_bundle(
     """Write ``system`` (which must keep its ``.config``) as a bundle folder at ``path``.
 
     ``tokenizer`` is an object with ``to_dict()`` or a dict; ``meta`` is free JSON-able
-    metadata (training config, seed, split, eval figures...). ``version`` defaults to
+    metadata (training config, seed, split, eval figures...). ``card``: its
+    :class:`~avseq.bundles.card.ModelCard`; ``feature_stats``: its encoder's
+    :class:`~avseq.bundles.card.FeatureStats` on the training clips
+    (:func:`avseq.bundles.domain.fit_feature_stats`), which ``avseq run`` checks each input
+    against. ``version`` defaults to
     ``sha256:<first 12 hex of the weights>``. An existing folder is replaced only with
     ``overwrite=True``. Returns the bundle folder.
     """
     final = Path(path)
     if final.exists() and not overwrite:
         raise BundleError(f"{final}: already exists (pass overwrite=True to replace it)")
+    card, feature_stats = _record(card, ModelCard), _record(feature_stats, FeatureStats)
+    _check_stats_fit(feature_stats, system, final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
@@ -208,6 +252,8 @@ def save_bundle(
             version,
             sha256_file(tmp / WEIGHTS),
             n_tensors,
+            card,
+            feature_stats,
         )
         (tmp / DOCUMENT).write_text(dump_document(doc), encoding="utf-8")
         _swap_into_place(tmp, final)

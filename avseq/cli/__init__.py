@@ -29,6 +29,7 @@ COMMANDS = {
     "eval": "avseq.cli.evaluate:evaluate",
     "report": "avseq.cli.report:report",
     "demo": "avseq.cli.demo:demo",
+    "bundles": "avseq.cli.bundles:bundles",
 }
 
 

@@ -45,7 +45,10 @@ def demo(
 ) -> None:
     """Caption and sonify a dozen synthetic clips (or -i clips) and write an HTML report."""
     from avseq.demo import run_demo
+    from avseq.pipeline.domain import domain_warning
 
     result = run_demo(outdir, inputs=inputs, n=n, pipeline=pipeline, overrides=overrides, progress=not quiet)
     click.echo(f"report: {result.report}")
     click.echo(result.summary_line())
+    if warning := domain_warning(result.domain):  # e.g. -i with real footage and the synthetic models
+        click.echo(f"warning: {warning}", err=True)

@@ -109,6 +109,7 @@ def run(
 ):
     """Run PIPELINE over the inputs, writing OUTDIR/<id>/..., results.jsonl and summary.json."""
     from avseq.pipeline import expand_inputs, run_pipeline
+    from avseq.pipeline.domain import domain_warning
 
     options = {"device": device, "batch_size": batch_size, "workers": workers, "timeout": timeout}
     options |= {"precision": precision}
@@ -133,4 +134,6 @@ def run(
             f"{result.wall_seconds:.1f} s -> {outdir}",
             err=True,
         )
+    if warning := domain_warning(result.summary.get("domain")):  # once per run, --quiet or not
+        click.echo(f"warning: {warning}", err=True)
     sys.exit(result.exit_code)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from avseq.pipeline.domain import DomainScore
 from avseq.pipeline.plan import Plan
 from avseq.pipeline.stages import split_batch
 from avseq.pipeline.workers import Window
@@ -32,6 +33,7 @@ class ClipResult:
     pieces: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     error: BaseException | None = None
+    domain: list[DomainScore] = field(default_factory=list)  # one per watched bundle (pipeline.domain)
     fitted: int | None = None
 
 
@@ -95,6 +97,7 @@ def _run(plan: Plan, windows: list[Window]) -> list[ClipResult]:
     values: dict[str, Any] = {s.id: [w.values[s.id] for w in windows] for s in plan.sources}
     shares: dict[str, float] = {}
     release = _last_uses(plan)  # a branch's float frames go once its model has read them
+    plan.context.domain.begin()
     for k, stage in enumerate(plan.batch):
         start = time.perf_counter()
         with plan.precision(stage.id):
@@ -105,10 +108,11 @@ def _run(plan: Plan, windows: list[Window]) -> list[ClipResult]:
     start = time.perf_counter()
     pieces = {sid: split_batch(plan.kind(sid), values[sid], n) for sid in plan.keep}
     split_share = (time.perf_counter() - start) / n
+    domain = plan.context.domain.take(n)
     results = []
     for i, w in enumerate(windows):
         timings = dict(shares)
         if split_share > 1e-4:
             timings["split"] = split_share
-        results.append(ClipResult(w, {sid: p[i] for sid, p in pieces.items()}, timings))
+        results.append(ClipResult(w, {sid: p[i] for sid, p in pieces.items()}, timings, domain=domain[i]))
     return results

@@ -188,6 +188,7 @@ class _Run(RunRecorder):
                 )
                 continue
             state.pieces[clip.window.index] = clip.pieces
+            state.domain[clip.window.index] = clip.domain
             state.add_timings(clip.timings)
             self._maybe_finalize(state)
 

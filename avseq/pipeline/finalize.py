@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from avseq.errors import MediaError
+from avseq.pipeline.domain import DomainScore, file_domain
 from avseq.pipeline.ids import short_hash
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import Plan
@@ -32,6 +33,7 @@ class FileState:
     pieces: dict[int, dict[str, Any]] = field(default_factory=dict)
     bounds: dict[int, tuple[float, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    domain: dict[int, list[DomainScore]] = field(default_factory=dict)  # by window index
     done: FileDone | None = None
     failed: bool = False
 
@@ -88,8 +90,11 @@ def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     captions = [w[sid] for sid in plan.keep if plan.kind(sid) == "text" for w in windows]
-    duration = round(done.duration, 4)
-    result = Result(item.id, str(item.path), "ok", None, outputs, captions, duration, timings)
+    domain = file_domain(state.domain.get(i, []) for i in range(done.windows))
+    result = Result(
+        item.id, str(item.path), "ok", None, outputs, captions, **domain,
+        duration=round(done.duration, 4), timings=timings,
+    )  # fmt: skip
     return state.decoded_on(result)
 
 

@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from avseq.pipeline.domain import DomainWatch
 from avseq.pipeline.memory import INFERENCE_CHUNK
 from avseq.pipeline.precision import autocast, autocast_dtype, precision_name
 from avseq.pipeline.spec import PipelineSpec, StageSpec
@@ -17,10 +18,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class BuildContext:
-    """What a stage's constructor may use: the whole spec, its device, a shared bundle cache."""
+    """What a stage's constructor may use: the whole spec, its device, a shared bundle cache.
+
+    domain: the run's domain check, which watches every bundle loaded here.
+    """
 
     spec: PipelineSpec
     bundles: dict[str, Any] = field(default_factory=dict)
+    domain: DomainWatch = field(default_factory=DomainWatch)
 
     def device(self, stage: StageSpec) -> torch.device:
         from avseq.devices import resolve_device
@@ -40,6 +45,7 @@ class BuildContext:
             for module in self.bundles[key].system.modules():  # a training chunk can be 4096 frames
                 if isinstance(module, FrameEncoder):
                     module.chunk_size = min(module.chunk_size, INFERENCE_CHUNK)
+            self.domain.watch(self.bundles[key])
         return self.bundles[key]
 
     def limits(self) -> Any:

@@ -137,6 +137,7 @@ def _take(flight: InFlight, clip: ClipResult) -> None:
         flight.fail(state.decoded_on(failure))
         return
     state.pieces[clip.window.index] = clip.pieces
+    state.domain[clip.window.index] = clip.domain
     state.add_timings(clip.timings)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from avseq.io.atomic import remove_stale_temps
+from avseq.pipeline.domain import domain_counts
 from avseq.pipeline.finalize import clear_staging
 from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import Plan
@@ -109,7 +110,7 @@ def build_summary(results: list[Result], total: int, wall: float, spec: Pipeline
     for r in done:
         for k, v in r.timings.items():
             stage_totals[k] = round(stage_totals.get(k, 0.0) + v, 4)
-    return {
+    summary = {
         "counts": counts,
         "wall_seconds": round(wall, 4),
         "files_per_second": round(len(done) / wall, 4) if wall > 0 else None,
@@ -127,3 +128,6 @@ def build_summary(results: list[Result], total: int, wall: float, spec: Pipeline
         "bundles": plan.bundle_versions(),
         "stage_seconds": stage_totals,
     }
+    if (domain := domain_counts(results)) is not None:  # inputs in and out of the bundles' domain
+        summary["domain"] = domain
+    return summary

@@ -1,4 +1,5 @@
-"""The per-clip part of the run report: video with its caption track, text, metrics, spectrograms."""
+"""The per-clip part of the run report: video with its caption track, text, metrics, domain check,
+spectrograms."""
 
 from __future__ import annotations
 
@@ -50,8 +51,27 @@ def _heading(clip: ClipResult) -> str:
     duration = f" · {clip.duration:.2f} s" if clip.duration is not None else ""
     return (
         f"<div class='clip-head'><h2>{esc(clip.id)}</h2><span class='badge {esc(clip.status)}'>"
-        f"{esc(clip.status)}</span><span class='muted'>{esc(name)}{esc(duration)}</span></div>"
+        f"{esc(clip.status)}</span>{domain_badge(clip)}"
+        f"<span class='muted'>{esc(name)}{esc(duration)}</span></div>"
     )
+
+
+def domain_badge(clip: ClipResult) -> str:
+    """``out of domain`` (or ``in domain``) with the scores on hover; empty when the run did not check."""
+    if clip.domain is None:
+        return ""
+    label = "out of domain" if clip.domain == "out" else "in domain"
+    return f"<span class='badge domain-{esc(clip.domain)}' title='{esc(_domain_text(clip))}'>{label}</span>"
+
+
+def _domain_text(clip: ClipResult) -> str:
+    scores = ", ".join(f"{bundle} {ratio:.3g}" for bundle, ratio in clip.domain_scores.items())
+    what = (
+        "its frames are unlike the clips the models were trained on, so their output says little about it"
+        if clip.domain == "out"
+        else "its frames are like the clips the models were trained on"
+    )
+    return f"{what} (score over threshold, above 1 is out: {scores})"
 
 
 def _error(clip: ClipResult) -> str:
@@ -101,6 +121,9 @@ def _details(outdir: Path, clip: ClipResult) -> str:
             "<h3>Metrics</h3>"
             + grid_table(list(clip.metrics), [[fmt_score(v) for v in clip.metrics.values()]])
         )
+    if clip.domain is not None:
+        text = f"<span class='muted'>{esc(_domain_text(clip))}</span>"
+        parts.append(f"<h3>Domain</h3><p>{domain_badge(clip)} {text}</p>")
     parts.append(_files(outdir, clip))
     if clip.timings or clip.finished_at:
         parts.append(f"<h3>Timings</h3><p class='muted'>{_timings(clip)}</p>")

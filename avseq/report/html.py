@@ -35,6 +35,7 @@ nav.index table { background: var(--card); width: 100%; }
 .badge { font-size: 12px; font-weight: 700; padding: 2px 8px; border-radius: 10px; color: #fff; }
 .badge.ok { background: var(--ok); } .badge.failed { background: var(--failed); }
 .badge.skipped { background: var(--skipped); }
+.badge.domain-out { background: #8a3ffc; } .badge.domain-in { background: #e7e2f7; color: var(--fg); }
 .muted { color: var(--muted); } .error { color: var(--failed); overflow-wrap: anywhere; }
 .clip-body { display: flex; gap: 20px; flex-wrap: wrap; margin-top: 10px; }
 .clip-body > div { flex: 1 1 360px; min-width: 0; }

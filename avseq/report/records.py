@@ -32,6 +32,8 @@ class ClipResult:
 
     ``references``, ``reference_audio`` and ``metrics`` are optional fields added
     when the run was scored against known answers (:mod:`avseq.report.scoring`).
+    ``domain`` ("in" | "out" | None), ``domain_score`` and ``domain_scores`` (per bundle, score over
+    its threshold) are the run's domain check (:mod:`avseq.pipeline.domain`); None when unchecked.
     """
 
     id: str
@@ -43,6 +45,9 @@ class ClipResult:
     references: list[str] = field(default_factory=list)
     reference_audio: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    domain: Literal["in", "out"] | None = None
+    domain_score: float | None = None
+    domain_scores: dict[str, float] = field(default_factory=dict)
     duration: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     finished_at: str | None = None
@@ -114,6 +119,13 @@ def _parse_record(raw: dict[str, Any], where: str) -> ClipResult:
         references=[str(c) for c in _sequence(raw, "references", where)],
         reference_audio=str(raw["reference_audio"]) if raw.get("reference_audio") else None,
         metrics=dict(_mapping(raw, "metrics", where)),
+        domain=raw["domain"] if raw.get("domain") in ("in", "out") else None,
+        domain_score=_number(raw.get("domain_score")),
+        domain_scores={
+            str(k): float(v)
+            for k, v in _mapping(raw, "domain_scores", where).items()
+            if _number(v) is not None
+        },
         duration=_number(raw.get("duration")),
         timings={
             str(k): float(v) for k, v in _mapping(raw, "timings", where).items() if _number(v) is not None

@@ -8,7 +8,7 @@ from typing import Any
 
 from avseq.errors import ReportError
 from avseq.io.atomic import write_text_atomic
-from avseq.report.clips import render_clip
+from avseq.report.clips import domain_badge, render_clip
 from avseq.report.html import esc, fmt, fmt_score, grid_table, kv_table, page
 from avseq.report.records import STATUSES, ClipResult, read_results, read_summary
 
@@ -22,6 +22,7 @@ SUMMARY_LABELS = {
     "files_per_second": "throughput (files/s)",
     "media_seconds_per_second": "media seconds per second",
     "bundles": "bundle versions",
+    "domain": "domain check",
     "scores": "scores",
 }
 _SKIP_KEYS = {"counts"}  # recomputed from results.jsonl, which is the source of truth
@@ -66,7 +67,8 @@ def _index(clips: list[ClipResult], linked: int) -> str:
         if c.error is not None:
             what = f"<span class='error'>{esc(c.error.type)}</span>"
         duration = esc(f"{c.duration:.2f}") if c.duration is not None else "-"
-        rows.append([name, f"<span class='badge {esc(c.status)}'>{esc(c.status)}</span>", what, duration])
+        status = f"<span class='badge {esc(c.status)}'>{esc(c.status)}</span> {domain_badge(c)}"
+        rows.append([name, status, what, duration])
     return f"<nav class='index'>{grid_table(['clip', 'status', 'caption', 'seconds'], rows)}</nav>"
 
 
@@ -91,6 +93,10 @@ def _value(key: str, value: Any) -> str:
         )
     if key == "scores" and isinstance(value, dict):
         return grid_table(list(value), [[fmt_score(v) for v in value.values()]])
+    if key == "domain" and isinstance(value, dict) and {"in", "out"} <= set(value):
+        flagged = ", ".join(str(b) for b in value.get("flagged_by") or [])
+        by = f" (flagged by {flagged})" if flagged else ""
+        return esc(f"{value['in']} in, {value['out']} out of the domain the models were trained on{by}")
     return fmt(value)
 
 
