@@ -174,6 +174,11 @@ def test_sound_folder_without_a_folder_says_how_to_give_one(tmp_path):
         "data.folder_split=[0.8, 0.3, 0.0]",
     )  # fmt: skip
     assert code == 2 and "data.folder_split" in output and "sum to 1" in output
+    code, output = avseq(
+        "train", str(CONFIGS / "sound_folder.yaml"), "--set", f"data.folder={tmp_path}", "--set",
+        "data.manifests.train=train.jsonl",
+    )  # fmt: skip
+    assert code == 2 and "data.folder writes its own manifests" in output
 
 
 def test_default_weights_absent_from_an_empty_torch_hub_cache_are_named_not_downloaded(tmp_path, monkeypatch):
