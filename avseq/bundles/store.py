@@ -97,10 +97,26 @@ def _read_weights(file: Path) -> dict[str, torch.Tensor]:
         raise BundleError(f"{file}: not a readable safetensors file ({err})") from None
 
 
+class _ShapesOnly(torch.overrides.TorchFunctionMode):
+    """Skips the random initialization of parameters (``nn.init``'s and the tensors' own): on the
+    meta device only shapes exist, and meta's ``normal_`` loads torch's Python decompositions on
+    first use, 0.7 s of a run's start-up."""
+
+    INITS = ("normal_", "uniform_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
+             "kaiming_uniform_", "kaiming_normal_", "orthogonal_")  # fmt: skip
+    SKIPPED = frozenset({torch.Tensor.normal_, torch.Tensor.uniform_, *(getattr(nn.init, f) for f in INITS)})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.SKIPPED:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
 def _meta_system(doc: dict[str, Any], builder: SystemBuilder | None, folder: Path) -> nn.Module:
     """The system built on the ``meta`` device: every tensor's shape, no memory."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _ShapesOnly():
             return _build(doc, builder, folder)
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as err:
         raise BundleError(

@@ -131,3 +131,19 @@ def test_a_replaced_weights_file_is_reported_as_replaced_before_its_header_is_re
     _edit(sound_bundle, lambda d: d["weights"].pop("sha256"))  # no checksum: the header says why
     with pytest.raises(BundleError, match=r"safetensors: header of \d+ bytes is longer than the file"):
         load(sound_bundle)
+
+
+def test_sizing_on_the_meta_device_skips_parameter_init():
+    """Loading sizes the system on the meta device without initializing it: meta's normal_ loads
+    torch._dynamo on first use (0.7 s of every run's start-up, found by tools/bench_real.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom avseq.bundles import load\n"
+        "for name in ('synth-caption', 'synth-sound'):\n    load(name)\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
