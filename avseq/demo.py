@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import avseq
+from avseq import shipped
 from avseq.errors import BundleError, ConfigError
 from avseq.report import write_report
 from avseq.report.scoring import Reference, references_from_manifest, score_run
 
 DEMO_CLIPS = 12
 DEMO_SPLIT = "test"
-PIPELINE_FILE = "caption_and_sound.yaml"
+PIPELINE_NAME = "caption_and_sound"
 MANIFEST_SUFFIXES = (".jsonl",)  # what `avseq run -i` reads as a manifest
 HEADLINE = ("BLEU-4", "CIDEr", "attribute accuracy", "onset F1")  # scores in the one-line summary
 
@@ -53,11 +53,8 @@ class DemoResult:
 
 
 def default_pipeline() -> Path:
-    """pipelines/caption_and_sound.yaml of this checkout (ConfigError when it is not there)."""
-    path = Path(avseq.__file__).resolve().parents[1] / "pipelines" / PIPELINE_FILE
-    if not path.is_file():
-        raise ConfigError(f"{path}: pipeline file not found; pass --pipeline PATH")
-    return path
+    """The shipped pipelines/caption_and_sound.yaml (:mod:`avseq.shipped`)."""
+    return shipped.resolve_shipped("pipeline", PIPELINE_NAME)
 
 
 def run_demo(
@@ -73,7 +70,7 @@ def run_demo(
 
     inputs: files, folders, globs or manifests to use instead of ``n`` generated
     clips (written under ``OUTDIR/inputs/``). pipeline / overrides: the pipeline
-    file (default :func:`default_pipeline`) and ``key=value`` overrides. Reruns
+    file or shipped pipeline name (default :func:`default_pipeline`) and ``key=value`` overrides. Reruns
     resume: finished clips are kept.
     """
     from avseq.pipeline import load_pipeline, run_pipeline
@@ -82,7 +79,7 @@ def run_demo(
         raise ConfigError(f"Invalid number of demo clips {n!r}: must be >= 1")
     start = time.perf_counter()
     outdir = Path(outdir)
-    pipeline = Path(pipeline) if pipeline is not None else default_pipeline()
+    pipeline = shipped.resolve("pipeline", pipeline) if pipeline is not None else default_pipeline()
     spec = load_pipeline(pipeline, list(overrides))
     if inputs:
         items, references = _given_inputs(inputs)

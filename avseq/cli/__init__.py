@@ -30,6 +30,8 @@ COMMANDS = {
     "report": "avseq.cli.report:report",
     "demo": "avseq.cli.demo:demo",
     "bundles": "avseq.cli.bundles:bundles",
+    "pipelines": "avseq.cli.shipped:pipelines",
+    "configs": "avseq.cli.shipped:configs",
 }
 
 

@@ -35,14 +35,11 @@ import click
 )
 @click.option(
     "--pipeline",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Pipeline file [default: pipelines/caption_and_sound.yaml].",
+    help="Pipeline file or shipped pipeline name (`avseq pipelines`) [default: caption_and_sound].",
 )
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a pipeline key.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def demo(
-    outdir: Path, inputs: tuple[str, ...], n: int, pipeline: Path | None, overrides, quiet: bool
-) -> None:
+def demo(outdir: Path, inputs: tuple[str, ...], n: int, pipeline: str | None, overrides, quiet: bool) -> None:
     """Caption and sonify a dozen synthetic clips (or -i clips) and write an HTML report."""
     from avseq.demo import run_demo
     from avseq.pipeline.domain import domain_warning

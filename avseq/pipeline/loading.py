@@ -18,16 +18,19 @@ from avseq.pipeline.graph import check_graph, check_outputs, topological_order
 from avseq.pipeline.overrides import apply_overrides
 from avseq.pipeline.planning import plan_graph
 from avseq.pipeline.spec import TOP_LEVEL_KEYS, PipelineSpec, normalize_inputs, validate_params
+from avseq.shipped import resolve
 
 
 def load_pipeline(path: str | Path, overrides: list[str] | None = None) -> PipelineSpec:
-    """Read, override and validate a pipeline file.
+    """Read, override and validate a pipeline file (a path, or the name of a shipped one:
+    ``caption_and_sound``, see :mod:`avseq.shipped`).
 
     overrides: ``KEY=VALUE`` strings, e.g. ``stages.caption.params.beam_size=5``
     (stages addressed by id) or ``batch_size=4``; values are parsed as YAML scalars.
     Raises ConfigError naming the file, the key path, the bad value and the choices; a file
     without an output stage is refused too (see :func:`~avseq.pipeline.graph.check_outputs`).
     """
+    path = resolve("pipeline", path)
     raw = read_yaml(path, "pipeline file")
     spec = parse_pipeline(raw, source=str(path), overrides=overrides)
     check_outputs(spec.stages, str(path))

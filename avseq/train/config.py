@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from avseq import config
+from avseq import config, shipped
 from avseq.data.sources.splits import SPLITS, parse_fractions
 from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
@@ -41,7 +41,8 @@ class DataConfig(_Strict):
     """Where the clips come from: manifests, a folder of videos with sound, or splits of the
     synthetic world generated on demand.
 
-    manifests: split name -> JSONL manifest path (relative paths are relative to the config file).
+    manifests: split name -> JSONL manifest path (relative paths are relative to the config file;
+    in a shipped config, to the working directory: see :func:`load_config`).
     folder: any folder of videos with sound (relative to the working directory, like ``root``):
     at start-up its manifests are written into ``<root>/manifests`` as ``avseq data folder``
     writes them (every file probed; the ones without usable sound left out and listed in the
@@ -264,16 +265,20 @@ def config_from_dict(raw: dict, source: str = "<config>", base_dir: Path | None 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a training config YAML, apply ``--set`` overrides, validate.
 
-    Relative paths inside ``data`` are relative to the config file; ``output_dir`` is
-    relative to the working directory (where the run is started). Every problem is
-    reported at once, each with its key path (see :mod:`avseq.config`).
+    ``path``: a file, or the name of a shipped config (``sound_synth``, see :mod:`avseq.shipped`).
+    Relative paths inside ``data`` are relative to the config file, except in a shipped config
+    (read by name or through ``configs/``), whose data paths are relative to the working
+    directory, as a copy of it there (``avseq configs show NAME > my.yaml``) reads them;
+    ``output_dir`` is relative to the working directory (where the run is started). Every
+    problem is reported at once, each with its key path (see :mod:`avseq.config`).
     """
-    path = Path(path)
+    path = shipped.resolve("config", path)
     raw = config.read_yaml(path, "config")
     raw = {} if raw is None else raw
     if isinstance(raw, dict):
         raw = apply_overrides(raw, overrides or [])
-    return config_from_dict(raw, str(path), path.parent)
+    base_dir = Path() if shipped.is_shipped(path, "config") else path.parent
+    return config_from_dict(raw, str(path), base_dir)
 
 
 def config_to_yaml(cfg: TrainConfig) -> str:

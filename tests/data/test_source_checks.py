@@ -122,18 +122,20 @@ def test_real_clips_as_a_folder_source(tmp_path):
     "config, source",
     [("caption_msvd.yaml", "msvd"), ("caption_msrvtt.yaml", "msrvtt"), ("sound_vggsound.yaml", "vggsound")],
 )
-def test_the_configs_read_what_avseq_data_writes(config, source, tmp_path):
+def test_the_configs_read_what_avseq_data_writes(config, source, tmp_path, monkeypatch):
     """Each real-data config names the manifests `avseq data SOURCE ROOT -o data/<name>` writes,
-    run from the repository root, and its comment gives that command."""
+    run in the folder one trains from (a shipped config's data paths are relative to the working
+    directory), and its comment gives that command."""
     from avseq.train.config import load_config
     from avseq.train.data import load_entries
 
+    monkeypatch.chdir(tmp_path)
     cfg = load_config(REPO / "configs" / config)
     text = (REPO / "configs" / config).read_text()
     command = next(line for line in text.splitlines() if f"avseq data {source} " in line)
     out = command.split(" -o ")[1].split()[0]
     assert {k: p.resolve() for k, p in cfg.data.manifests.items()} == {
-        s: (REPO / out / f"{s}.jsonl").resolve() for s in ("train", "val", "test")
+        s: (tmp_path / out / f"{s}.jsonl").resolve() for s in ("train", "val", "test")
     }
     assert cfg.data.train_split == "train" and cfg.data.val_split == "val"
     make_clip(tmp_path / "clips/a.mp4")
