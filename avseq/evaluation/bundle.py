@@ -131,18 +131,13 @@ def _systems(
     bundle, test, train, dev, clips_dir, wrap, report, *, beam_size, rerank, retrieval, train_cache
 ) -> dict:
     """The figures per system of the bundle's kind; writes the per-clip rows into ``clips_dir``."""
-    if bundle.kind == "caption":
-        systems, rows = _captions(
+    if bundle.kind in DECODERS:
+        evaluate, rows_file = DECODERS[bundle.kind]
+        systems, rows = evaluate(
             bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
             retrieval=retrieval, train_cache=train_cache,
         )  # fmt: skip
-        _write_jsonl(clips_dir / "captions.jsonl", rows)
-    elif bundle.kind == "dense_caption":
-        systems, rows = _dense(
-            bundle, test, train, dev, wrap, report, beam_size=beam_size, rerank=rerank,
-            retrieval=retrieval, train_cache=train_cache,
-        )  # fmt: skip
-        _write_jsonl(clips_dir / "events.jsonl", rows)
+        _write_jsonl(clips_dir / rows_file, rows)
     elif bundle.kind == "sound":
         from avseq.evaluation.sound import evaluate_sound
 
@@ -189,6 +184,10 @@ def _captions(
         bundle, test, train, dev, beam_size=beam, max_len=max_len, rerank=rerank, retrieval=retrieval,
         train_cache=train_cache, progress=wrap,
     )  # fmt: skip
+
+
+# bundle kind that decodes captions -> its evaluation, and the file of its per-clip rows
+DECODERS = {"caption": (_captions, "captions.jsonl"), "dense_caption": (_dense, "events.jsonl")}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
