@@ -1,6 +1,7 @@
 """Batch typed examples: pad frames/features, targets and tokens, and keep the lengths.
 
-Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``, ``collate_dense``).
+Use as ``DataLoader(dataset, collate_fn=collate_sound)`` (or ``collate_caption``, ``collate_dense``,
+``collate_classify``).
 Padded positions hold zeros (tokens hold ``pad_id``) and must be masked by the lengths;
 all padding goes through :func:`avseq.types.pad_sequences`.
 """
@@ -12,7 +13,14 @@ from dataclasses import dataclass
 
 import torch
 
-from avseq.data.datasets import CaptionExample, DenseCaptionExample, FramesWithCache, SoundExample, Video
+from avseq.data.datasets import (
+    CaptionExample,
+    ClassifyExample,
+    DenseCaptionExample,
+    FramesWithCache,
+    SoundExample,
+    Video,
+)
 from avseq.types import Features, FrameBatch, Frames, Spectrogram, pad_sequences
 
 
@@ -182,3 +190,25 @@ def collate_dense(examples: Sequence[DenseCaptionExample], pad_id: int = 0) -> D
         lengths,
         [[(*t, r) for t, r in zip(e.times, e.references, strict=True)] for e in examples],
     )
+
+
+@dataclass(frozen=True, repr=False)
+class ClassifyBatch:
+    """ids: B example ids; video as in :class:`SoundBatch`; labels: (B, A) int64, each
+    attribute's class index (``IGNORE_LABEL`` where unknown)."""
+
+    ids: list[str]
+    video: VideoBatch
+    labels: torch.Tensor
+
+    def to(self, device: torch.device | str) -> ClassifyBatch:
+        return ClassifyBatch(self.ids, self.video.to(device), self.labels.to(device))
+
+    def __repr__(self) -> str:
+        return f"ClassifyBatch(B={len(self.ids)}, video={self.video!r}, labels={tuple(self.labels.shape)})"
+
+
+def collate_classify(examples: Sequence[ClassifyExample]) -> ClassifyBatch:
+    """Pad classify examples into a :class:`ClassifyBatch`."""
+    video = pad_video([e.video for e in examples])
+    return ClassifyBatch([e.id for e in examples], video, torch.stack([e.labels for e in examples]))

@@ -3,6 +3,7 @@
 - :class:`SoundDataset`: video frames in, the log-mel of the clip's own audio
   track out (self-supervised: the audio is the target, never an input).
 - :class:`CaptionDataset`: video frames in, one or more of the clip's captions as token ids out.
+- :class:`ClassifyDataset`: a clip's frames (or an event span's) in, its attributes' classes out.
 
 Either dataset yields frames, or per-frame features when wrapped by
 :class:`~avseq.data.feature_cache.CachedFeatureDataset` (or frames with the cached features of a
@@ -306,3 +307,129 @@ class DenseCaptionDataset(ClipDataset):
 def span_events(entry: ManifestEntry) -> list:
     """The events of ``entry`` that dense captioning trains on: spans (with an ``end``) with captions."""
     return [e for e in entry.events if e.end is not None and e.captions]
+
+
+IGNORE_LABEL = -100  # a label no class matches (unknown or missing): cross-entropy skips it
+# the attributes a level-2 event carries (a level-1 clip's ``attributes`` hold these and more)
+EVENT_ATTRIBUTES = ("material", "action", "colour", "shape", "actor", "kind", "object")
+
+
+@dataclass(frozen=True)
+class LabelledSpan:
+    """One classification example of a clip: its ``span`` ``(start, end)`` seconds (None: the
+    whole clip) and its ``labels``, attribute -> value (a missing attribute is absent)."""
+
+    span: tuple[float, float] | None
+    labels: dict[str, str]
+
+
+def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[LabelledSpan]:
+    """The classification examples of ``entry``: each event with an ``end`` (level-2 clips), its
+    frames labelled with that event's attributes; else the whole clip, labelled with the clip's
+    ``attributes`` (level 1). Values become strings (a count 2 is the class ``"2"``)."""
+    spans = [e for e in entry.events if e.end is not None]
+    if not spans:
+        values = {a: entry.attributes.get(a) for a in attributes}
+        return [LabelledSpan(None, {a: str(v) for a, v in values.items() if v not in (None, "")})]
+    out = []
+    for event in spans:
+        values = {a: getattr(event, a, "") if a in EVENT_ATTRIBUTES else "" for a in attributes}
+        out.append(LabelledSpan((event.time, event.end), {a: str(v) for a, v in values.items() if v != ""}))
+    return out
+
+
+def attribute_classes(entries: Sequence[ManifestEntry], attributes: Sequence[str]) -> dict[str, list[str]]:
+    """Attribute -> the sorted values it takes over ``entries``' examples (:func:`labelled_spans`),
+    attributes sorted by name as a classifier orders them: the class lists it learns. An attribute with
+    no value in any example raises ConfigError naming it and the attributes the clips carry."""
+    seen: dict[str, set[str]] = {a: set() for a in attributes}
+    for entry in entries:
+        for item in labelled_spans(entry, attributes):
+            for name, value in item.labels.items():
+                seen[name].add(value)
+    empty = [a for a, values in seen.items() if not values]
+    if empty:
+        level1 = sorted({k for e in entries for k in e.attributes})
+        raise ConfigError(
+            f"attribute {empty[0]!r} has no value in any training clip; clips carry (level 1) "
+            f"{', '.join(level1) or 'none'}, events with an end (level 2) {', '.join(EVENT_ATTRIBUTES)}"
+        )
+    return {a: sorted(seen[a]) for a in sorted(seen)}
+
+
+@dataclass(frozen=True, repr=False)
+class ClassifyExample:
+    """One example for classification. id: the clip's id, with ``#k`` for its k-th event span;
+    video as in :class:`SoundExample`, cut to the span; labels: (A,) int64, the class index of
+    each attribute (:data:`IGNORE_LABEL` where the value is missing or unknown)."""
+
+    id: str
+    video: Video
+    labels: torch.Tensor
+
+    def __repr__(self) -> str:
+        return (
+            f"ClassifyExample(id={self.id!r}, video={_video_repr(self.video)}, labels={self.labels.tolist()})"
+        )
+
+
+class ClassifyDataset(ClipDataset):
+    """Frames -> class indices of several attributes at once, one item per :func:`labelled_spans`
+    example: a level-1 clip whole, or each event span of a level-2 clip (its frames from the
+    event's start to its end at ``preprocessing.fps``).
+
+    classes: attribute -> class names (:func:`attribute_classes` of the training entries), in
+    the order of the labels. :meth:`load_video` decodes the item's whole clip and
+    :meth:`make_example` cuts the span out of it, so a feature cache keys (and encodes) each
+    clip once whatever its events.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[ManifestEntry],
+        preprocessing: Preprocessing,
+        classes: dict[str, Sequence[str]],
+    ) -> None:
+        super().__init__(entries, preprocessing)
+        if not classes:
+            raise ConfigError("a classify dataset needs at least one attribute, got none")
+        self.classes = {a: {c: i for i, c in enumerate(names)} for a, names in classes.items()}
+        self._items = [
+            (i, item) for i, e in enumerate(self.entries) for item in labelled_spans(e, list(classes))
+        ]
+        self._ids = [
+            e.id if item.span is None else f"{e.id}#{k}"
+            for e in self.entries
+            for k, item in enumerate(labelled_spans(e, list(classes)))
+        ]
+        if preprocessing.fps is None and any(item.span is not None for _, item in self._items):
+            raise ConfigError("event spans are cut by preprocessing.fps; got none (num_frames)")
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def entry(self, index: int) -> ManifestEntry:
+        return self.entries[self._items[index][0]]
+
+    def item_id(self, index: int) -> str:
+        """The example's id: its clip's, with ``#k`` for the clip's k-th event span."""
+        return self._ids[index]
+
+    def make_example(self, index: int, video: Video) -> ClassifyExample:
+        item = self._items[index][1]
+        labels = [self.classes[a].get(item.labels.get(a, ""), IGNORE_LABEL) for a in self.classes]
+        if item.span is not None:
+            from avseq.models.proposals import frame_span
+
+            first, last = frame_span(*item.span, self.preprocessing.fps, len(video))
+            video = cut_video(video, first, last + 1)
+        return ClassifyExample(self.item_id(index), video, torch.tensor(labels, dtype=torch.int64))
+
+
+def cut_video(video: Video, start: int, stop: int) -> Video:
+    """Steps ``start:stop`` of frames, frames with cached features, or features (T, D)."""
+    if isinstance(video, Frames):
+        return Frames(video.data[start:stop], video.pts[start:stop])
+    if isinstance(video, FramesWithCache):
+        return FramesWithCache(cut_video(video.frames, start, stop), video.cached[start:stop])
+    return video[start:stop]

@@ -3,7 +3,8 @@
 Public API: ``evaluate_bundle(bundle, data, report_path, ...) -> dict`` (writes ``report.json``
 and per-clip outputs beside it) and ``summary_table(report)``; the caption scoring that
 training's validation shares, ``score_captions``. Modules: bundle.py (the entry point),
-captions.py and sound.py (one kind each, with their baselines), inputs.py (splits, training
+captions.py, dense.py, classify.py and sound.py (one kind each, with their
+baselines), inputs.py (splits, training
 clips and the nearest-neighbour retrieval features).
 """
 

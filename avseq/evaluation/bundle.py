@@ -1,12 +1,14 @@
 """Evaluate a bundle on a split and write ``report.json`` with per-clip outputs beside it.
 
-``evaluate_bundle`` picks the caption, dense caption or sound evaluation from the bundle's kind,
+``evaluate_bundle`` picks the caption (and frame_caption), dense caption, classify or sound
+evaluation from the bundle's kind,
 scores the model and the baselines on the same clips, and writes:
 
 - ``REPORT`` (e.g. ``report.json``): figures per system side by side, plus context
   (bundle, split, clip counts, tokenizer, notes such as a missing Java);
 - ``<report stem>_clips/``: ``captions.jsonl`` (caption), ``events.jsonl`` (dense_caption:
-  per clip its reference and predicted events) or one WAV per clip and ``clips.jsonl`` with
+  per clip its reference and predicted events), ``labels.jsonl`` (classify: per example its
+  reference and each system's labels) or one WAV per clip and ``clips.jsonl`` with
   per-clip figures (sound).
 """
 
@@ -145,10 +147,18 @@ def _systems(
             bundle, test, train, dev, clips_dir, retrieval=retrieval, train_cache=train_cache, progress=wrap
         )
         _write_jsonl(clips_dir / "clips.jsonl", rows)
+    elif bundle.kind == "classify":
+        from avseq.evaluation.classify import evaluate_classify
+
+        systems, rows = evaluate_classify(
+            bundle, test, train, dev, retrieval=retrieval, train_cache=train_cache, progress=wrap
+        )
+        report["attributes"] = list(bundle.system.attributes)
+        _write_jsonl(clips_dir / "labels.jsonl", rows)
     else:
         raise ConfigError(
             f"{bundle.path}: cannot evaluate a {bundle.kind!r} bundle. "
-            f"Supported: caption, dense_caption, sound"
+            f"Supported: {', '.join([*DECODERS, 'sound', 'classify'])}"
         )
     return systems
 
@@ -187,7 +197,11 @@ def _captions(
 
 
 # bundle kind that decodes captions -> its evaluation, and the file of its per-clip rows
-DECODERS = {"caption": (_captions, "captions.jsonl"), "dense_caption": (_dense, "events.jsonl")}
+DECODERS = {
+    "caption": (_captions, "captions.jsonl"),
+    "frame_caption": (_captions, "captions.jsonl"),
+    "dense_caption": (_dense, "events.jsonl"),
+}
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -222,12 +236,21 @@ def _lookup(figures: dict[str, Any], path: tuple[str, ...]) -> float | None:
     return figures
 
 
+def _headlines(report: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Label -> where in each system's figures: :data:`HEADLINES` of the report's kind; for
+    classify, the mean and each attribute of the bundle's."""
+    if report["kind"] == "classify":
+        return {"attr_mean": ("mean",), **{a: ("attributes", a) for a in report["attributes"]}}
+    kind = "caption" if report["kind"] == "frame_caption" else report["kind"]
+    return HEADLINES[kind]
+
+
 def summary_table(report: dict[str, Any]) -> str:
     """A plain-text side-by-side table of the headline figures per system."""
     systems = report["systems"]
     names = list(systems)
     lines = ["metric".ljust(20) + "".join(n.rjust(19) for n in names)]
-    for label, path in HEADLINES[report["kind"]].items():
+    for label, path in _headlines(report).items():
         cells = [_lookup(systems[n], path) for n in names]
         lines.append(label.ljust(20) + "".join(("-" if c is None else f"{c:.4f}").rjust(19) for c in cells))
     return "\n".join(lines)

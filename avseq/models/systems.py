@@ -236,13 +236,37 @@ class DenseCaptionSystem(CaptionSystem):
 
 
 class ClassifySystem(_System):
-    """frames (B, T, 3, H, W) in [0, 1] -> class logits (B, C) through a :class:`ClipClassifier`."""
+    """frames (B, T, 3, H, W) in [0, 1] -> class logits (B, C) through a :class:`ClipClassifier`:
+    one softmax per attribute (:attr:`attributes`, name -> class names), side by side."""
 
     kind = "classify"
+
+    @property
+    def attributes(self) -> dict[str, tuple[str, ...]]:
+        """Attribute name -> its class names, in the order of the logits."""
+        return self.model.attributes
 
     def from_features(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """features (B, T, D), lengths (B,) -> logits (B, C)."""
         return self.model(features, lengths)
+
+    def attribute_logits(self, features: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        """features (B, T, D), lengths (B,) -> attribute name -> its logits (B, C_a)."""
+        return self.model.split(self.from_features(features, lengths))
+
+    @torch.no_grad()
+    def probabilities_from_features(
+        self, features: torch.Tensor, lengths: torch.Tensor
+    ) -> list[dict[str, dict[str, float]]]:
+        """features (B, T, D), lengths (B,) -> per clip, attribute -> class -> probability
+        (each attribute's softmax, classes in the model's order)."""
+        probs = {
+            k: torch.softmax(v.float(), -1).cpu() for k, v in self.attribute_logits(features, lengths).items()
+        }
+        return [
+            {k: dict(zip(self.attributes[k], p[i].tolist(), strict=True)) for k, p in probs.items()}
+            for i in range(features.shape[0])
+        ]
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W), lengths (B,) -> logits (B, C)."""

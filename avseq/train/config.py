@@ -21,8 +21,12 @@ from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.models.systems import check_model_options
 
-Kind = Literal["caption", "sound", "dense_caption"]
-KINDS = ("caption", "sound", "dense_caption")
+Kind = Literal["caption", "sound", "dense_caption", "classify", "frame_caption"]
+KINDS = ("caption", "sound", "dense_caption", "classify", "frame_caption")
+# kinds that caption whole clips, trained alike (same datasets, losses and metrics)
+CLIP_CAPTION_KINDS = ("caption", "frame_caption")
+# what a classify system predicts when data.attributes is not given
+DEFAULT_ATTRIBUTES = ("material", "action", "colour", "shape")
 
 
 class _Strict(BaseModel):
@@ -54,6 +58,9 @@ class DataConfig(_Strict):
     with some members of a concatenated encoder frozen (``frozen: true``), cache theirs, so
     only the members that train run their CNN each step;
     in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
+    attributes: classify: the attributes predicted, each its own softmax over the values the
+    training clips give it (a level-1 clip's ``attributes``; each event span of a level-2 clip,
+    that event's); default material, action, colour, shape.
     """
 
     manifests: dict[str, Path] = {}
@@ -67,6 +74,7 @@ class DataConfig(_Strict):
     cache_features: bool = True
     in_memory: bool = False
     val_clips: int | None = Field(default=None, gt=0)
+    attributes: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -116,7 +124,9 @@ class LossConfig(_Strict):
     training instead (:mod:`avseq.train.self_critical`): ``self_critical_samples`` captions
     are sampled per clip and rewarded by their CIDEr-D against the clip's references.
     dense_caption: the caption cross-entropy of every event on its own frames, plus
-    ``proposal_bce`` times the per-frame start / inside / end loss of the proposal head."""
+    ``proposal_bce`` times the per-frame start / inside / end loss of the proposal head.
+    classify: the sum over attributes of each one's cross-entropy (``label_smoothing`` applies).
+    frame_caption: as caption (no bag-of-words head)."""
 
     kind: Literal["l1", "mse"] = "l1"
     onset_weight: float = Field(default=0.0, ge=0)
@@ -170,7 +180,7 @@ class TrainLoopConfig(_Strict):
     beam_size: int = Field(default=DEFAULT_BEAM_SIZE, gt=0)
     max_caption_len: int = Field(default=20, gt=0)
     rerank: Literal["score", "consensus"] = "score"
-    val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1", "event_f1"] | None = None
+    val_metric: Literal["BLEU-4", "CIDEr", "val_loss", "onset_f1", "event_f1", "attr_acc"] | None = None
     progress: bool = True
     freeze_encoder_at: int | None = Field(default=None, ge=0)
     captions_per_clip: int = Field(default=1, ge=1)
@@ -183,7 +193,7 @@ class TrainConfig(_Strict):
     """A whole training config. ``source`` is the file it was read from (for messages).
 
     ``system`` is the plain dict :func:`avseq.models.build_system` takes; its ``kind``
-    (caption | sound) decides the loss, the validation metric and the evaluation.
+    (:data:`KINDS`) decides the loss, the validation metric and the evaluation.
     """
 
     data: DataConfig
@@ -209,12 +219,16 @@ class TrainConfig(_Strict):
         for weight, head in (("onset_bce", "onset_head"), ("word_bce", "word_head")):
             if getattr(self.loss, weight) > 0 and not model.get(head):
                 raise ValueError(f"loss.{weight} needs system.model.{head}: true (the head it trains)")
-        if self.loss.self_critical_from is not None and kind != "caption":
+        if self.loss.self_critical_from is not None and kind not in CLIP_CAPTION_KINDS:
             raise ValueError(
                 f"loss.self_critical_from trains captions of whole clips; this system is a {kind} model"
             )
+        if self.data.attributes is not None and kind != "classify":
+            raise ValueError(
+                f"data.attributes names what a classify model predicts; this system is a {kind} model"
+            )
         for key in ("captions_per_clip", "captions_per_clip_frozen"):
-            if (getattr(self.train, key) or 1) > 1 and kind != "caption":
+            if (getattr(self.train, key) or 1) > 1 and kind not in CLIP_CAPTION_KINDS:
                 raise ValueError(f"train.{key} trains captions of whole clips; this system is a {kind} model")
         for key, value in (
             ("loss.self_critical_from", self.loss.self_critical_from),
@@ -228,6 +242,11 @@ class TrainConfig(_Strict):
     def kind(self) -> Kind:
         return self.system["kind"]
 
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """classify: the attributes predicted (``data.attributes`` or :data:`DEFAULT_ATTRIBUTES`)."""
+        return self.data.attributes or DEFAULT_ATTRIBUTES
+
     def captions_per_clip(self, frozen: bool) -> int:
         """Captions taught per training clip and step, with the frame encoder frozen or not."""
         t = self.train
@@ -236,7 +255,13 @@ class TrainConfig(_Strict):
     @property
     def val_metric(self) -> str:
         """The metric that picks the best checkpoint (higher is better except val_loss)."""
-        default = {"caption": "CIDEr", "dense_caption": "event_f1"}.get(self.kind, "onset_f1")
+        defaults = {
+            "caption": "CIDEr",
+            "frame_caption": "CIDEr",
+            "dense_caption": "event_f1",
+            "classify": "attr_acc",
+        }
+        default = defaults.get(self.kind, "onset_f1")
         return self.train.val_metric or default
 
 

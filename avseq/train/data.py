@@ -19,8 +19,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from avseq.bundles import Preprocessing
 from avseq.data import ManifestEntry, generate_split, read_manifest
-from avseq.data.collate import collate_caption, collate_dense, collate_sound
-from avseq.data.datasets import CaptionDataset, DenseCaptionDataset, SoundDataset, SoundExample, span_events
+from avseq.data.collate import collate_caption, collate_classify, collate_dense, collate_sound
+from avseq.data.datasets import (
+    CaptionDataset,
+    ClassifyDataset,
+    DenseCaptionDataset,
+    SoundDataset,
+    SoundExample,
+    span_events,
+)
 from avseq.data.feature_cache import FEATURE_CACHE, FeatureCache, encoder_cache
 from avseq.data.synth import config_from_dict
 from avseq.data.synth.config import WorldConfig
@@ -125,9 +132,10 @@ def make_dataset(
     in_memory: bool = False,
     captions_per_clip: int = 1,
     keep_frames: bool = False,
+    classes: dict[str, list[str]] | None = None,
 ) -> Dataset:
-    """A sound, caption or dense caption dataset over ``entries``, reading cached features when
-    ``cache`` is set.
+    """A sound, caption (``caption``, ``frame_caption``), dense caption or classify dataset over
+    ``entries``, reading cached features when ``cache`` is set.
 
     Training caption sets draw ``captions_per_clip`` of each clip's captions per epoch;
     validation uses the first.
@@ -135,9 +143,12 @@ def make_dataset(
     in_memory: otherwise, or with ``keep_frames``, keep decoded clips in memory (:class:`MemoryCache`).
     keep_frames: ``cache`` holds the frozen members' features of a partly frozen encoder
     (``feature_cache(..., part=True)``): examples carry frames and those features.
+    classes: classify: attribute -> class names (:func:`avseq.data.datasets.attribute_classes`).
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
+    elif kind == "classify":
+        ds = ClassifyDataset(entries, prep, classes or {})
     elif kind == "dense_caption":
         ds = DenseCaptionDataset(entries, prep, tokenizer, "random" if train else "first", seed=seed)
     else:
@@ -183,6 +194,8 @@ def target_levels(dataset: Dataset, floor: float | None = None, clips: int = 64)
 def collate_fn(kind: str, pad_id: int = 0):
     if kind == "sound":
         return collate_sound
+    if kind == "classify":
+        return collate_classify
     return functools.partial(collate_dense if kind == "dense_caption" else collate_caption, pad_id=pad_id)
 
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from avseq.bundles import Preprocessing, save_bundle
 from avseq.bundles import resolve as resolve_bundle
 from avseq.bundles.document import WEIGHTS
+from avseq.data.datasets import attribute_classes
 from avseq.devices import resolve_device
 from avseq.errors import BundleError, ConfigError
 from avseq.io.atomic import write_text_atomic
@@ -36,7 +37,7 @@ from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
 from avseq.train import diagnostics, distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
-from avseq.train.config import TrainConfig, TrainLoopConfig, config_to_yaml
+from avseq.train.config import CLIP_CAPTION_KINDS, TrainConfig, TrainLoopConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
 from avseq.train.run import Run
 from avseq.train.schedule import build_scheduler
@@ -52,14 +53,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def system_config(cfg: TrainConfig, prep: Preprocessing, tokenizer: Tokenizer | None) -> dict:
+def system_config(
+    cfg: TrainConfig,
+    prep: Preprocessing,
+    tokenizer: Tokenizer | None,
+    classes: dict[str, list[str]] | None = None,
+) -> dict:
     """``cfg.system`` with the values that must agree with the data filled in (or checked):
-    caption and dense_caption ``model.vocab_size``; sound ``model.n_mels``, ``video_fps`` and
-    ``mel_frame_rate``."""
+    caption, frame_caption and dense_caption ``model.vocab_size``; classify ``model.attributes``
+    (``classes``: attribute -> the class names the training clips give it, so the bundle carries
+    them); sound ``model.n_mels``, ``video_fps`` and ``mel_frame_rate``."""
     system = copy.deepcopy(cfg.system)
     model = system.setdefault("model", {})
-    if cfg.kind in ("caption", "dense_caption"):
+    if cfg.kind in (*CLIP_CAPTION_KINDS, "dense_caption"):
         implied = {"vocab_size": len(tokenizer)}
+    elif cfg.kind == "classify":
+        implied = {"attributes": classes}
     else:
         recipe = prep.recipe
         if recipe is None or prep.fps is None:
@@ -106,11 +115,13 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
     train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
     val_entries = tdata.load_entries(manifests[cfg.data.val_split], cfg.data.val_split, cfg.data.val_clips)
-    tokenizer = None
-    if cfg.kind in ("caption", "dense_caption"):
+    tokenizer, classes = None, None
+    if cfg.kind in (*CLIP_CAPTION_KINDS, "dense_caption"):
         events = cfg.kind == "dense_caption"
         tokenizer = tdata.build_tokenizer(train_entries, cfg.loss.min_word_count, events=events)
-    config = system_config(cfg, prep, tokenizer)
+    if cfg.kind == "classify":
+        classes = attribute_classes(train_entries, cfg.attributes)
+    config = system_config(cfg, prep, tokenizer, classes)
     system = build_system(encoder_from_bundle(config)).to(device)
     system.config = config  # records the bundle's name, not a path on this machine
     frozen = getattr(system.encoder, "frozen", False)
@@ -128,6 +139,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         in_memory=cfg.data.in_memory,
         captions_per_clip=cfg.captions_per_clip(frozen=frozen),
         keep_frames=part,
+        classes=classes,
     )
     train_set, val_set = make(train_entries, True), make(val_entries, False)
     if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)
@@ -220,9 +232,12 @@ def run_validation(run: Run) -> dict[str, float]:
     )  # fmt: skip
 
 
-def _val_columns(kind: str) -> list[str]:
-    if kind == "caption":
+def _val_columns(cfg: TrainConfig) -> list[str]:
+    kind = cfg.kind
+    if kind in CLIP_CAPTION_KINDS:
         return ["val_loss", "BLEU-4", "CIDEr", "attr_acc"]
+    if kind == "classify":
+        return ["val_loss", "attr_acc", *(f"acc/{a}" for a in cfg.attributes)]
     if kind == "dense_caption":
         return ["val_loss", "event_precision", "event_recall", "event_f1", "CIDEr"]
     return ["val_loss", "onset_precision", "onset_recall", "onset_f1"]
@@ -292,7 +307,7 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
     run.forward = distributed.wrap(run.system, run.loss, run.device)
     resume_step = step if resume else None
     diag = diagnostics.plan(run.system, cfg.train.grad_norms_per_layer, cfg.train.saturation_every)
-    columns = _val_columns(cfg.kind) + diag.columns
+    columns = _val_columns(cfg) + diag.columns
     log = CsvLog(run_dir, columns, resume_step) if main else distributed.NullLog()
     end = min(cfg.train.steps, stop_at if stop_at is not None else cfg.train.steps)
     last_val: dict[str, float] = extra.get("last_val", {})
@@ -307,7 +322,7 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
         time.perf_counter() - started,
     )  # fmt: skip
     if main:
-        plot_curves(run_dir, _val_columns(cfg.kind))
+        plot_curves(run_dir, _val_columns(cfg))
         write_text_atomic(run_dir / "summary.json", json.dumps({**_summary(result, run), **ranks}, indent=1))
     return result
 

@@ -21,7 +21,7 @@ from avseq.data.feature_cache import CachedFeatureDataset
 from avseq.train import data as tdata
 from avseq.train import distributed
 from avseq.train.batchnorm import recompute_batchnorm
-from avseq.train.config import TrainConfig
+from avseq.train.config import CLIP_CAPTION_KINDS, TrainConfig
 from avseq.train.run import Run
 from avseq.train.self_critical import CaptionReward
 
@@ -63,7 +63,7 @@ def freeze_encoder(run: Run) -> None:
     run.train_set = CachedFeatureDataset(run.train_set, run.cache)
     with distributed.main_first():  # rank 0 fills the cache once
         run.train_set.precompute(progress=t.progress)
-    if run.cfg.kind == "caption":
+    if run.cfg.kind in CLIP_CAPTION_KINDS:
         run.train_set.set_captions_per_clip(run.cfg.captions_per_clip(frozen=True))
 
 

@@ -1,7 +1,8 @@
 """One optimization step and the per-kind losses, as plain functions.
 
 A batch is a :class:`~avseq.data.collate.SoundBatch`,
-:class:`~avseq.data.collate.CaptionBatch` or :class:`~avseq.data.collate.DenseCaptionBatch`;
+:class:`~avseq.data.collate.CaptionBatch`, :class:`~avseq.data.collate.DenseCaptionBatch` or
+:class:`~avseq.data.collate.ClassifyBatch`;
 its ``video`` holds frames (``FrameBatch``, run through the system's encoder), frames with the
 cached features of the encoder's frozen members (``FrameBatchWithCache``) or cached
 ``Features`` (the encoder is skipped).
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from avseq.data.collate import CaptionBatch, DenseCaptionBatch, FrameBatchWithCache, SoundBatch
+from avseq.data.collate import CaptionBatch, ClassifyBatch, DenseCaptionBatch, FrameBatchWithCache, SoundBatch
+from avseq.data.datasets import IGNORE_LABEL
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
 from avseq.models.proposals import proposal_loss, span_features
@@ -40,7 +42,8 @@ class LossOptions:
     sampled captions of at most ``max_len`` tokens per clip (:mod:`avseq.train.self_critical`);
     dense_caption: the caption loss of every event's caption on its span's frames plus
     ``proposal_bce`` times the per-frame start / inside / end loss of
-    :func:`avseq.models.proposals.proposal_loss`."""
+    :func:`avseq.models.proposals.proposal_loss`; classify: the sum of each attribute's
+    cross-entropy (with ``label_smoothing``), :func:`classify_loss`."""
 
     onset_weight: float = 0.0
     kind: str = "l1"
@@ -85,6 +88,8 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
         return _sound_batch_loss(system, feats, lengths, batch.target, options)
     if isinstance(batch, DenseCaptionBatch):
         return _dense_batch_loss(system, feats, lengths, batch, options)
+    if isinstance(batch, ClassifyBatch):
+        return classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
     if options.reward is not None:
         return self_critical_loss(
             system, feats, lengths, batch.references, options.reward, options.samples, options.max_len
@@ -138,6 +143,21 @@ def _dense_batch_loss(
     span_feats, span_lengths = span_features(feats, batch.spans.tolist())
     logits = system.from_features(span_feats, span_lengths.to(feats.device), batch.tokens[:, :-1])
     return loss + caption_loss(logits, batch.tokens[:, 1:], label_smoothing=options.label_smoothing)
+
+
+def classify_loss(
+    logits: dict[str, torch.Tensor], labels: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Sum over attributes of the mean cross-entropy of each one's logits (B, C_a) against its
+    column of ``labels`` (B, A) (attributes in ``logits``' order); labels of ``IGNORE_LABEL`` are
+    skipped, and an attribute with no known label in the batch adds nothing."""
+    total = next(iter(logits.values())).new_zeros(())
+    for column, attr_logits in zip(labels.unbind(1), logits.values(), strict=True):
+        if bool((column != IGNORE_LABEL).any()):
+            total = total + nn.functional.cross_entropy(
+                attr_logits.float(), column, ignore_index=IGNORE_LABEL, label_smoothing=label_smoothing
+            )
+    return total
 
 
 def onset_labels(target: Spectrogram, rate: float, steps: int) -> torch.Tensor:

@@ -8,7 +8,9 @@
   cheap because no vocoder runs;
 - dense_caption: the proposed events, captioned, against the manifest's events: precision,
   recall and F1 of their spans at tIoU 0.5 and the CIDEr of the spans matched there
-  (:mod:`avseq.metrics.dense`).
+  (:mod:`avseq.metrics.dense`);
+- classify: each attribute's accuracy (``acc/<attribute>``) and their mean, ``attr_acc``
+  (examples whose value the training clips never gave an attribute count as wrong).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from avseq.data.collate import CaptionBatch, DenseCaptionBatch, SoundBatch
+from avseq.data.collate import CaptionBatch, ClassifyBatch, DenseCaptionBatch, SoundBatch
+from avseq.data.datasets import IGNORE_LABEL
 from avseq.evaluation.captions import score_captions
 from avseq.metrics import OnsetScores, onset_f1
 from avseq.metrics.audio import onsets_from_log_mel
@@ -25,10 +28,13 @@ from avseq.metrics.dense import dense_caption_scores
 from avseq.models import Tokenizer
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.models.proposals import span_seconds
+from avseq.train.config import CLIP_CAPTION_KINDS
 from avseq.train.data import eval_batches, loader
 from avseq.train.steps import LossOptions, autocast, batch_loss, features_of
 
-HIGHER_IS_BETTER = {"BLEU-4": True, "CIDEr": True, "onset_f1": True, "event_f1": True, "val_loss": False}
+HIGHER_IS_BETTER = {
+    "BLEU-4": True, "CIDEr": True, "onset_f1": True, "event_f1": True, "attr_acc": True, "val_loss": False,
+}  # fmt: skip
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:
@@ -62,7 +68,7 @@ def validate(
     pad = tokenizer.pad_id if tokenizer is not None else 0
     batches = loader(dataset, eval_batches(len(dataset), batch_size), kind, 0, seed=0, pad_id=pad)
     total, count = 0.0, 0
-    state: dict = {"refs": {}, "preds": {}, "attrs": [], "onsets": OnsetScores(0, 0, 0)}
+    state: dict = {"refs": {}, "preds": {}, "attrs": [], "onsets": OnsetScores(0, 0, 0), "correct": {}}
     state["fps"] = dataset.preprocessing.fps
     entries = {dataset.entry(i).id: dataset.entry(i) for i in range(len(dataset))}
     for batch in batches:
@@ -70,19 +76,23 @@ def validate(
         with autocast(device, bf16):
             total += float(batch_loss(system, batch, options)) * len(batch.ids)
         count += len(batch.ids)
-        if kind == "caption":
+        if kind in CLIP_CAPTION_KINDS:
             _caption_batch(
                 system, batch, tokenizer, state, beam_size=beam_size, max_len=max_len, rerank=rerank
             )
         elif kind == "dense_caption":
             _dense_batch(system, batch, tokenizer, state, beam_size=beam_size, max_len=max_len, rerank=rerank)
+        elif kind == "classify":
+            _classify_batch(system, batch, state)
         else:
             _sound_batch(system, batch, entries, tolerance, state)
     out = {"val_loss": total / count}
-    if kind == "caption":
+    if kind in CLIP_CAPTION_KINDS:
         out.update(_caption_metrics(state, entries))
     elif kind == "dense_caption":
         out.update(_dense_metrics(state))
+    elif kind == "classify":
+        out.update(classify_metrics(state["correct"], count))
     else:
         out.update({f"onset_{k}": v for k, v in state["onsets"].as_dict().items()})
     return out
@@ -125,6 +135,21 @@ def _dense_metrics(state: dict) -> dict[str, float]:
     at = scores["tIoU=0.5"]
     names = {"event_precision": "precision", "event_recall": "recall", "event_f1": "f1", "CIDEr": "CIDEr"}
     return {column: at[key] for column, key in names.items()}
+
+
+def _classify_batch(system, batch: ClassifyBatch, state: dict) -> None:
+    """Count each attribute's correct top-1 predictions."""
+    feats, lengths = features_of(system, batch)
+    logits = system.attribute_logits(feats, lengths)
+    for name, column in zip(logits, batch.labels.unbind(1), strict=True):
+        right = (logits[name].argmax(-1) == column) & (column != IGNORE_LABEL)
+        state["correct"][name] = state["correct"].get(name, 0) + int(right.sum())
+
+
+def classify_metrics(correct: dict[str, int], count: int) -> dict[str, float]:
+    """``attr_acc``, the mean over attributes of each one's accuracy, and ``acc/<attribute>``."""
+    accuracies = {f"acc/{name}": n / max(count, 1) for name, n in correct.items()}
+    return {"attr_acc": sum(accuracies.values()) / max(len(accuracies), 1), **accuracies}
 
 
 def _sound_batch(system, batch: SoundBatch, entries: dict, tolerance: float, state: dict) -> None:

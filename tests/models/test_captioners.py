@@ -163,3 +163,30 @@ def test_forget_gate_bias_starts_at_one():
 def test_classifier_rejects_unknown_pooling():
     with pytest.raises(ValueError, match="Invalid pooling 'sum'. Supported: mean, max, last"):
         ClipClassifier(4, 2, pooling="sum")
+
+
+def test_clip_classifier_has_one_softmax_per_attribute_in_name_order():
+    torch.manual_seed(0)
+    attributes = {"shape": ["ball", "cube"], "action": ["bounce", "slide", "struck"]}
+    model = ClipClassifier(12, attributes=attributes, hidden_size=8, cell="rnn", pooling="max")
+    assert list(model.attributes) == ["action", "shape"]  # as a bundle.json's sorted keys give them back
+    feats, lengths = features_batch([5, 3])
+    logits = model(feats, lengths)
+    assert logits.shape == (2, 5)
+    parts = model.split(logits)
+    assert {k: v.shape for k, v in parts.items()} == {"action": (2, 3), "shape": (2, 2)}
+    torch.testing.assert_close(torch.cat(list(parts.values()), -1), logits)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "give exactly one of num_classes .* or attributes"),
+        ({"num_classes": 2, "attributes": {"a": ["x"]}}, "give exactly one of num_classes"),
+        ({"attributes": {"a": []}}, r"attributes\.a must be a non-empty list of class names"),
+        ({"attributes": {"a": ["x", "x"]}}, r"attributes\.a must list distinct class names"),
+    ],
+)
+def test_classifier_classes_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        ClipClassifier(4, **options)

@@ -41,7 +41,11 @@ def test_loads_with_overrides_and_defaults(tmp_path):
         ),
         ("train.stepz=3", r"train\.stepz: unknown key; allowed: steps, batch_size"),
         ("loss.floor=-5", r"loss\.floor: unknown key; it is now system\.model\.floor"),
-        ("system.kind=detect", r"system\.kind must be one of caption, sound, dense_caption, got 'detect'"),
+        (
+            "system.kind=detect",
+            r"system\.kind must be one of caption, sound, dense_caption, classify, frame_caption, "
+            r"got 'detect'",
+        ),
         ("data.train_split=dev", r"split 'dev' is not defined; defined: train, val"),
         ("bogus=1", r"unknown key 'bogus'; allowed: data, preprocessing"),
         ("optim.lr", r"expected KEY=VALUE"),

@@ -1,0 +1,181 @@
+"""Classify and frame_caption systems train from configs: labels from level-1 clips' attributes
+and level-2 event spans, class lists saved in the bundle, ``avseq eval`` with its baselines."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from avseq.errors import ConfigError
+from avseq.train import checkpoints, train
+from avseq.train.config import config_from_dict
+from tests.train.conftest import TINY_DATA
+
+ENCODER = {"name": "compact", "out_dim": 16, "width": 8, "depth": 2, "frozen": True}
+TRAIN = {"steps": 3, "batch_size": 2, "val_every": 3, "log_every": 1, "progress": False, "threads": 1}
+LEVEL2 = {
+    "synth": {"level": 2, "width": 48, "height": 32, "min_duration": 4.0, "max_duration": 5.0,
+              "min_events": 2, "max_events": 3},
+    "splits": {"train": {"clips": 2}, "val": {"clips": 1}, "test": {"clips": 1}},
+}  # fmt: skip
+
+
+def classify_config(tmp_path, data: dict, **model) -> dict:
+    return {
+        "data": {**data, "root": str(tmp_path / "data")},
+        "preprocessing": {"fps": 4, "frame_size": [32, 32]},
+        "system": {"kind": "classify", "encoder": ENCODER, "model": {"hidden_size": 8, **model}},
+        "optim": {"lr": 0.003, "warmup_steps": 1},
+        "train": TRAIN,
+        "output_dir": str(tmp_path / "run"),
+    }
+
+
+def best_bundle(result):
+    return checkpoints.resolve(result.run_dir, "best") / checkpoints.BUNDLE
+
+
+@pytest.fixture(scope="module")
+def level1_run(tmp_path_factory):
+    """(config, result) of three classify steps on tiny level-1 clips, with a test split."""
+    tmp = tmp_path_factory.mktemp("classify1")
+    data = {**TINY_DATA, "splits": {**TINY_DATA["splits"], "test": {"clips": 2}}}
+    raw = classify_config(tmp, data, cell="gru", bidirectional=True, pooling="last")
+    raw["data"]["attributes"] = ["colour", "shape", "count"]
+    cfg = config_from_dict(raw, "<classify level 1>")
+    return cfg, train(cfg)
+
+
+def test_classify_trains_on_level_1_clips_and_the_bundle_carries_its_classes(level1_run):
+    from avseq.bundles import load
+    from avseq.bundles.document import read_document
+    from avseq.data import read_manifest
+    from avseq.train.logs import LOG_NAME, read_rows
+
+    cfg, result = level1_run
+    assert cfg.val_metric == "attr_acc" and result.metric == "attr_acc" and result.step == 3
+    assert {"val_loss", "attr_acc", "acc/colour", "acc/shape", "acc/count"} <= set(result.last_val)
+    accs = [result.last_val[f"acc/{a}"] for a in ("colour", "shape", "count")]
+    assert result.last_val["attr_acc"] == pytest.approx(sum(accs) / 3)
+    rows = read_rows(result.run_dir / LOG_NAME)
+    assert all(torch.isfinite(torch.tensor(float(r["loss"]))) for r in rows if r.get("loss"))
+    assert any(r.get("acc/count") for r in rows)
+    folder = best_bundle(result)
+    # the class lists, read from bundle.json alone (no torch needed), are the training clips' values
+    attributes = read_document(folder)["system"]["config"]["model"]["attributes"]
+    train_entries = read_manifest(cfg.data.root / "train.jsonl")
+    assert list(attributes) == ["colour", "count", "shape"]  # by name, as the logits are ordered
+    assert attributes["colour"] == sorted({e.attributes["colour"] for e in train_entries})
+    assert attributes["count"] == sorted({str(e.attributes["count"]) for e in train_entries})
+    bundle = load(str(folder))
+    assert bundle.kind == "classify" and bundle.system.attributes == {
+        k: tuple(v) for k, v in attributes.items()
+    }
+    (probs,) = bundle.system.probabilities_from_features(torch.zeros(1, 3, 16), torch.tensor([3]))
+    assert set(probs) == set(attributes) and sum(probs["shape"].values()) == pytest.approx(1.0)
+
+
+def test_eval_of_a_classify_bundle_prints_each_attribute_beside_the_baselines(level1_run, tmp_path):
+    from click.testing import CliRunner
+
+    from avseq.cli import main
+
+    cfg, result = level1_run
+    report = tmp_path / "report.json"
+    out = CliRunner().invoke(
+        main,
+        ["eval", str(best_bundle(result)), "--data", str(cfg.data.root), "--split", "test",
+         "--device", "cpu", "-o", str(report)],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    doc = json.loads(report.read_text())
+    assert doc["kind"] == "classify" and doc["clips"] == 2
+    assert set(doc["systems"]) == {"model", "majority", "nearest_neighbour"}
+    for figures in doc["systems"].values():
+        assert set(figures["attributes"]) == {"colour", "shape", "count"}
+        assert figures["mean"] == pytest.approx(sum(figures["attributes"].values()) / 3)
+    for label in ("mean", "colour", "shape", "count"):
+        assert label in out.output
+    rows = (tmp_path / "report_clips" / "labels.jsonl").read_text().splitlines()
+    assert len(rows) == 2 and set(json.loads(rows[0])) >= {"id", "reference", "model", "majority"}
+
+
+def test_classify_trains_on_level_2_event_spans(tmp_path):
+    from avseq.bundles import load
+    from avseq.data import read_manifest
+    from avseq.data.datasets import labelled_spans
+
+    raw = classify_config(tmp_path, LEVEL2)
+    cfg = config_from_dict(raw, "<classify level 2>")
+    result = train(cfg)
+    assert result.step == 3 and 0.0 <= result.last_val["attr_acc"] <= 1.0
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    entries = read_manifest(cfg.data.root / "train.jsonl")
+    events = sum(len(labelled_spans(e, cfg.attributes)) for e in entries)
+    assert summary["train_clips"] == events > len(entries)  # one example per event span
+    bundle = load(str(best_bundle(result)))
+    assert list(bundle.system.attributes) == ["action", "colour", "material", "shape"]
+    actions = {e.action for entry in entries for e in entry.events}
+    assert set(bundle.system.attributes["action"]) == actions
+
+
+def test_the_classify_dataset_cuts_each_event_span_and_labels_it(tmp_path):
+    from avseq.bundles import Preprocessing
+    from avseq.data.collate import collate_classify
+    from avseq.data.datasets import IGNORE_LABEL, ClassifyDataset
+    from avseq.data.manifest import Event, ManifestEntry
+
+    events = (
+        Event(0.5, "ball", "metal", "floor_hit", 1.0, end=1.5, action="bounce", colour="red"),
+        Event(1.0, "cube", "wood", "stick_hit", 1.0, end=2.0, action="struck", colour="blue"),
+    )
+    clip = ManifestEntry(tmp_path / "x.mp4", "x", events=events)
+    whole = ManifestEntry(tmp_path / "y.mp4", "y", attributes={"material": "glass", "action": "slide"})
+    prep = Preprocessing.from_dict({"fps": 4, "frame_size": [8, 8]})
+    classes = {"material": ["metal", "wood"], "action": ["bounce", "slide", "struck"]}
+    ds = ClassifyDataset([clip, whole], prep, classes)
+    assert len(ds) == 3 and [ds.item_id(i) for i in range(3)] == ["x#0", "x#1", "y"]
+    features = torch.arange(12.0)[:, None].expand(12, 5)  # cached features: 12 frames, 3 s at 4 fps
+    first, second = ds.make_example(0, features), ds.make_example(1, features)
+    assert first.video[:, 0].tolist() == [2, 3, 4, 5] and second.video[:, 0].tolist() == [4, 5, 6, 7]
+    assert first.labels.tolist() == [0, 0] and second.labels.tolist() == [1, 2]
+    third = ds.make_example(2, features)  # a level-1 clip: whole; glass is no training class
+    assert len(third.video) == 12 and third.labels.tolist() == [IGNORE_LABEL, 1]
+    batch = collate_classify([first, third])
+    assert batch.labels.shape == (2, 2) and batch.video.lengths.tolist() == [4, 12]
+
+
+def test_data_attributes_belong_to_classify_and_must_occur(tmp_path):
+    from avseq.data.datasets import attribute_classes
+    from avseq.data.manifest import ManifestEntry
+
+    raw = classify_config(tmp_path, TINY_DATA)
+    raw["system"] = {"kind": "sound", "encoder": ENCODER}
+    raw["data"]["attributes"] = ["colour"]
+    with pytest.raises(ConfigError, match="data.attributes names what a classify model predicts"):
+        config_from_dict(raw, "<bad>")
+    entry = ManifestEntry(tmp_path / "x.mp4", "x", attributes={"colour": "red"})
+    with pytest.raises(ConfigError, match=r"attribute 'mood' has no value in any training clip; .*colour"):
+        attribute_classes([entry], ["colour", "mood"])
+
+
+def test_frame_caption_trains_like_caption(tmp_path):
+    from avseq.bundles import load
+
+    raw = {
+        "data": {**TINY_DATA, "root": str(tmp_path / "data")},
+        "preprocessing": {"fps": 4, "frame_size": [32, 32]},
+        "system": {"kind": "frame_caption", "encoder": {**ENCODER, "frozen": False},
+                   "model": {"hidden_size": 8, "embed_dim": 8}},
+        "optim": {"lr": 0.003, "warmup_steps": 1},
+        "train": {**TRAIN, "beam_size": 1, "max_caption_len": 6, "captions_per_clip": 2},
+        "output_dir": str(tmp_path / "run"),
+    }  # fmt: skip
+    cfg = config_from_dict(raw, "<frame caption>")
+    assert cfg.val_metric == "CIDEr"
+    result = train(cfg)
+    assert result.step == 3 and {"val_loss", "BLEU-4", "CIDEr"} <= set(result.last_val)
+    bundle = load(str(best_bundle(result)))
+    assert bundle.kind == "frame_caption" and bundle.tokenizer is not None
