@@ -20,6 +20,7 @@ features   Features (B, T, D)                         tensor (T, D)
 spectrogram Spectrogram (B, n_mels, T')               tensor (n_mels, T')
 wave       list[Audio]                                Audio
 text       list[str]                                  str (a caption stage's: io.captions.Caption)
+labels     list[ClipLabels] (stages/labels.py)        ClipLabels
 ========== ========================================== =================================
 """
 
@@ -37,7 +38,7 @@ from pydantic import BaseModel
 from avseq.registry import Registry
 
 Role = Literal["source", "batch", "sink"]
-KINDS = ("video", "audio", "frames", "features", "spectrogram", "wave", "text")
+KINDS = ("video", "audio", "frames", "features", "spectrogram", "wave", "text", "labels")
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def split_batch(kind: str, value: Any, n: int) -> list[Any]:
     by :func:`~avseq.types.unpad`)."""
     from avseq.types import Frames, unpad
 
-    if kind in ("video", "audio", "wave", "text"):
+    if kind in ("video", "audio", "wave", "text", "labels"):
         return list(value)
     if kind == "frames":
         batch = value
