@@ -179,3 +179,70 @@ def test_frame_caption_trains_like_caption(tmp_path):
     assert result.step == 3 and {"val_loss", "BLEU-4", "CIDEr"} <= set(result.last_val)
     bundle = load(str(best_bundle(result)))
     assert bundle.kind == "frame_caption" and bundle.tokenizer is not None
+    clip = next((cfg.data.root / "val").glob("*.mp4"))
+    stages = [
+        {"id": "decode", "type": "decode_video"},
+        {"id": "frames", "type": "frames", "input": "decode"},
+        {"id": "caption", "type": "caption", "input": "frames",
+         "params": {"bundle": str(best_bundle(result)), "search": "greedy", "max_len": 6}},
+        {"id": "captions", "type": "write_captions", "input": "caption", "params": {"formats": ["json"]}},
+    ]  # fmt: skip
+    line = run_stages(tmp_path, stages, clip)
+    doc = json.loads((tmp_path / "out" / clip.stem / "caption.json").read_text())
+    assert line["captions"] == doc["captions"] and len(doc["captions"]) == 1
+
+
+def test_a_trained_classify_bundle_runs_in_a_pipeline(level1_run, tmp_path):
+    cfg, result = level1_run
+    clip = next((cfg.data.root / "test").glob("*.mp4"))
+    stages = [
+        {"id": "decode", "type": "decode_video"},
+        {"id": "frames", "type": "frames", "input": "decode"},
+        {
+            "id": "classify",
+            "type": "classify",
+            "input": "frames",
+            "params": {"bundle": str(best_bundle(result))},
+        },
+        {"id": "labels", "type": "write_labels", "input": "classify"},
+    ]
+    run_stages(tmp_path, stages, clip)
+    doc = json.loads((tmp_path / "out" / clip.stem / "labels.json").read_text())
+    assert set(doc["attributes"]) == {"colour", "count", "shape"} and len(doc["windows"]) == 1
+
+
+def run_stages(tmp_path, stages: list[dict], clip) -> dict:
+    """Run a pipeline of ``stages`` over ``clip`` into tmp_path/out; its results line (status ok)."""
+    import yaml
+
+    from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
+
+    doc = {"version": 1, "device": "cpu", "batch_size": 2, "workers": 1, "timeout": 30, "stages": stages}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    run_pipeline(load_pipeline(path), expand_inputs([clip]), tmp_path / "out", progress=False)
+    (line,) = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert line["status"] == "ok", line
+    return line
+
+
+@pytest.mark.parametrize("name", ["classify_level2", "frame_caption_synth"])
+def test_the_shipped_configs_train_a_few_steps_at_a_tiny_size(name, tmp_path):
+    from avseq.bundles import load
+    from avseq.train.config import load_config
+
+    tiny = [
+        f"data.root={tmp_path / 'data'}", f"output_dir={tmp_path / 'run'}",
+        "data.splits.train.clips=2", "data.splits.val.clips=1", "data.splits.test.clips=1",
+        "data.synth.width=32", "data.synth.height=32", "preprocessing.frame_size=[32, 32]",
+        "system.encoder.width=4", "system.encoder.depth=2", "system.encoder.out_dim=8",
+        "system.model.hidden_size=8", "train.steps=2", "train.val_every=2", "train.batch_size=2",
+        "train.threads=1", "train.progress=false", "train.beam_size=1", "optim.warmup_steps=1",
+    ]  # fmt: skip
+    if name == "classify_level2":
+        tiny += ["data.synth.min_duration=4", "data.synth.max_duration=5", "data.synth.max_events=3",
+                 "train.freeze_encoder_at=1"]  # fmt: skip
+    cfg = load_config(name, tiny)
+    result = train(cfg)
+    assert result.step == 2
+    assert load(str(best_bundle(result))).kind == cfg.kind
