@@ -108,6 +108,7 @@ def test_classify_trains_on_level_2_event_spans(tmp_path):
     from avseq.data.datasets import labelled_spans
 
     raw = classify_config(tmp_path, LEVEL2)
+    raw["train"] = {**TRAIN, "saturation_every": 1}  # the gate probes run on classify batches too
     cfg = config_from_dict(raw, "<classify level 2>")
     result = train(cfg)
     assert result.step == 3 and 0.0 <= result.last_val["attr_acc"] <= 1.0
