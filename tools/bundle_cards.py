@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,11 +28,10 @@ from safetensors.torch import load_file
 
 from avseq.bundles import list_bundled, load
 from avseq.bundles.card import ModelCard
-from avseq.bundles.document import DOCUMENT, FORMAT_VERSION, dump_document, read_document
+from avseq.bundles.document import update_document
 from avseq.bundles.domain import DEFAULT_MARGIN, DomainScorer, fit_feature_stats
 from avseq.bundles.weights import sha256_file
 from avseq.data.synth import SPLIT_SEEDS, SynthConfig, generate_split
-from avseq.io.atomic import write_text_atomic
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +143,7 @@ def card_bundle(
         stats, record = bundle.feature_stats, {"bundle": name, "threshold": bundle.feature_stats.threshold}
     else:
         stats, record = fit_stats(name, meta, work, n_train, n_held, check)
-    write_document(folder, card_of(name, meta), stats)
+    update_document(folder, card=card_of(name, meta), feature_stats=stats)
     if sha256_file(weights) != sha:
         raise RuntimeError(f"{weights}: changed while writing the card")
     load(name)  # the new document loads
@@ -194,15 +192,6 @@ def card_of(name: str, meta: dict) -> ModelCard:
         figures=figs,
         evaluation=evaluation,
     )
-
-
-def write_document(folder: Path, card: ModelCard, stats) -> None:
-    """bundle.json with ``card`` and ``stats``, the rest as it was (its file mode too)."""
-    doc = read_document(folder)
-    doc.update(format_version=FORMAT_VERSION, card=card.to_dict(), feature_stats=stats.to_dict())
-    mode = (folder / DOCUMENT).stat().st_mode & 0o777
-    write_text_atomic(folder / DOCUMENT, dump_document(doc))
-    os.chmod(folder / DOCUMENT, mode)  # the atomic write's temp file was private
 
 
 def _scores(stats, features: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -18,11 +18,13 @@ document has neither and loads as a bundle without a card or a domain check.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from avseq.bundles.card import FeatureStats, ModelCard
 from avseq.errors import BundleError
+from avseq.io.atomic import write_text_atomic
 
 FORMAT_VERSION = 2
 DOCUMENT = "bundle.json"
@@ -89,6 +91,17 @@ def read_feature_stats(doc: dict[str, Any], path: Path) -> FeatureStats | None:
     """The document's feature statistics, or None when it has none (no domain check then)."""
     data = doc.get("feature_stats")
     return None if data is None else FeatureStats.from_dict(data, f"{path}: feature_stats")
+
+
+def update_document(folder: Path, *, card: ModelCard, feature_stats: FeatureStats) -> None:
+    """Rewrite ``folder/bundle.json`` with ``card`` and ``feature_stats``, the rest (and the file's
+    mode) as it was; the weights are not touched, so the bundle's version stays."""
+    path = folder / DOCUMENT
+    doc = read_document(folder)
+    doc.update(format_version=FORMAT_VERSION, card=card.to_dict(), feature_stats=feature_stats.to_dict())
+    mode = path.stat().st_mode & 0o777
+    write_text_atomic(path, dump_document(doc))
+    os.chmod(path, mode)  # the atomic write's temp file was private
 
 
 def dump_document(doc: dict[str, Any]) -> str:

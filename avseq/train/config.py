@@ -165,6 +165,10 @@ class TrainLoopConfig(_Strict):
     (``grad_norm/<layer>`` columns); saturation_every: every this many steps, log the fraction of
     each recurrent layer's saturated gates on the first validation batch (``gate_sat/...``;
     None = never). See :mod:`avseq.train.diagnostics`; together they cost under 1% of the step time.
+    card: at the end, write the model card and the encoder's feature statistics (the domain check
+    of ``avseq run``) into the ``best`` and ``last`` bundles (:mod:`avseq.train.card`): one encoder
+    pass over up to 256 training clips and the validation clips, read from the feature cache when
+    the encoder is frozen.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -187,6 +191,7 @@ class TrainLoopConfig(_Strict):
     captions_per_clip_frozen: int | None = Field(default=None, ge=1)
     grad_norms_per_layer: bool = True
     saturation_every: int | None = Field(default=100, gt=0)
+    card: bool = True
 
 
 class TrainConfig(_Strict):

@@ -37,6 +37,7 @@ from avseq.train import checkpoints as ckpt
 from avseq.train import data as tdata
 from avseq.train import diagnostics, distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
+from avseq.train.card import write_run_cards
 from avseq.train.config import CLIP_CAPTION_KINDS, TrainConfig, TrainLoopConfig, config_to_yaml
 from avseq.train.logs import CsvLog, plot_curves
 from avseq.train.run import Run
@@ -322,6 +323,9 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
         time.perf_counter() - started,
     )  # fmt: skip
     if main:
+        if cfg.train.card:
+            bundles = [ckpt.resolve(run_dir, name) for name in ("best", "last")]
+            write_run_cards(run, [b / ckpt.BUNDLE for b in bundles if b is not None], result.best_step)
         plot_curves(run_dir, _val_columns(cfg))
         write_text_atomic(run_dir / "summary.json", json.dumps({**_summary(result, run), **ranks}, indent=1))
     return result
