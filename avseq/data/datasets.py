@@ -326,16 +326,36 @@ class LabelledSpan:
 def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[LabelledSpan]:
     """The classification examples of ``entry``: each event with an ``end`` (level-2 clips), its
     frames labelled with that event's attributes; else the whole clip, labelled with the clip's
-    ``attributes`` (level 1). Values become strings (a count 2 is the class ``"2"``)."""
+    ``attributes`` (level 1). Values become strings (a count 2 is the class ``"2"``).
+
+    An event whose span another event covers for more than :data:`AMBIGUOUS_OVERLAP` of its length
+    is left out: its frames show two events at once, and nothing in them says which one the labels
+    are of (on level 2's default overlap, 59% of the events of 240 training clips).
+    """
     spans = [e for e in entry.events if e.end is not None]
     if not spans:
         values = {a: entry.attributes.get(a) for a in attributes}
         return [LabelledSpan(None, {a: str(v) for a, v in values.items() if v not in (None, "")})]
     out = []
     for event in spans:
+        if _shared(event, spans):
+            continue
         values = {a: getattr(event, a, "") if a in EVENT_ATTRIBUTES else "" for a in attributes}
         out.append(LabelledSpan((event.time, event.end), {a: str(v) for a, v in values.items() if v != ""}))
     return out
+
+
+AMBIGUOUS_OVERLAP = 0.5
+
+
+def _shared(event, events) -> bool:
+    """Another of ``events`` covers more than :data:`AMBIGUOUS_OVERLAP` of ``event``'s span."""
+    length = max(event.end - event.time, 1e-9)
+    return any(
+        min(event.end, other.end) - max(event.time, other.time) > AMBIGUOUS_OVERLAP * length
+        for other in events
+        if other is not event
+    )
 
 
 def attribute_classes(entries: Sequence[ManifestEntry], attributes: Sequence[str]) -> dict[str, list[str]]:
