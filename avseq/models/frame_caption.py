@@ -40,6 +40,10 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         super().__init__()
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.vocab_size = vocab_size
+        # the frame's feature is normalized before it sets the state: a CNN's pooled features run to
+        # ~8 per channel, which put every tanh of the initial state at +-1 (saturated), so almost no
+        # gradient reached the CNN (1e-7 at its first layer) and the captions ignored the frame
+        self.norm = nn.LayerNorm(in_dim)
         self.init_state = RecurrentState(cell, in_dim, hidden_size, num_layers)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.decoder = make_rnn(cell, embed_dim, hidden_size, num_layers, dropout)
@@ -50,7 +54,7 @@ class FrameToCaption(StepwiseSearch, nn.Module):
         """features (B, D) -> initial state, each entry (B, layers, H)."""
         if features.dim() != 2:
             raise ValueError(f"FrameToCaption takes one feature per clip (B, D), got {tuple(features.shape)}")
-        return self.init_state(self.dropout(features))
+        return self.init_state(self.dropout(self.norm(features)))
 
     def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         out, rnn_state = self.decoder(self.embed(tokens)[:, None, :], self.init_state.join(state))

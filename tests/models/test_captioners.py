@@ -190,3 +190,16 @@ def test_clip_classifier_has_one_softmax_per_attribute_in_name_order():
 def test_classifier_classes_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         ClipClassifier(4, **options)
+
+
+def test_frame_captioner_state_stays_unsaturated_for_large_features():
+    """A CNN's pooled features run to ~8 per channel: the initial state must not sit at tanh's +-1,
+    or almost no gradient reaches the CNN (it did: 1e-7 at its first layer, captions blind)."""
+    torch.manual_seed(0)
+    model = FrameToCaption(128, 11, hidden_size=32, embed_dim=8)
+    features = (8 + 4 * torch.randn(4, 128)).requires_grad_(True)
+    state = model.encode(features)
+    assert (state["h"].abs() > 0.99).float().mean() < 0.05
+    tokens = torch.randint(3, 11, (4, 5))
+    model(features, tokens).logsumexp(-1).sum().backward()
+    assert features.grad.norm() > 1e-3
