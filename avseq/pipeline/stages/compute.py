@@ -115,7 +115,7 @@ def _preprocessing(stage: Any, ctx: NeedContext) -> Any:
         raise ConfigError(f"{ctx.where(stage, 'params.bundle')}: {err}") from None
 
 
-def _model_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
+def model_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
     """A bundle stage needs frames (or features) made the way its bundle was trained."""
     return [_bundle_need(stage, ctx)]
 
@@ -182,7 +182,7 @@ class EncodeStage:
         return FeatureBatch(self.encode(batch.data, batch.lengths).float(), batch.lengths)
 
 
-def _system_inputs(value: Any, device: torch.device) -> tuple[bool, torch.Tensor, torch.Tensor]:
+def system_inputs(value: Any, device: torch.device) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """(is_features, data, lengths) on ``device`` from a FrameBatch or Features input."""
     from avseq.types import FrameBatch
 
@@ -208,7 +208,7 @@ class SoundStage:
     def __call__(self, inputs: list[Any]) -> Spectrogram:
         from avseq.types import Spectrogram
 
-        is_features, data, lengths = _system_inputs(inputs[0], self.device)
+        is_features, data, lengths = system_inputs(inputs[0], self.device)
         run = self.system.from_features if is_features else self.system
         mel, mel_lengths = run(data, lengths)
         return Spectrogram(mel.float(), mel_lengths, float(self.system.model.mel_frame_rate))
@@ -329,7 +329,7 @@ class CaptionParams(BaseModel):
 def _caption_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[FrameNeed]:
     """A caption stage's bundle frames; ``mode: events`` needs a bundle that proposes events."""
     check_mode(stage, ctx)
-    return _model_needs(stage, wanted, ctx)
+    return model_needs(stage, wanted, ctx)
 
 
 class CaptionStage:
@@ -347,7 +347,7 @@ class CaptionStage:
     @inference
     def __call__(self, inputs: list[Any]) -> list[str]:
         p = self.params
-        is_features, data, lengths = _system_inputs(inputs[0], self.device)
+        is_features, data, lengths = system_inputs(inputs[0], self.device)
         if p.mode == "events":
             features = data if is_features else self.system.features(data, lengths)
             return event_captions(self.system, self.tokenizer, features, lengths, self.fps, p)
@@ -399,7 +399,7 @@ register(
         SoundStage,
         ("frames", "features"),
         "spectrogram",
-        needs=_model_needs,
+        needs=model_needs,
         provides=_sound_provides,
         bundle_kinds=("sound",),
         autocast=True,

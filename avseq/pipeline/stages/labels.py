@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from avseq.pipeline.stages.base import FileInfo, StageType, inference, register
-from avseq.pipeline.stages.compute import _model_needs, _system_inputs
-from avseq.pipeline.stages.sinks import NoParams, _named
+from avseq.pipeline.stages.compute import model_needs, system_inputs
+from avseq.pipeline.stages.sinks import NoParams, named_outputs
 
 Distribution = dict[str, dict[str, float]]  # attribute -> class -> probability
 
@@ -74,7 +74,7 @@ class ClassifyStage:
 
     @inference
     def __call__(self, inputs: list[Any]) -> list[ClipLabels]:
-        is_features, data, lengths = _system_inputs(inputs[0], self.device)
+        is_features, data, lengths = system_inputs(inputs[0], self.device)
         features = data if is_features else self.system.features(data, lengths)
         probs = self.system.probabilities_from_features(features, lengths)
         return [ClipLabels(p, self.top_k) for p in probs]
@@ -85,7 +85,7 @@ class WriteLabels:
 
     @staticmethod
     def names(params: NoParams) -> dict[str, str]:
-        return _named("labels.json")
+        return named_outputs("labels.json")
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.outputs = self.names(spec.params)
@@ -122,7 +122,7 @@ register(
         ClassifyStage,
         ("frames", "features"),
         "labels",
-        needs=_model_needs,
+        needs=model_needs,
         bundle_kinds=("classify",),
         autocast=True,
     )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from avseq.types import Audio
 
 
-def _named(*files: str) -> dict[str, str]:
+def named_outputs(*files: str) -> dict[str, str]:
     """``{result key: file name}`` for ``files``: the key is the name with ``_`` for ``.``."""
     return {name.replace(".", "_"): name for name in files}
 
@@ -66,7 +66,7 @@ class WriteAudio:
 
     @staticmethod
     def names(params: WriteAudioParams) -> dict[str, str]:
-        return _named(f"sound.{params.format}")
+        return named_outputs(f"sound.{params.format}")
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.outputs = self.names(spec.params)
@@ -162,7 +162,7 @@ class WriteCaptions:
 
     @staticmethod
     def names(params: WriteCaptionsParams) -> dict[str, str]:
-        return _named(*(f"caption.{fmt}" for fmt in dict.fromkeys(params.formats)))
+        return named_outputs(*(f"caption.{fmt}" for fmt in dict.fromkeys(params.formats)))
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.outputs = self.names(spec.params)
@@ -188,7 +188,7 @@ class WriteFeatures:
 
     @staticmethod
     def names(params: NoParams) -> dict[str, str]:
-        return _named("features.safetensors")
+        return named_outputs("features.safetensors")
 
     def __init__(self, spec: Any, ctx: Any) -> None:
         self.outputs = self.names(spec.params)
