@@ -75,6 +75,24 @@ CARDS = {
             "Its vocabulary is the synthetic world's captions: no other words.",
         ],
     },
+    "synth-frame-caption": {
+        "summary": "One-sentence captions from a single frame, the middle one of a clip or window "
+        "(one-to-many: a CNN's features of that frame start an LSTM decoder), beam search. It names "
+        "what a still shows well (colour, and the pose that tells the action); shape less often, "
+        "material and the hit count mostly not (see figures), and it does worse than retrieving the "
+        "nearest training clip's caption: a baseline for the clip captioner, not a replacement.",
+        "intended_inputs": "Clips of the synthetic world (`avseq synth`, `avseq demo`), in the "
+        "caption stage like synth-caption.",
+        "limits": [
+            "Knows only the synthetic world: on real footage it still runs, but every caption names "
+            "a coloured ball, cube or pyramid doing one of that world's actions, whatever the clip shows.",
+            LIMITS[0],
+            "Sees one 64x64 frame per clip or window (sampled at 4 fps, the middle one kept): other "
+            "sizes are scaled and centre-cropped, and the action and how many times something is hit "
+            "are guesses from a still.",
+            "Its vocabulary is the synthetic world's captions: no other words.",
+        ],
+    },
 }
 
 

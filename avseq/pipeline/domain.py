@@ -107,7 +107,7 @@ def domain_warning(counts: dict[str, Any] | None) -> str | None:
         return None
     out, checked = counts["out"], counts["out"] + counts["in"]
     names = counts.get("flagged_by") or []
-    bundles = " and ".join(names) or "the bundles"
+    bundles = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names) or "the bundles"
     verb, them = ("is", "it") if out == 1 else ("are", "them")
     trained = "were" if len(names) != 1 else "was"
     return (

@@ -176,7 +176,7 @@ def _empty(tmp_path: Path) -> Path:
     return tmp_path / "empty"
 
 
-@pytest.mark.parametrize("name", ["synth-caption", "synth-sound"])
+@pytest.mark.parametrize("name", ["synth-caption", "synth-frame-caption", "synth-sound"])
 def test_shipped_bundles_carry_a_card_and_statistics_of_their_encoder(name):
     assert name in list_bundled()
     listed = read_card(name)

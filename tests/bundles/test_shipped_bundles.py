@@ -23,7 +23,7 @@ from avseq.evaluation import evaluate_bundle
 from avseq.io.audio import decode_audio
 from avseq.metrics import OnsetScores, detect_onsets, onset_f1
 
-SHIPPED = ["synth-caption", "synth-sound"]
+SHIPPED = ["synth-caption", "synth-frame-caption", "synth-sound"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -93,3 +93,18 @@ def test_shipped_sound_model_meets_its_targets_against_the_baselines(tmp_path):
     assert f1 >= 0.8 and f1 >= retrieval["onset_frame"]["f1"] + 0.2, (model, retrieval)
     assert model["sync_median_abs_ms"] <= 1000 / config.fps, model
     assert model["lsd_db"] < mean_mel["lsd_db"], (model, mean_mel)
+
+
+@pytest.mark.slow
+def test_shipped_frame_captioner_reproduces_its_recorded_evaluation(tmp_path):
+    """The one-to-many captioner (one frame in, a caption out) on its recorded evaluation's test
+    clips, rendered again from their seeds: the same figures as recorded, and what a still shows
+    (colour, the pose that tells the action) named right on at least 9 clips in 10."""
+    bundle = load("synth-frame-caption")
+    assert bundle.kind == "frame_caption"
+    recorded = bundle.meta["eval"]["systems"]["model"]
+    report, _ = _evaluate_on_rendered_clips("synth-frame-caption", 100, tmp_path, baseline_clips=100)
+    model = report["systems"]["model"]
+    for key in ("BLEU-4", "CIDEr", "METEOR"):
+        assert model[key] == pytest.approx(recorded[key], abs=1e-6), key
+    assert model["attributes"]["colour"] >= 0.9 and model["attributes"]["action"] >= 0.9, model["attributes"]

@@ -23,7 +23,7 @@ from tests.pipeline.pipeline_helpers import read_results
 
 FRESH = 100
 OFFSET = 90_000  # test seeds 1,190,000..: used neither in training nor to set the bundles' thresholds
-BUNDLES = ("synth-caption", "synth-sound")
+BUNDLES = ("synth-caption", "synth-frame-caption", "synth-sound")
 
 
 def gradient_clip(path: Path, seconds: float = 2.0, fps: int = 15, size=(72, 96)) -> Path:
@@ -55,14 +55,18 @@ def pink_noise_clip(path: Path, seconds: float = 2.0, fps: int = 15, size=(72, 9
 
 
 def checking_pipeline(folder: Path) -> Path:
-    """Both shipped bundles' encoders at the least cost: a greedy caption of three words and the
-    features of synth-sound's encoder."""
+    """Every shipped bundle's encoder at the least cost: greedy captions of three words (a clip's,
+    a still's) and the features of synth-sound's encoder."""
     stages = [
         {"id": "decode", "type": "decode_video"},
         {"id": "frames", "type": "frames", "input": "decode"},
         {"id": "caption", "type": "caption", "input": "frames",
          "params": {"bundle": "synth-caption", "search": "greedy", "max_len": 3}},
         {"id": "captions", "type": "write_captions", "input": "caption", "params": {"formats": ["json"]}},
+        {"id": "still_frames", "type": "frames", "input": "decode"},
+        {"id": "still", "type": "caption", "input": "still_frames",
+         "params": {"bundle": "synth-frame-caption", "search": "greedy", "max_len": 3}},
+        {"id": "still_captions", "type": "write_captions", "input": "still", "params": {"formats": ["vtt"]}},
         {"id": "encode", "type": "encode_frames", "input": "frames", "params": {"bundle": "synth-sound"}},
         {"id": "features", "type": "write_features", "input": "encode"},
     ]  # fmt: skip
@@ -167,7 +171,8 @@ def test_avseq_run_warns_once_on_stderr_when_inputs_are_out_of_domain(invoke, in
     assert done.exit_code == 0, done.output
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [
-        "warning: 1 of 2 inputs is out of domain: far from the clips synth-caption and synth-sound were "
+        "warning: 1 of 2 inputs is out of domain: far from the clips synth-caption, synth-frame-caption "
+        "and synth-sound were "
         "trained on, so the outputs say little about it (domain: out in results.jsonl; `avseq bundles` "
         "shows what each model knows)"
     ]
