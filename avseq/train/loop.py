@@ -323,11 +323,11 @@ def _train(cfg: TrainConfig, run_dir: str | Path | None, resume: bool, stop_at: 
         time.perf_counter() - started,
     )  # fmt: skip
     if main:
-        if cfg.train.card:
-            bundles = [ckpt.resolve(run_dir, name) for name in ("best", "last")]
-            write_run_cards(run, [b / ckpt.BUNDLE for b in bundles if b is not None], result.best_step)
         plot_curves(run_dir, _val_columns(cfg))
         write_text_atomic(run_dir / "summary.json", json.dumps({**_summary(result, run), **ranks}, indent=1))
+        if cfg.train.card:  # after the summary, whose feature-cache figures are the training's own
+            bundles = [ckpt.resolve(run_dir, name) for name in ("best", "last")]
+            write_run_cards(run, [b / ckpt.BUNDLE for b in bundles if b is not None], result.best_step)
     return result
 
 
