@@ -4,7 +4,7 @@ Renders N clips of the synthetic world (level 1: an object hits the floor, a wal
 each hit sounds) into one folder of plain videos with sound, then runs, as a user would:
 
     avseq train sound_folder --set data.folder=FOLDER ...
-    avseq eval RUN/best/bundle --data RUN/data/manifests --split test
+    avseq eval RUN/best/bundle --data RUN/data --split test
 
 and prints the onset F1 of the model on the folder's held-back test clips beside the retrieval
 and mean-log-mel baselines (the same evaluation), with the wall time of each step and in all.
@@ -74,8 +74,7 @@ def main() -> None:
         report = work / "report.json"
         bundle, data = run / "best" / "bundle", run / "data"
         evaluated = avseq(
-            "eval", str(bundle), "--data", str(data / "manifests"), "--split", "test",
-            "--feature-cache", str(data / "feature_cache"), "-o", str(report), "--quiet",
+            "eval", str(bundle), "--data", str(data), "--split", "test", "-o", str(report), "--quiet",
         )  # fmt: skip
         figures = summarize(json.loads(report.read_text()), rendered, trained, evaluated)
         figures["encoder"] = args.encoder

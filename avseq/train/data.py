@@ -67,20 +67,18 @@ def split_manifests(cfg: TrainConfig, run_dir: Path, progress: bool = True) -> d
     return manifests
 
 
-FOLDER_MANIFESTS = "manifests"  # the data folder's sub-folder of ``data.folder``'s manifests
-
-
 def folder_manifests(cfg: TrainConfig, run_dir: Path) -> dict[str, Path]:
-    """The manifests of ``data.folder``, written into ``<data root>/manifests`` as
-    ``avseq data folder`` writes them: every file probed in parallel, the clips without usable
-    sound left out and listed in ``report.jsonl`` there (counted on stderr), the rest split by a
-    hash of their path. Rewritten on every start, so a resumed run sees the same clips as long as
-    the folder holds the same files."""
+    """The manifests of ``data.folder``, written into the data root (beside the feature cache, as
+    generated splits are, so ``avseq eval --data <root>`` finds both) as ``avseq data folder``
+    writes them: every file probed in parallel, the clips without usable sound left out and listed
+    in ``report.jsonl`` there (counted on stderr), the rest split by a hash of their path.
+    Rewritten on every start, so a resumed run sees the same clips as long as the folder holds the
+    same files."""
     from avseq.data.sources import Checks, build_manifests
     from avseq.data.sources import folder as source
 
     collected = source.collect(cfg.data.folder, fractions=cfg.data.folder_split)
-    out = data_root(cfg, run_dir) / FOLDER_MANIFESTS
+    out = data_root(cfg, run_dir)
     result = build_manifests(
         "folder", collected.clips, out, Checks(sound=source.SOUND), workers=os.cpu_count() or 1
     )

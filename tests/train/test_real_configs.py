@@ -152,7 +152,7 @@ def test_sound_folder_learns_from_a_folder_in_one_command(weights_file, tmp_path
         "sound_folder.yaml", "sound", run, weights_file, f"data.folder={footage}",
         "data.folder_split=[0.5, 0.5, 0.0]",
     )  # fmt: skip
-    manifests = run / "data" / "manifests"
+    manifests = run / "data"
     reasons = {
         r["id"]: r["reason"] for r in map(json.loads, (manifests / "report.jsonl").read_text().splitlines())
     }
@@ -216,11 +216,12 @@ def test_sound_folder_trains_on_real_clips_linked_into_a_folder(weights_file, tm
     bundle = train_tiny(
         "sound_folder.yaml", "sound", run, weights_file, f"data.folder={footage}", "data.val_split=train"
     )
-    report = (run / "data" / "manifests" / "report.jsonl").read_text()
+    report = (run / "data" / "report.jsonl").read_text()
     reasons = {r["id"]: r["reason"] for r in map(json.loads, report.splitlines())}
     # no audio, digital silence: left out and said why
     assert reasons == {"mmaction2__tests_data_test.mp4": "no_audio", "moviepy__media_no_duration": "silent"}
-    manifests = run / "data" / "manifests"
+    manifests = run / "data"  # beside the feature cache, where avseq eval --data looks for it
+    assert (manifests / "feature_cache").is_dir()
     kept = [
         json.loads(x)["path"]
         for s in ("train", "val", "test")
