@@ -91,7 +91,8 @@ def test_bad_top_level_value_names_value(tmp_path):
 
 def test_unknown_stage_type_lists_known(tmp_path):
     msg = error(tmp_path, edited(s2={"type": "encode"}))
-    assert "stages[2].type: unknown stage type 'encode'; known: caption, classify, decode_audio, decode_video" in msg
+    known = "caption, classify, decode_audio, decode_video"
+    assert f"stages[2].type: unknown stage type 'encode'; known: {known}" in msg
 
 
 def test_bad_param_value_names_key_path_value_and_choices(tmp_path):
