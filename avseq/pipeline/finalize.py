@@ -20,6 +20,7 @@ from avseq.pipeline.inputs import InputItem
 from avseq.pipeline.plan import Plan
 from avseq.pipeline.results import Result
 from avseq.pipeline.stages import FileInfo
+from avseq.pipeline.stages.labels import top_labels
 from avseq.pipeline.workers import FileDone
 
 STAGING = ".staging"
@@ -90,9 +91,12 @@ def finalize(plan: Plan, outdir: Path, state: FileState) -> Result:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     captions = [w[sid] for sid in plan.keep if plan.kind(sid) == "text" for w in windows]
+    labels = {}
+    for sid in (s for s in plan.keep if plan.kind(s) == "labels"):
+        labels.update(top_labels([w[sid] for w in windows], info))
     domain = file_domain(state.domain.get(i, []) for i in range(done.windows))
     result = Result(
-        item.id, str(item.path), "ok", None, outputs, captions, **domain,
+        item.id, str(item.path), "ok", None, outputs, captions, labels, **domain,
         duration=round(done.duration, 4), timings=timings,
     )  # fmt: skip
     return state.decoded_on(result)

@@ -39,6 +39,7 @@ class Result:
     error: dict[str, str] | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     captions: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # a classify stage's: attribute -> top class
     domain: Literal["in", "out"] | None = None  # the domain check: see avseq.pipeline.domain
     domain_score: float | None = None
     domain_scores: dict[str, float] = field(default_factory=dict)

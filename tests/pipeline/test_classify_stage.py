@@ -67,6 +67,8 @@ def test_the_classify_stage_writes_each_attributes_top_classes(tmp_path, classif
     shapes = [{c["class"]: c["p"] for c in w["attributes"]["shape"]} for w in doc["windows"]]
     best = doc["attributes"]["shape"][0]
     assert best["p"] == pytest.approx(sum(s[best["class"]] for s in shapes) / 2, abs=1e-5)
+    # the results line names the clip's most probable class per attribute
+    assert line["labels"] == {a: ranked[0]["class"] for a, ranked in doc["attributes"].items()}
 
 
 def test_a_classify_stage_refuses_a_bundle_of_another_kind(tmp_path, bundles):

@@ -57,6 +57,22 @@ def mean_probs(pieces: list[Distribution], weights: list[float]) -> Distribution
     }
 
 
+def whole_clip(pieces: list[ClipLabels], info: FileInfo) -> tuple[ClipLabels, list[tuple[float, float]]]:
+    """The file's labels from its windows' (their probabilities averaged by the windows'
+    durations), and each window's (start, end); one window spans the whole file."""
+    if not pieces:
+        raise ValueError("no labels to write (the file decoded to zero windows)")
+    bounds = [(0.0, max(info.windows[0][1], info.duration))] if len(pieces) == 1 else info.windows
+    weights = [max(end - start, 1e-6) for start, end in bounds]
+    return ClipLabels(mean_probs([p.probs for p in pieces], weights), pieces[0].top_k), bounds
+
+
+def top_labels(pieces: list[ClipLabels], info: FileInfo) -> dict[str, str]:
+    """Attribute -> the file's most probable class (the ``labels`` of its results line)."""
+    clip, _ = whole_clip(pieces, info)
+    return {a: ranked[0]["class"] for a, ranked in clip.top().items() if ranked}
+
+
 class ClassifyParams(BaseModel):
     """bundle: a classify bundle (name or folder); top_k: classes reported per attribute."""
 
@@ -95,11 +111,7 @@ class WriteLabels:
         from avseq.io.atomic import write_text_atomic
 
         pieces: list[ClipLabels] = inputs[0]
-        if not pieces:
-            raise ValueError("no labels to write (the file decoded to zero windows)")
-        bounds = [(0.0, max(info.windows[0][1], info.duration))] if len(pieces) == 1 else info.windows
-        weights = [max(end - start, 1e-6) for start, end in bounds]
-        clip = ClipLabels(mean_probs([p.probs for p in pieces], weights), pieces[0].top_k)
+        clip, bounds = whole_clip(pieces, info)
         doc = {
             "source": info.path.name,
             "duration": round(info.duration, 6),
