@@ -227,8 +227,8 @@ for _arch, _head in [
     ENCODERS.register(_arch)(EncoderSpec(_torchvision_backbone(_arch, _head), (f"{_head}.",), _arch))
 
 
-Pool = Literal["avg", "grid", "attend"]
-POOL_CHOICES = ("avg", "grid", "attend")
+Pool = Literal["avg", "grid"]
+POOL_CHOICES = ("avg", "grid")
 
 
 class CompactCNN(nn.Module):
@@ -237,11 +237,7 @@ class CompactCNN(nn.Module):
     images (N, 3, H, W) -> (N, out_dim). Channels double per block from ``width`` (capped at 8x).
     ``pool="avg"`` averages the final map over space (where things are is lost);
     ``pool="grid"`` averages it onto a ``grid x grid`` map and flattens that, so the features
-    keep where objects are (a contact with the floor or a wall); ``pool="attend"`` scores every
-    position of the final map (a learned 1x1 convolution), averages the map weighted by the
-    softmax of those scores over space, and keeps that beside the plain average, so one object
-    of several (the one that moves, with ``motion``) can fill the features whatever its size or
-    place. ``stem_width``: 0, or the
+    keep where objects are (a contact with the floor or a wall). ``stem_width``: 0, or the
     channels of one stride-1 conv block at full resolution before the strided ones, so small
     objects (a few pixels across) are seen before the first halving. ``in_channels``: 3, or 6
     for a motion encoder (set by ``build_encoder(..., motion=True)``).
@@ -277,20 +273,13 @@ class CompactCNN(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.pool, self.grid = pool, grid
-        if pool == "attend":
-            self.attend = nn.Conv2d(c_in, 1, 1)
-        pooled = {"avg": 1, "grid": grid * grid, "attend": 2}[pool]
-        self.proj = nn.Linear(c_in * pooled, out_dim)
+        self.proj = nn.Linear(c_in * (grid * grid if pool == "grid" else 1), out_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # channels-last convolutions: faster on CPU (the README's figures table has by how much)
         x = self.features(images.contiguous(memory_format=torch.channels_last))
         if self.pool == "grid":
             return self.proj(nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(1))
-        if self.pool == "attend":
-            weights = self.attend(x).flatten(2).softmax(-1)  # (N, 1, H*W)
-            attended = (x.flatten(2) * weights).sum(-1)
-            return self.proj(torch.cat([attended, x.mean((2, 3))], 1))
         return self.proj(x.mean((2, 3)))
 
 

@@ -52,22 +52,8 @@ def test_compact_grid_pool_keeps_where_things_are_and_avg_stays_the_default():
     cells = backbone.features((frames[0] - grid.mean) / grid.std).unflatten(2, (2, 2)).unflatten(4, (2, 2))
     expected = backbone.proj(cells.mean((3, 5)).flatten(1))
     assert torch.allclose(grid(frames, lengths)[0], expected, atol=1e-5)
-    with pytest.raises(ConfigError, match=r"Invalid pool 'max'\. Supported: avg, grid, attend"):
+    with pytest.raises(ConfigError, match=r"Invalid pool 'max'\. Supported: avg, grid"):
         build_encoder("compact", pool="max")
-
-
-def test_compact_attend_pool_reads_the_positions_it_scores_highest():
-    enc = build_encoder("compact", out_dim=8, width=4, depth=2, pool="attend").eval()
-    backbone = enc.backbone
-    assert backbone.proj.in_features == 8 * 2  # attended map beside its plain average
-    frames, lengths = frames_batch([3], h=16, w=16)
-    x = backbone.features((frames[0] - enc.mean) / enc.std)
-    scores = torch.full(x.shape[2:], -1e4)
-    scores[1, 2] = 0.0  # all the weight on one position: the attended half is that position's
-    backbone.attend.forward = lambda m, s=scores: s.expand(m.shape[0], 1, *s.shape)
-    with torch.no_grad():
-        expected = backbone.proj(torch.cat([x[:, :, 1, 2], x.mean((2, 3))], 1))
-        assert torch.allclose(enc(frames, lengths)[0], expected, atol=1e-5)
 
 
 def test_compact_stem_keeps_full_resolution_for_one_block():
