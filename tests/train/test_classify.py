@@ -122,6 +122,16 @@ def test_classify_trains_on_level_2_event_spans(tmp_path):
     assert list(bundle.system.attributes) == ["action", "colour", "material", "shape"]
     actions = {e.action for entry in entries for e in entry.events}
     assert set(bundle.system.attributes["action"]) == actions
+    # avseq eval scores the same examples: one per clear event span of each test clip, ids with #k
+    from avseq.evaluation import evaluate_bundle
+
+    bundle_dir = str(best_bundle(result))
+    report = evaluate_bundle(bundle_dir, cfg.data.root, tmp_path / "report.json", progress=False)
+    spans = sum(len(labelled_spans(e, cfg.attributes)) for e in read_manifest(cfg.data.root / "test.jsonl"))
+    rows = [json.loads(x) for x in (tmp_path / "report_clips" / "labels.jsonl").read_text().splitlines()]
+    assert report["kind"] == "classify" and len(rows) == spans > 0
+    assert all("#" in r["id"] for r in rows)
+    assert set(report["systems"]["model"]["attributes"]) == set(cfg.attributes)
 
 
 def test_the_classify_dataset_cuts_each_event_span_and_labels_it(tmp_path):
