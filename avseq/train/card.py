@@ -25,6 +25,7 @@ from avseq.bundles.domain import DEFAULT_COMPONENTS, DEFAULT_MARGIN, fit_feature
 from avseq.data import ManifestEntry
 from avseq.data.clips import load_frames
 from avseq.data.feature_cache import innermost
+from avseq.evaluation.inputs import clip_features as encode_clip
 
 if TYPE_CHECKING:
     from avseq.train.run import Run
@@ -91,23 +92,16 @@ def run_card(run: Run, step: int, best_step: int | None, metrics: dict[str, floa
     )
 
 
-@torch.no_grad()
 def clip_features(system: torch.nn.Module, entries: Sequence[ManifestEntry], run: Run) -> list[torch.Tensor]:
     """The encoder's per-frame features (T, D) of each clip, decoded as training decodes them; read
     from the run's feature cache when the encoder is frozen whole (then every checkpoint has the
-    same encoder)."""
+    same encoder), else computed as ``avseq eval`` computes them."""
     system.eval()
-    cached = run.cache is not None and getattr(run.system.encoder, "frozen", False)
-    out = []
-    for entry in entries:
-        load_clip = partial(load_frames, entry.path, run.prep)
-        if cached:
-            out.append(run.cache.features(entry.path, load_clip).float().cpu())
-            continue
-        frames = load_clip()
-        data = frames.data[None].to(run.device)
-        out.append(system.features(data, torch.tensor([len(frames)], device=run.device))[0].float().cpu())
-    return out
+    if run.cache is not None and getattr(run.system.encoder, "frozen", False):
+        load = lambda e: run.cache.features(e.path, partial(load_frames, e.path, run.prep))  # noqa: E731
+    else:
+        load = partial(encode_clip, system, prep=run.prep, device=run.device)
+    return [load(entry).float().cpu() for entry in entries]
 
 
 def run_feature_stats(run: Run, bundle: Path) -> FeatureStats:
