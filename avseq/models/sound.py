@@ -158,6 +158,14 @@ class SoundModel(nn.Module):
                 raise ValueError(f"quiet_log_mel must be ({self.n_mels},), got {tuple(quiet_log_mel.shape)}")
             self.quiet_level.copy_(quiet_log_mel)
 
+    def render_quiet(self, mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel (..., n_mels) with every value within ``QUIET_MARGIN`` of the ``floor`` set to
+        ``quiet_level`` (unchanged without a floor): how outputs are rendered, and how a target
+        the model matched exactly would be."""
+        if self.floor is None:
+            return mel
+        return torch.where(mel < self.floor + QUIET_MARGIN, self.quiet_level.to(mel.dtype), mel)
+
     @property
     def onset_rate(self) -> float:
         """Steps per second of the onset logits: the video rate, or the mel rate with ``upsample="input"``."""
@@ -196,8 +204,8 @@ class SoundModel(nn.Module):
             h = self.rnn(x, lengths)
             y = resample(h, lengths)
         mel = self.head(self.dropout(y))
-        if self.floor is not None and not raw:
-            mel = torch.where(mel < self.floor + QUIET_MARGIN, self.quiet_level.to(mel.dtype), mel)
+        if not raw:
+            mel = self.render_quiet(mel)
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
         if with_onsets:
             return mel.transpose(1, 2), out_lengths, self.onset(h).squeeze(-1)

@@ -170,3 +170,11 @@ def test_bad_options_name_the_value_and_choices():
 
     with pytest.raises(ConfigError, match="Invalid cell 'lstmm'. Supported: lstm, gru, rnn"):
         SoundModel(8, cell="lstmm")
+
+
+def test_render_quiet_is_what_the_model_renders_and_is_a_no_op_without_a_floor():
+    model = SoundModel(12, n_mels=4, video_fps=15.0, mel_frame_rate=62.5, hidden_size=8, floor=-5.0)
+    model.init_level(torch.full((4,), -5.0), torch.tensor([-9.0, -8.0, -7.0, -6.0]))
+    target = torch.tensor([[-7.0, -4.0, -4.95, 0.5]])  # (T, n_mels): below, above, within the margin
+    torch.testing.assert_close(model.render_quiet(target), torch.tensor([[-9.0, -4.0, -7.0, 0.5]]))
+    assert torch.equal(SoundModel(12, n_mels=4).render_quiet(target), target)

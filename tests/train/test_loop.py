@@ -225,6 +225,9 @@ def test_cli_train_then_eval_side_by_side(tiny_config, tmp_path):
     )  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "retrieval" in out.output and "onset_f1_frame" in out.output
+    systems = json.loads(report.read_text())["systems"]
+    # the ceiling row is the clip's own log-mel: closer to it than anything predicted
+    assert systems["reference"]["mel_l1"] < min(systems[s]["mel_l1"] for s in ("model", "mean_mel"))
     assert sorted(p.suffix for p in (tmp_path / "rep" / "report_clips").iterdir()) == [
         ".jsonl",
         ".wav",
