@@ -13,11 +13,16 @@ it; a step with too little time left is recorded as skipped, never silently drop
    busy share sampled), ``pipeline_cuda_fp32`` (the same in fp32) and ``pipeline_cpu_2core``
    (the CPU run pinned to two cores, the README's figure): ``tools/bench_pipeline.py`` on
    generated clips with the shipped bundles.
-5. ``real_cuda`` / ``real_cpu``: ``tools/bench_real.py`` on the mix of real and HD clips.
+5. ``train_precision``: ``tools/bench_train_precision.py`` on cuda: training steps/s of a small
+   ``sound_synth`` in eager fp32, bf16, ``torch.compile`` and bf16 + compile, each against eager
+   fp32 in the same run, with the largest loss difference from it over the same steps.
+6. ``real_cuda`` / ``real_cpu``: ``tools/bench_real.py`` on the mix of real and HD clips.
 
 ``figures`` then holds the issue's targets and whether each is met: NVDEC decode of 1080p at the
 pipeline's sampling >= 3x the CPU's; pipeline files/s on cuda >= 10x the 2-core CPU's; GPU busy
 >= 60% of the run; bf16 model stages >= 1.5x fp32; and every decode asked of NVDEC ran on it.
+``figures.train_precision`` gives each training variant's steps/s, ratio and loss difference
+(no target: a measurement).
 Run it through ``tools/gpu_check.sh [REPORT]`` (that script also says so when there is no GPU).
 """
 
@@ -64,12 +69,15 @@ def steps(work: Path, clips: int) -> list[Step]:
     pipeline = [PY, "tools/bench_pipeline.py", "--clips", str(clips), "--repeats", "1", *SHIPPED]
     on_gpu = ["--device", "cuda", "--decode-device", "cuda", "--batch-size", "auto"]
     real = [PY, "tools/bench_real.py", "--only", "mix"]
+    train = [PY, "tools/bench_train_precision.py", "--device", "cuda", "--steps", "20",
+             "--json", str(work / "train_precision.json")]  # fmt: skip
     return [
-        Step("tests", tests, 180, 200),
-        Step("decode_cpu", [*decode, "--device", "cpu"], 45, 160),
-        Step("decode_cuda", [*decode, "--device", "cuda"], 45, 120),
-        Step("pipeline_cuda", [*pipeline, *on_gpu, "--precision", "auto"], 60, 90),
-        Step("pipeline_cuda_fp32", [*pipeline, *on_gpu, "--precision", "fp32"], 45, 70),
+        Step("tests", tests, 180, 240),
+        Step("decode_cpu", [*decode, "--device", "cpu"], 45, 200),
+        Step("decode_cuda", [*decode, "--device", "cuda"], 45, 160),
+        Step("pipeline_cuda", [*pipeline, *on_gpu, "--precision", "auto"], 60, 130),
+        Step("pipeline_cuda_fp32", [*pipeline, *on_gpu, "--precision", "fp32"], 45, 110),
+        Step("train_precision", train, 120, 60),
         Step("pipeline_cpu_2core", [*pipeline, "--device", "cpu"], 100, 40, two_cores=True),
         Step("real_cuda", [*real, "--device", "cuda"], 60, 20),
         Step("real_cpu", [*real, "--device", "cpu"], 60, 0),
@@ -196,7 +204,17 @@ def figures(results: dict[str, dict]) -> dict[str, Any]:
     out["decodes_on_nvdec"] = _where_decoded(results)
     out["pipeline_files_per_s"] = files_per_s
     out["stage_precision"] = (gpu or {}).get("stage_precision")
+    out["train_precision"] = _train_precision(_line(results, "train_precision"))
     return out
+
+
+def _train_precision(line: dict | None) -> dict[str, Any] | None:
+    """Each variant of tools/bench_train_precision.py: steps/s, ratio to eager fp32, loss difference."""
+    if line is None:
+        return None
+    keep = ("steps_per_s", "ratio_to_eager_fp32", "loss_max_abs_diff", "first_pass_s", "skipped", "error")
+    variants = {name: {k: v for k, v in r.items() if k in keep} for name, r in line["variants"].items()}
+    return {"complete": line.get("complete"), "card": line.get("card"), "variants": variants}
 
 
 def _where_decoded(results: dict[str, dict]) -> dict[str, Any]:

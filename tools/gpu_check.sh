@@ -5,7 +5,9 @@
 #   3. benchmark decoding (tools/bench_decode.py, 1080p) on the CPU and on NVDEC,
 #   4. benchmark the caption_and_sound pipeline (tools/bench_pipeline.py) on cuda (auto precision,
 #      then fp32) and on two CPU cores, and the real/HD mix (tools/bench_real.py) on cuda and cpu,
-#   5. write the report: card, driver, torch / PyAV versions, test counts, figures against targets.
+#   5. time training steps in eager fp32, bf16, torch.compile and bf16 + compile on cuda
+#      (tools/bench_train_precision.py),
+#   6. write the report: card, driver, torch / PyAV versions, test counts, figures against targets.
 # What each step does and how the figures are made: tools/gpu_check.py.
 # Usage: tools/gpu_check.sh [REPORT]   (default: $TMPDIR/avseq_gpu_report.json; also printed)
 # Exit codes: 0 all passed (or no GPU here: nothing to check), 1 a test or step failed, 2 no venv.

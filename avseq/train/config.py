@@ -20,6 +20,7 @@ from avseq.data.sources.splits import SPLITS, parse_fractions
 from avseq.errors import ConfigError
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 from avseq.models.systems import check_model_options
+from avseq.train.compiling import CompileBackend
 
 Kind = Literal["caption", "sound", "dense_caption", "classify", "frame_caption"]
 KINDS = ("caption", "sound", "dense_caption", "classify", "frame_caption")
@@ -169,6 +170,16 @@ class TrainLoopConfig(_Strict):
     of ``avseq run``) into the ``best`` and ``last`` bundles (:mod:`avseq.train.card`): one encoder
     pass over up to 256 training clips and the validation clips, read from the feature cache when
     the encoder is frozen.
+    bf16: autocast the training step and validation to bfloat16 on CUDA (ignored on the CPU,
+    which trains in float32).
+    compile: run the training forward of the sequence model (``system.model``) and, while it
+    trains, the frame encoder's CNN through ``torch.compile`` (:mod:`avseq.train.compiling`): the
+    recurrent layers stay eager (cuDNN), the layers around them are compiled; the first steps
+    pay the compilation (minutes on a CPU with inductor). Validation, decoding and feature
+    caching run eagerly; checkpoints and bundles hold the same weights and keys as without it.
+    compile_backend: ``inductor`` generates kernels (on the CPU it needs a C++ compiler, checked
+    at start); ``aot_eager`` and ``eager`` only trace (no speed-up: for checking the wiring).
+    ``tools/bench_train_precision.py`` measures fp32, bf16 and compile against each other.
     """
 
     steps: int = Field(default=1000, gt=0)
@@ -178,6 +189,8 @@ class TrainLoopConfig(_Strict):
     log_every: int = Field(default=10, gt=0)
     device: str = "auto"
     bf16: bool = True
+    compile: bool = False
+    compile_backend: CompileBackend = "inductor"
     num_workers: int = Field(default=0, ge=0)
     threads: int | None = Field(default=None, gt=0)
     bn_batches: int = Field(default=0, ge=0)

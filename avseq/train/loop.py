@@ -34,8 +34,8 @@ from avseq.io.atomic import write_text_atomic
 from avseq.models import Tokenizer, build_system
 from avseq.models.systems import encoder_configs
 from avseq.train import checkpoints as ckpt
+from avseq.train import compiling, diagnostics, distributed, phases
 from avseq.train import data as tdata
-from avseq.train import diagnostics, distributed, phases
 from avseq.train.batchnorm import recompute_batchnorm
 from avseq.train.card import write_run_cards
 from avseq.train.config import CLIP_CAPTION_KINDS, TrainConfig, TrainLoopConfig, config_to_yaml
@@ -107,11 +107,14 @@ LOSS_CONFIG_ONLY = {"min_word_count", "self_critical_from", "self_critical_sampl
 
 
 def setup(cfg: TrainConfig, run_dir: Path) -> Run:
-    """Prepare data, build the system, optimizer and schedule (seeded by ``train.seed``)."""
+    """Prepare data, build the system, optimizer and schedule (seeded by ``train.seed``);
+    with ``train.compile``, the system's training forward is compiled (:mod:`avseq.train.compiling`)."""
     seed_everything(cfg.train.seed)
     if cfg.train.threads is not None:
         torch.set_num_threads(cfg.train.threads)
     device = distributed.rank_device(resolve_device(cfg.train.device, "train.device"))
+    if cfg.train.compile:  # refused now rather than after the data is prepared
+        compiling.check_backend(cfg.train.compile_backend, device)
     prep = tdata.preprocessing(cfg)
     manifests = tdata.split_manifests(cfg, run_dir, progress=cfg.train.progress)
     train_entries = tdata.load_entries(manifests[cfg.data.train_split], cfg.data.train_split)
@@ -125,6 +128,8 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
     config = system_config(cfg, prep, tokenizer, classes)
     system = build_system(encoder_from_bundle(config)).to(device)
     system.config = config  # records the bundle's name, not a path on this machine
+    if cfg.train.compile:
+        compiling.compile_for_training(system, cfg.train.compile_backend)
     frozen = getattr(system.encoder, "frozen", False)
     cache, part = None, getattr(system.encoder, "partly_frozen", False)
     if cfg.data.cache_features and (frozen or part):

@@ -51,6 +51,10 @@ def test_loads_with_overrides_and_defaults(tmp_path):
         ("optim.lr", r"expected KEY=VALUE"),
         ("loss.word_bce=1", r"loss\.word_bce needs system\.model\.word_head: true"),
         ("loss.onset_bce=1", r"loss\.onset_bce needs system\.model\.onset_head: true"),
+        (
+            "train.compile_backend=tvm",
+            r"train\.compile_backend: Input should be 'inductor', 'aot_eager' or 'eager' \(got 'tvm'\)",
+        ),
     ],
 )
 def test_errors_name_file_key_value_and_choices(tmp_path, override, message):
