@@ -46,7 +46,8 @@ import click
     "--feature-cache", default="auto", show_default=True,
     help="Folder where the training clips' features by the retrieving encoder are read and stored, "
     "so a second evaluation decodes no training clip (nor the first after training: a run stores "
-    "its frozen encoder's there). auto: feature_cache beside the training manifest; off: none.",
+    "its frozen encoder's there). auto: the one the bundle's training run kept, when the baselines use "
+    "its training manifest, else feature_cache beside that manifest; off: none.",
 )  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(

@@ -65,8 +65,8 @@ def evaluate_bundle(
     baseline_encoder: a bundle (path or bundled name) whose encoder, with its own preprocessing,
     picks the nearest-neighbour baselines' training clips; None: the evaluated bundle's.
     feature_cache: a folder where the training clips' features by that encoder are read and
-    stored (a training run stores its frozen encoder's there); "auto": ``feature_cache`` beside
-    the training clips' manifest, where training keeps it; None: none.
+    stored (a training run stores its frozen encoder's there); "auto": :func:`auto_feature_cache`,
+    the one the bundle's run kept; None: none.
     device: a resolved ``torch.device``, or a name resolved here (``auto``, ``cpu``, ``cuda:1``).
     """
     dev = device if isinstance(device, torch.device) else resolve_device(device, "device")
@@ -77,7 +77,7 @@ def evaluate_bundle(
     train_manifest = training_manifest(data, manifest, train_data)
     train = split_entries(train_manifest, "train", baseline_clips)
     if feature_cache == "auto":
-        feature_cache = train_manifest.parent / FEATURE_CACHE
+        feature_cache = auto_feature_cache(bundle.meta, train_manifest)
     report_path = Path(report_path)
     clips_dir = report_path.parent / f"{report_path.stem}_clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +113,17 @@ def _context(
         report["baseline_encoder"] = {"bundle": str(retrieval.path), "version": retrieval.version}
         report["notes"].append(f"nearest-neighbour baselines retrieve by {retrieval.path}'s encoder")
     return report
+
+
+def auto_feature_cache(meta: dict[str, Any], train_manifest: Path) -> Path:
+    """The feature cache the bundle's training run kept (``meta["feature_cache"]``) when the
+    baselines use that run's training manifest; else ``feature_cache`` beside the manifest, where
+    a run on generated splits or ``avseq data`` manifests in their own folder keeps it. A run on
+    manifests elsewhere keeps its cache in its own folder (``RUN/data``), not beside them."""
+    recorded, trained_on = meta.get("feature_cache"), meta.get("splits", {}).get("train")
+    if recorded and trained_on and Path(trained_on).resolve() == train_manifest.resolve():
+        return Path(recorded)
+    return train_manifest.parent / FEATURE_CACHE
 
 
 def _open_cache(

@@ -175,6 +175,9 @@ def bundle_meta(run: Run, step: int, metrics: dict[str, float]) -> dict[str, Any
         "step": step,
         "seed": run.cfg.train.seed,
         "splits": run.splits,
+        # where the run keeps its encoders' features of the training clips: `avseq eval` reads them
+        # from there when it evaluates against the same training manifest
+        "feature_cache": str((tdata.data_root(run.cfg, run.run_dir) / tdata.FEATURE_CACHE).resolve()),
         "val": metrics,
         "train_config": json.loads(json.dumps(run.cfg.model_dump(mode="json", exclude={"source"}))),
     }
