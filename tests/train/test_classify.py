@@ -239,7 +239,7 @@ def run_stages(tmp_path, stages: list[dict], clip) -> dict:
     return line
 
 
-@pytest.mark.parametrize("name", ["classify_level2", "frame_caption_synth", "sound_level2"])
+@pytest.mark.parametrize("name", ["classify_level2", "dense_level2", "frame_caption_synth", "sound_level2"])
 def test_the_shipped_configs_train_a_few_steps_at_a_tiny_size(name, tmp_path):
     from avseq.bundles import load
     from avseq.train.config import load_config
@@ -252,7 +252,7 @@ def test_the_shipped_configs_train_a_few_steps_at_a_tiny_size(name, tmp_path):
         "system.model.hidden_size=8", "train.steps=2", "train.val_every=2", "train.batch_size=2",
         "train.threads=1", "train.progress=false", "train.beam_size=1", "optim.warmup_steps=1",
     ]  # fmt: skip
-    if name in ("classify_level2", "sound_level2"):
+    if name.endswith("_level2"):
         tiny += ["data.synth.min_duration=6", "data.synth.max_duration=8", "data.synth.max_events=4",
                  "train.freeze_encoder_at=1"]  # fmt: skip
     cfg = load_config(name, tiny)
