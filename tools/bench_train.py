@@ -32,17 +32,21 @@ from avseq.train.steps import features_of, train_step
 from avseq.types import Features
 
 
-def timed_steps(run, batches) -> float:
-    """Mean seconds of a training step over ``batches`` after a warm-up step on the first."""
+def step(run, batch):
+    """One training step of ``run`` on ``batch``, with the run's loss, clipping and precision; its stats."""
     cfg = run.cfg
-    step = lambda batch: train_step(  # noqa: E731
+    return train_step(
         run.system, batch, run.optimizer, run.scheduler, options=run.loss,
         grad_clip=cfg.optim.grad_clip, device=run.device, bf16=cfg.train.bf16,
     )  # fmt: skip
-    step(batches[0])
+
+
+def timed_steps(run, batches) -> float:
+    """Mean seconds of a training step over ``batches`` after a warm-up step on the first."""
+    step(run, batches[0])
     start = time.perf_counter()
     for batch in batches:
-        step(batch)
+        step(run, batch)
     return (time.perf_counter() - start) / len(batches)
 
 

@@ -38,8 +38,7 @@ if str(ROOT) not in sys.path:
 from avseq.devices import resolve_device  # noqa: E402
 from avseq.train.config import load_config  # noqa: E402
 from avseq.train.loop import setup  # noqa: E402
-from avseq.train.steps import train_step  # noqa: E402
-from tools.bench_train import batches_of  # noqa: E402
+from tools.bench_train import batches_of, step  # noqa: E402
 
 # A few small generated clips: enough distinct batches to time, quick to render on any machine.
 SMALL = [
@@ -57,15 +56,7 @@ CUDA_ONLY = ("bf16", "bf16_compile")
 
 def train_pass(run, batches) -> list[float]:
     """Train on each batch in turn; the losses."""
-    cfg = run.cfg
-    losses = []
-    for batch in batches:
-        stats = train_step(
-            run.system, batch, run.optimizer, run.scheduler, options=run.loss,
-            grad_clip=cfg.optim.grad_clip, device=run.device, bf16=cfg.train.bf16,
-        )  # fmt: skip
-        losses.append(stats.loss)
-    return losses
+    return [step(run, batch).loss for batch in batches]
 
 
 def _sync(device: torch.device) -> None:
