@@ -28,7 +28,7 @@ from avseq.devices import resolve_device
 from avseq.errors import ConfigError
 from avseq.evaluation.inputs import split_entries, split_manifest, training_manifest
 from avseq.io.atomic import write_text_atomic
-from avseq.metrics import java_available
+from avseq.metrics import java_available, meteor_session
 from avseq.models.beam import DEFAULT_BEAM_SIZE
 
 
@@ -84,7 +84,7 @@ def evaluate_bundle(
     wrap = _progress(progress)
     report = _context(bundle, retrieval, split, manifest, len(test), len(train))
     cache = _open_cache(feature_cache, retrieval or bundle, dev, report)
-    with torch.no_grad():
+    with torch.no_grad(), meteor_session():  # one METEOR start-up for every corpus scored
         systems = _systems(
             bundle, test, train, dev, clips_dir, wrap, report, beam_size=beam_size, rerank=rerank,
             retrieval=retrieval, train_cache=cache,

@@ -9,7 +9,7 @@ from avseq.metrics.audio import (
     onset_f1,
     sync_offset,
 )
-from avseq.metrics.captions import CAPTION_METRICS, caption_scores, java_available
+from avseq.metrics.captions import CAPTION_METRICS, caption_scores, java_available, meteor_session
 from avseq.metrics.dense import TIOU_THRESHOLDS, dense_caption_scores, tiou
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "java_available",
     "log_spectral_distance",
     "mel_l1",
+    "meteor_session",
     "onset_f1",
     "sync_offset",
     "tiou",

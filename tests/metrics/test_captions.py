@@ -125,3 +125,22 @@ def test_attributes_the_references_do_not_express_are_not_scored():
     assert acc == {"colour": 1.0, "action": 1.0, "mean": 1.0, "all": 1.0}
     acc = attribute_accuracy(attrs, ["a green ball slides left"])
     assert acc["count"] == 0.0 and acc["all"] == 0.0
+
+
+@needs_java
+def test_a_meteor_session_starts_java_once_and_scores_as_separate_calls_do(monkeypatch):
+    from pycocoevalcap.meteor import meteor
+
+    from avseq.metrics import meteor_session
+
+    started = []
+    real = meteor.Meteor.__init__
+    monkeypatch.setattr(meteor.Meteor, "__init__", lambda self: started.append(self) or real(self))
+    other = {**PREDS, "clip/2": "a cube"}
+    with meteor_session(), meteor_session():  # nested: the outer one's scorer
+        shared = [caption_scores(REFS, p, ["METEOR"])["METEOR"] for p in (PREDS, other)]
+        assert len(started) == 1 and started[0].meteor_p.poll() is None
+    assert started[0].meteor_p.poll() is not None  # its Java process ended with the session
+    assert shared[0] != shared[1]
+    assert caption_scores(REFS, other, ["METEOR"])["METEOR"] == shared[1]  # a call of its own
+    assert len(started) == 2  # outside a session, a call starts its own scorer again
