@@ -34,7 +34,8 @@ from avseq.data.clips import align_to_video, clip_duration, load_target
 from avseq.data.feature_cache import FeatureCache
 from avseq.evaluation.inputs import clip_features, nearest, pooled, retrieval_keys
 from avseq.io.audio import decode_audio, write_audio
-from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1, sync_offset
+from avseq.metrics import OnsetScores, detect_onsets, log_spectral_distance, mel_l1, onset_f1
+from avseq.metrics.audio import envelope_offset, onset_envelope
 from avseq.vocoders import Vocoder, build_vocoder
 
 SYSTEMS = ("model", "mean_mel", "retrieval", "reference")
@@ -80,6 +81,7 @@ class Scorer:
         self.values: dict[str, dict[str, list[float]]] = {
             s: {"lsd": [], "mel_l1": [], "sync": []} for s in SYSTEMS
         }
+        self._reference: tuple[RealClip, np.ndarray] | None = None  # the last clip's onset envelope
 
     def add(self, system: str, wave: torch.Tensor, log_mel: torch.Tensor, real: RealClip) -> dict[str, Any]:
         """Score one generated clip; returns its per-clip figures."""
@@ -90,7 +92,8 @@ class Scorer:
         self.onsets[system]["50ms"] += by_50ms
         lsd = log_spectral_distance(wave, real.wave)
         l1 = mel_l1(fit_length(log_mel, real.log_mel.shape[1]), real.log_mel)
-        offset = sync_offset(wave, real.wave, self.sample_rate)
+        envelope, rate = onset_envelope(wave, self.sample_rate)
+        offset = envelope_offset(envelope, self._reference_envelope(real), rate)
         for key, value in (("lsd", lsd), ("mel_l1", l1), ("sync", abs(offset) * 1000)):
             if math.isfinite(value):
                 self.values[system][key].append(value)
@@ -101,6 +104,12 @@ class Scorer:
             "mel_l1": l1,
             "sync_offset_ms": offset * 1000,
         }
+
+    def _reference_envelope(self, real: RealClip) -> np.ndarray:
+        """The onset envelope of ``real``'s audio, computed once for the systems scored against it."""
+        if self._reference is None or self._reference[0] is not real:
+            self._reference = (real, onset_envelope(real.wave, self.sample_rate)[0])
+        return self._reference[1]
 
     def report(self) -> dict[str, Any]:
         out = {}

@@ -158,6 +158,12 @@ def sync_offset(
         raise ValueError(f"max_offset must be > 0 seconds, got {max_offset}")
     g, rate = onset_envelope(generated, sample_rate, hop_seconds)
     r, _ = onset_envelope(reference, sample_rate, hop_seconds)
+    return envelope_offset(g, r, rate, max_offset)
+
+
+def envelope_offset(g: np.ndarray, r: np.ndarray, rate: float, max_offset: float = 0.5) -> float:
+    """:func:`sync_offset` from the two onset envelopes (:func:`onset_envelope`, frame rate
+    ``rate``), for a caller that compares several sounds with one reference."""
     n = min(len(g), len(r))
     g, r = g[:n] - g[:n].mean(), r[:n] - r[:n].mean()
     max_lag = min(round(max_offset * rate), n - 1)

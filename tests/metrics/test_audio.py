@@ -50,6 +50,10 @@ def test_onsets_and_sync_recover_a_known_shift_of_impacts():
     assert sync_offset(late, wave, SR) == pytest.approx(0.1, abs=0.005)
     assert sync_offset(shift(wave, -0.06), wave, SR) == pytest.approx(-0.06, abs=0.005)
     assert sync_offset(wave, wave, SR) == pytest.approx(0.0, abs=1e-9)
+    from avseq.metrics.audio import envelope_offset, onset_envelope
+
+    (env_late, rate), (env, _) = onset_envelope(late, SR), onset_envelope(wave, SR)
+    assert envelope_offset(env_late, env, rate) == sync_offset(late, wave, SR)  # what sync_offset computes
 
 
 @pytest.mark.media
