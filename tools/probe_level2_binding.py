@@ -1,12 +1,12 @@
 """Is finding the acting object what keeps level-2 attributes at chance? A probe that says how much.
 
 Each clear event of level-2 clips (the examples ``classify_level2.yaml`` trains on: not covered by
-another event for more than half its span) is seen as ``--frames`` frames spread over its span. From
+another event for more than half its span) is seen as 8 frames spread over its span. From
 the renderer's ground truth, this probe knows where the acting object is on each frame and scores,
 on the test split's clear events:
 
 - ``true_position``: a small CNN names colour, shape and material from crops centred on the acting
-  object (``--crop`` pixels square, the frame's view), its logits averaged over the event's frames;
+  object (20 pixels square, in the frame's view), its logits averaged over the event's frames;
 - ``predicted_position``: the same, with crops centred where a locator predicts the acting object
   is: a CNN over each frame, its change from two frames before and the event's mean motion,
   trained on the training events' true positions (a cell of ``STRIDE`` pixels); only the crops differ;
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from avseq.data.datasets import ambiguous  # noqa: E402
 from avseq.data.synth.level2.clip import render_level2  # noqa: E402
 from avseq.data.synth.level2.config import Level2Config  # noqa: E402
 from avseq.data.synth.split import clip_seed  # noqa: E402
@@ -54,11 +55,7 @@ def clear_events(seed: int, frames: int) -> list[dict]:
     scene, cam = clip.scene, clip.scene.camera
     out = []
     for planned, event in zip(scene.events, clip.events, strict=True):
-        covered = max(
-            [min(event.end, o.end) - max(event.time, o.time) for o in clip.events if o is not event],
-            default=0,
-        )
-        if covered > (event.end - event.time) / 2:
+        if ambiguous(event, clip.events):
             continue
         obj = scene.objects[planned.obj]
         ts = np.linspace(planned.start, planned.end - 1, frames).round().astype(int)

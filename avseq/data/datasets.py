@@ -338,7 +338,7 @@ def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[Labe
         return [LabelledSpan(None, {a: str(v) for a, v in values.items() if v not in (None, "")})]
     out = []
     for event in spans:
-        if _shared(event, spans):
+        if ambiguous(event, spans):
             continue
         values = {a: getattr(event, a, "") if a in EVENT_ATTRIBUTES else "" for a in attributes}
         out.append(LabelledSpan((event.time, event.end), {a: str(v) for a, v in values.items() if v != ""}))
@@ -348,8 +348,9 @@ def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[Labe
 AMBIGUOUS_OVERLAP = 0.5
 
 
-def _shared(event, events) -> bool:
-    """Another of ``events`` covers more than :data:`AMBIGUOUS_OVERLAP` of ``event``'s span."""
+def ambiguous(event, events) -> bool:
+    """Another of ``events`` covers more than :data:`AMBIGUOUS_OVERLAP` of ``event``'s span: its frames
+    show two events at once (a classification example left out)."""
     length = max(event.end - event.time, 1e-9)
     return any(
         min(event.end, other.end) - max(event.time, other.time) > AMBIGUOUS_OVERLAP * length
