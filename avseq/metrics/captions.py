@@ -84,11 +84,8 @@ def meteor_session() -> Iterator[None]:
         yield
     finally:
         _SESSION["depth"] -= 1
-        if not _SESSION["depth"]:
-            meteor = _SESSION.pop("meteor", None)
-            _SESSION.clear()
-            if meteor is not None:
-                _stop(meteor)
+        if not _SESSION["depth"] and "meteor" in _SESSION:
+            _stop(_SESSION.pop("meteor"))
 
 
 def _meteor():

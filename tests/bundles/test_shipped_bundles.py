@@ -55,24 +55,17 @@ def test_shipped_models_caption_and_sonify_fresh_test_clips(tmp_path):
     assert all((tmp_path / "demo" / f"test_{1100000 + i}" / "with_sound.mp4").exists() for i in range(64))
 
 
-def _evaluate_on_rendered_clips(
-    name: str, train_clips: int, folder: Path, **options
-) -> tuple[dict, SynthConfig]:
-    """`avseq eval`'s report of bundle ``name`` on its recorded evaluation's test clips, rendered
-    again from their seeds, with the baselines retrieving among ``train_clips`` training clips."""
+def _reproduce_model_row(name: str, folder: Path) -> tuple[dict, dict, SynthConfig]:
+    """(the model's figures now, the recorded evaluation's systems, the world config): `avseq eval`'s
+    evaluation of bundle ``name`` on its recorded test clips, rendered again from their seeds; the
+    baselines get 4 training clips only, as their figures here are not compared (the model's row
+    does not depend on them)."""
     meta = load(name).meta
     config = SynthConfig(**meta["train_config"]["data"]["synth"])
-    generate_split(folder, "train", train_clips, config, workers=2, progress=False)
+    generate_split(folder, "train", 4, config, workers=2, progress=False)
     generate_split(folder, "test", meta["eval"]["clips"], config, workers=2, progress=False)
-    return evaluate_bundle(name, folder, folder / "report.json", progress=False, **options), config
-
-
-def _reproduce_model_row(name: str, folder: Path) -> tuple[dict, dict, SynthConfig]:
-    """(the model's figures now, the recorded evaluation's systems, the world config): the model
-    scored on its recorded test clips, rendered again; the baselines get 4 training clips only, as
-    their figures here are not compared (the model's row does not depend on them)."""
-    report, config = _evaluate_on_rendered_clips(name, 4, folder, baseline_clips=4)
-    return report["systems"]["model"], load(name).meta["eval"]["systems"], config
+    report = evaluate_bundle(name, folder, folder / "report.json", baseline_clips=4, progress=False)
+    return report["systems"]["model"], meta["eval"]["systems"], config
 
 
 def _same_figures(now: dict, recorded: dict, path: str = "") -> None:
