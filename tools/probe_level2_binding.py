@@ -1,9 +1,9 @@
 """Is finding the acting object what keeps level-2 attributes at chance? A probe that says how much.
 
 Each clear event of level-2 clips (the examples ``classify_level2.yaml`` trains on: not covered by
-another event for more than half its span) is seen as 8 frames spread over its span. From
-the renderer's ground truth, this probe knows where the acting object is on each frame and scores,
-on the test split's clear events:
+another event for more than half its span) is seen as 8 frames spread over its span. From the
+event's ``track`` (the renderer's ground truth), this probe knows where the acting object is on
+each frame and scores, on the test split's clear events:
 
 - ``true_position``: a small CNN names colour, shape and material from crops centred on the acting
   object (20 pixels square, in the frame's view), its logits averaged over the event's frames;
@@ -52,19 +52,16 @@ def clear_events(seed: int, frames: int) -> list[dict]:
     """The clear events of clip ``seed``: frames (K, H, W, 3), the frames two before them, the acting
     object's centre on each frame in view pixels (K, 2), its attributes and the scene's objects."""
     clip = render_level2(seed, WORLD)
-    scene, cam = clip.scene, clip.scene.camera
+    scene = clip.scene
     out = []
     for planned, event in zip(scene.events, clip.events, strict=True):
         if ambiguous(event, clip.events):
             continue
-        obj = scene.objects[planned.obj]
         ts = np.linspace(planned.start, planned.end - 1, frames).round().astype(int)
-        zoom = cam.zoom[ts]
-        x = (obj.track.x[ts] + 0.5 - cam.x[ts]) * zoom + WORLD.width / 2 - 0.5
-        y = (obj.track.y[ts] + 0.5 - cam.y[ts]) * zoom + WORLD.height / 2 - 0.5
+        where = np.array(event.track)[ts - planned.start, 1:]  # fractions of the view's width, height
         out.append({
             "frames": clip.frames[ts], "before": clip.frames[np.maximum(ts - 2, 0)],
-            "position": np.stack([x, y], 1).astype(np.float32),
+            "position": (where * (WORLD.width, WORLD.height) - 0.5).astype(np.float32),
             "labels": {a: getattr(event, a) for a in ATTRIBUTES},
             "objects": [o.name.split() for o in scene.objects],
         })  # fmt: skip

@@ -17,7 +17,8 @@ the sounds in it and its own captions::
     {"time": 3.2, "end": 5.067, "object": "red metal ball", "material": "metal",
      "kind": "stick_hit", "strength": 0.9, "actor": "stick", "action": "struck",
      "colour": "red", "shape": "ball", "onsets": [3.533, 4.267],
-     "captions": ["a stick hits the red metal ball twice", "..."]}
+     "captions": ["a stick hits the red metal ball twice", "..."],
+     "track": [[3.2, 0.4127, 0.7031], [3.266667, 0.4131, 0.7029], "..."]}
 
 :attr:`ManifestEntry.onsets` gives every sound onset of a clip, whichever kind of events it has.
 
@@ -53,7 +54,10 @@ class Event:
     ``stick_hit``, ...); strength: in (0, 1], the loudest hit of the event.
     Spans (level-2 synthetic clips) add: end (s); actor (what acts: the object itself, or the
     striker that hits it); action; colour, shape; onsets: (s) every sound in the span, sorted;
-    captions: reference captions of this event alone. Fields left at their defaults are not written.
+    captions: reference captions of this event alone; track: where ``object`` is, one ``(t, x, y)``
+    per video frame of the span: t the frame's time (s), x and y the object's centre as
+    fractions of the frame's width and height (0 the left/top edge, 1 the right/bottom edge; outside
+    [0, 1] while the object is out of view). Fields left at their defaults are not written.
     """
 
     time: float
@@ -68,6 +72,7 @@ class Event:
     shape: str = ""
     onsets: tuple[float, ...] = ()
     captions: tuple[str, ...] = ()
+    track: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def sound_times(self) -> tuple[float, ...]:
@@ -91,6 +96,8 @@ class Event:
             out["onsets"] = [round(t, 6) for t in self.onsets]
         if self.captions:
             out["captions"] = list(self.captions)
+        if self.track:
+            out["track"] = [[round(t, 6), round(x, 4), round(y, 4)] for t, x, y in self.track]
         return out
 
     @classmethod
@@ -102,7 +109,18 @@ class Event:
         for key in ("onsets", "captions"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "track" in values:
+            values["track"] = tuple(_track_point(p) for p in values["track"])
         return cls(**values)
+
+
+def _track_point(point: Any) -> tuple[float, float, float]:
+    if not isinstance(point, list | tuple) or len(point) != 3:
+        raise TypeError(f"a track entry must be [t, x, y], got {point!r}")
+    try:
+        return float(point[0]), float(point[1]), float(point[2])
+    except ValueError:
+        raise TypeError(f"a track entry must be three numbers, got {point!r}") from None
 
 
 EVENT_KEYS = tuple(f.name for f in fields(Event))

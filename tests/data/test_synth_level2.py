@@ -15,7 +15,7 @@ import pytest
 from avseq.data import Event, ManifestEntry, SynthConfig, generate_split, read_manifest, render_clip
 from avseq.data.synth import Level2Config, config_from_dict, get_level, render_level2
 from avseq.data.synth.captions import COUNT_WORDS, MATERIAL_ADJECTIVES
-from avseq.data.synth.level2.render import Visibility
+from avseq.data.synth.level2.render import Visibility, render_frames
 from avseq.data.synth.level2.world import sample_scene
 from avseq.data.synth.render import draw_object
 from avseq.errors import ConfigError
@@ -133,6 +133,44 @@ def test_events_of_different_objects_overlap_in_time():
                    for a, b in pairs), seed  # fmt: skip
 
 
+def _drawn_alone(scene, i: int, colour: str) -> np.ndarray:
+    """(T, H, W, 3) frames of ``scene`` with only object ``i``, as a flat-shaded ball of ``colour``
+    (so its centre is the middle of its drawn pixels), and no events or occluders."""
+    obj = dataclasses.replace(scene.objects[i], shape="ball", material="rubber", colour=colour)
+    alone = dataclasses.replace(scene, objects=(obj,), lanes=(scene.lanes[i],), events=(), occluders=())
+    return render_frames(alone)[0].astype(np.int32)
+
+
+def test_event_tracks_follow_the_object_in_the_view():
+    """Each event's track has one (t, x, y) per frame of its span, and (x, y) is the middle of the
+    pixels its object is drawn on in that frame (seen whole), through the camera's zoom and shake."""
+    errors = []
+    for seed in range(2):
+        clip = render_level2(seed, SHORT)
+        scene = clip.scene
+        h, w = clip.frames.shape[1:3]
+        rows, cols = np.mgrid[:h, :w]
+        for i in sorted({p.obj for p in scene.events}):
+            drawn = np.abs(_drawn_alone(scene, i, "red") - _drawn_alone(scene, i, "blue")).sum(-1)
+            for plan, event in zip(scene.events, clip.events, strict=True):
+                if plan.obj != i:
+                    continue
+                track = np.array(event.track)
+                assert track.shape == (plan.end - plan.start, 3)
+                assert np.allclose(track[:, 0], event.time + np.arange(len(track)) / scene.fps)
+                for f, (_, x, y) in zip(range(plan.start, plan.end), track, strict=True):
+                    weight = drawn[f]
+                    edges = np.concatenate([weight[0], weight[-1], weight[:, 0], weight[:, -1]])
+                    if weight.sum() == 0 or edges.any():
+                        continue  # not seen whole: out of the view or at its edge
+                    middle = (weight * cols).sum() / weight.sum(), (weight * rows).sum() / weight.sum()
+                    errors.append((x * w - 0.5 - middle[0], y * h - 0.5 - middle[1]))
+    errors = np.array(errors)
+    assert len(errors) >= 50, len(errors)
+    # half a pixel off (the pixel-centre convention wrong) fails the mean; swapped axes fail both
+    assert np.abs(errors).max() < 0.5 and np.abs(errors.mean(0)).max() < 0.1, errors.mean(0)
+
+
 def _hidden_by_what_is_in_front(clip, i: int, t: int) -> int:
     """Pixels of thing ``i`` covered, at frame t, by the things drawn after it (drawn again here)."""
     scene = clip.scene
@@ -242,6 +280,13 @@ def test_span_events_round_trip_and_give_every_onset():
                  colour="red", shape="ball", onsets=(1.2, 1.9), captions=(caption,))  # fmt: skip
     point = Event(0.5, "blue wood cube", "wood", "floor_hit", 0.6)
     assert Event.from_json(json.loads(json.dumps(span.to_json()))) == span
+    assert "track" not in span.to_json()
+    tracked = dataclasses.replace(span, track=((1.0, 0.25, 0.5), (1.066667, 0.2513, -0.0625)))
+    assert span.to_json().items() <= tracked.to_json().items()
+    assert tracked.to_json()["track"] == [[1.0, 0.25, 0.5], [1.066667, 0.2513, -0.0625]]
+    assert Event.from_json(json.loads(json.dumps(tracked.to_json()))) == tracked
+    with pytest.raises(TypeError, match=r"a track entry must be \[t, x, y\], got \[1.0, 0.25\]"):
+        Event.from_json(tracked.to_json() | {"track": [[1.0, 0.25]]})
     assert list(point.to_json()) == [
         "time",
         "object",

@@ -15,7 +15,7 @@ from avseq.data.manifest import Event
 from avseq.data.synth.level2.audio import render_audio
 from avseq.data.synth.level2.captions import clip_captions, event_captions
 from avseq.data.synth.level2.config import Level2Config
-from avseq.data.synth.level2.render import Visibility, render_frames
+from avseq.data.synth.level2.render import Visibility, render_frames, view_position
 from avseq.data.synth.level2.schedule import ACTOR_SELF, PlannedEvent
 from avseq.data.synth.level2.world import Level2Scene, sample_scene
 from avseq.data.synth.world import EVENT_KINDS
@@ -89,7 +89,16 @@ def _event(scene: Level2Scene, event: PlannedEvent, captions: list[str]) -> Even
         shape=obj.shape,
         onsets=tuple(f / fps for f in event.contacts),
         captions=tuple(captions),
+        track=_track(scene, event),
     )
+
+
+def _track(scene: Level2Scene, event: PlannedEvent) -> tuple[tuple[float, float, float], ...]:
+    """(t, x, y) of the event's object on every frame of its span, as :attr:`Event.track` has it."""
+    frames = np.arange(event.start, event.end)
+    obj = scene.objects[event.obj]
+    where = view_position(scene, obj.track.x[frames], obj.track.y[frames], frames)
+    return tuple((int(f) / scene.fps, float(x), float(y)) for f, (x, y) in zip(frames, where, strict=True))
 
 
 def occlusions(scene: Level2Scene, visibility: Visibility) -> list[dict]:

@@ -125,6 +125,17 @@ def _shoot(canvas: np.ndarray, scene: Level2Scene, t: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def view_position(scene: Level2Scene, x: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(K, 2) where the world points ``x``, ``y`` (K,) (world pixels, as tracks give them) are seen
+    on frames ``t`` (K,): as fractions of the view's width and height, (0, 0) its top-left corner
+    and (1, 1) its bottom-right, outside [0, 1] when out of view. The inverse of :func:`_shoot`."""
+    cam, stage = scene.camera, scene.stage
+    zoom = cam.zoom[t]
+    return np.stack(
+        [0.5 + (x - cam.x[t]) * zoom / stage.width, 0.5 + (y - cam.y[t]) * zoom / stage.height], axis=1
+    )
+
+
 def render_frames(scene: Level2Scene) -> tuple[np.ndarray, Visibility]:
     """Frames of ``scene`` as uint8 (T, H, W, 3) RGB, and the visibility of its objects and occluders."""
     stage = scene.stage
