@@ -195,14 +195,18 @@ def collate_dense(examples: Sequence[DenseCaptionExample], pad_id: int = 0) -> D
 @dataclass(frozen=True, repr=False)
 class ClassifyBatch:
     """ids: B example ids; video as in :class:`SoundBatch`; labels: (B, A) int64, each
-    attribute's class index (``IGNORE_LABEL`` where unknown)."""
+    attribute's class index (``IGNORE_LABEL`` where unknown); positions: (B, T, 2) float32, where
+    each example's object is on each frame (NaN where unknown or padded), or None when no example
+    knows (see :class:`~avseq.data.datasets.ClassifyExample`)."""
 
     ids: list[str]
     video: VideoBatch
     labels: torch.Tensor
+    positions: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> ClassifyBatch:
-        return ClassifyBatch(self.ids, self.video.to(device), self.labels.to(device))
+        positions = None if self.positions is None else self.positions.to(device)
+        return ClassifyBatch(self.ids, self.video.to(device), self.labels.to(device), positions)
 
     def __repr__(self) -> str:
         return f"ClassifyBatch(B={len(self.ids)}, video={self.video!r}, labels={tuple(self.labels.shape)})"
@@ -211,4 +215,12 @@ class ClassifyBatch:
 def collate_classify(examples: Sequence[ClassifyExample]) -> ClassifyBatch:
     """Pad classify examples into a :class:`ClassifyBatch`."""
     video = pad_video([e.video for e in examples])
-    return ClassifyBatch([e.id for e in examples], video, torch.stack([e.labels for e in examples]))
+    labels = torch.stack([e.labels for e in examples])
+    known = [e.positions for e in examples if e.positions is not None]
+    if not known or all(bool(p.isnan().all()) for p in known):
+        return ClassifyBatch([e.id for e in examples], video, labels)
+    nan = torch.full((0, 2), float("nan"))
+    positions, _ = pad_sequences(
+        [nan if e.positions is None else e.positions for e in examples], value=float("nan")
+    )
+    return ClassifyBatch([e.id for e in examples], video, labels, positions)

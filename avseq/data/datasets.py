@@ -321,6 +321,7 @@ class LabelledSpan:
 
     span: tuple[float, float] | None
     labels: dict[str, str]
+    track: tuple[tuple[float, float, float], ...] = ()
 
 
 def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[LabelledSpan]:
@@ -341,7 +342,8 @@ def labelled_spans(entry: ManifestEntry, attributes: Sequence[str]) -> list[Labe
         if ambiguous(event, spans):
             continue
         values = {a: getattr(event, a, "") if a in EVENT_ATTRIBUTES else "" for a in attributes}
-        out.append(LabelledSpan((event.time, event.end), {a: str(v) for a, v in values.items() if v != ""}))
+        labels = {a: str(v) for a, v in values.items() if v != ""}
+        out.append(LabelledSpan((event.time, event.end), labels, event.track))
     return out
 
 
@@ -382,11 +384,15 @@ def attribute_classes(entries: Sequence[ManifestEntry], attributes: Sequence[str
 class ClassifyExample:
     """One example for classification. id: the clip's id, with ``#k`` for its k-th event span;
     video as in :class:`SoundExample`, cut to the span; labels: (A,) int64, the class index of
-    each attribute (:data:`IGNORE_LABEL` where the value is missing or unknown)."""
+    each attribute (:data:`IGNORE_LABEL` where the value is missing or unknown); positions:
+    (T, 2) float32, where the event's object is on each frame (x, y as fractions of the frame's
+    width and height, from :attr:`~avseq.data.manifest.Event.track`; NaN where the event has no
+    track or the frame lies outside it), or None when the video is features (no frames to see)."""
 
     id: str
     video: Video
     labels: torch.Tensor
+    positions: torch.Tensor | None = None
 
     def __repr__(self) -> str:
         return (
@@ -444,7 +450,26 @@ class ClassifyDataset(ClipDataset):
 
             first, last = frame_span(*item.span, self.preprocessing.fps, len(video))
             video = cut_video(video, first, last + 1)
-        return ClassifyExample(self.item_id(index), video, torch.tensor(labels, dtype=torch.int64))
+        labels = torch.tensor(labels, dtype=torch.int64)
+        return ClassifyExample(self.item_id(index), video, labels, track_positions(item.track, video))
+
+
+def track_positions(track: Sequence[Sequence[float]], video: Video) -> torch.Tensor | None:
+    """(T, 2) float32 positions of ``track`` (``(t, x, y)`` rows) at the times of ``video``'s
+    frames, linearly interpolated; NaN before its first or after its last row, and everywhere
+    when it is empty. None when ``video`` holds features only (no frame times)."""
+    frames = video.frames if isinstance(video, FramesWithCache) else video
+    if not isinstance(frames, Frames):
+        return None
+    times = frames.pts.double().numpy()
+    if not len(track):
+        return torch.full((len(times), 2), float("nan"))
+    t, x, y = np.asarray(track, dtype=np.float64).T
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    inside = (times >= t[0] - step / 2) & (times <= t[-1] + step / 2)
+    out = np.stack([np.interp(times, t, x), np.interp(times, t, y)], 1)
+    out[~inside] = np.nan
+    return torch.from_numpy(out.astype(np.float32))
 
 
 def cut_video(video: Video, start: int, stop: int) -> Video:

@@ -3,7 +3,9 @@
 Stable names other packages use (see docs/architecture.md):
 
 - encoders: ``ENCODERS``, ``build_encoder(name, weights=, frozen=, chunk_size=, motion=,
-  frame_stride=, **options)``, ``FrameEncoder``, ``ConcatEncoder`` (several side by side)
+  frame_stride=, **options)``, ``FrameEncoder``, ``ConcatEncoder`` (several side by side);
+  ``GroundedEncoder`` (:mod:`avseq.models.grounding`: finds the acting object, describes a window
+  around it; ``{"name": "grounded", ...}`` in a system's encoder list)
 - models: ``SoundModel`` + ``sound_loss``, ``Captioner`` + ``caption_loss``, ``ClipClassifier``,
   ``FrameToCaption``, ``DenseCaptioner`` (a captioner with an event-proposal head; its span
   functions in :mod:`avseq.models.proposals`); decoding: ``Hypothesis``, ``greedy_decode``, ``beam_search``
@@ -27,6 +29,7 @@ _EXPORTS = {
     "FrameEncoder": "avseq.models.encoders",
     "build_encoder": "avseq.models.encoders",
     "FrameToCaption": "avseq.models.frame_caption",
+    "GroundedEncoder": "avseq.models.grounding",
     "SoundModel": "avseq.models.sound",
     "mel_lengths": "avseq.models.sound",
     "onset_strength": "avseq.models.sound",

@@ -4,7 +4,8 @@ A bundle stores ``system.config`` and the weights; ``build_system(config)`` rebu
 
     {"kind": "sound" | "caption" | "dense_caption" | "classify" | "frame_caption",
      "encoder": {"name": "compact", "out_dim": 128, ...build_encoder options...}
-                or a list of such dicts (a ConcatEncoder: their features side by side),
+                or a list of such dicts (a ConcatEncoder: their features side by side);
+                a member {"name": "grounded", ...} is a GroundedEncoder (avseq.models.grounding),
      "model": {...options of the model class, without in_dim (taken from the encoder)...}}
 
 Every model takes ``cell`` (``"lstm"``, the default, ``"gru"`` or ``"rnn"``); the sound model,
@@ -32,6 +33,7 @@ from avseq.models.consensus import RERANKS, Rerank, consensus_order
 from avseq.models.dense import DenseCaptioner
 from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
+from avseq.models.grounding import GROUNDED, GroundedEncoder
 from avseq.models.proposals import Span, span_features, spans_from_scores
 from avseq.models.rnn import check_cell
 from avseq.models.sound import SoundModel
@@ -350,9 +352,14 @@ def encoder_configs(encoder: dict | list) -> list[dict]:
     return [encoder] if isinstance(encoder, dict) else list(encoder)
 
 
-def _build_member(options: dict, load_weights: bool) -> FrameEncoder:
+def _build_member(options: dict, load_weights: bool) -> FrameEncoder | GroundedEncoder:
     options = dict(options)
     name = options.pop("name")
+    if name == GROUNDED:
+        try:
+            return GroundedEncoder(**options)
+        except TypeError as err:
+            raise ConfigError(f"encoder {GROUNDED!r}: {err}") from None
     if not load_weights:
         options.pop("weights", None)
     return build_encoder(name, **options)

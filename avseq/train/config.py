@@ -126,7 +126,9 @@ class LossConfig(_Strict):
     are sampled per clip and rewarded by their CIDEr-D against the clip's references.
     dense_caption: the caption cross-entropy of every event on its own frames, plus
     ``proposal_bce`` times the per-frame start / inside / end loss of the proposal head.
-    classify: the sum over attributes of each one's cross-entropy (``label_smoothing`` applies).
+    classify: the sum over attributes of each one's cross-entropy (``label_smoothing`` applies),
+    plus ``locator_ce`` times the cross-entropy of a ``grounded`` encoder's locator against where
+    the events' objects are (their ``track``s), while that encoder trains.
     frame_caption: as caption (no bag-of-words head)."""
 
     kind: Literal["l1", "mse"] = "l1"
@@ -138,6 +140,7 @@ class LossConfig(_Strict):
     self_critical_from: int | None = Field(default=None, ge=0)
     self_critical_samples: int = Field(default=5, ge=2)
     proposal_bce: float = Field(default=1.0, ge=0)
+    locator_ce: float = Field(default=1.0, ge=0)
 
 
 class TrainLoopConfig(_Strict):

@@ -23,6 +23,7 @@ from avseq.data.collate import CaptionBatch, ClassifyBatch, DenseCaptionBatch, F
 from avseq.data.datasets import IGNORE_LABEL
 from avseq.metrics.audio import onsets_from_log_mel
 from avseq.models import caption_loss, sound_loss, word_loss
+from avseq.models.grounding import GroundedEncoder
 from avseq.models.proposals import proposal_loss, span_features
 from avseq.models.rnn import length_mask
 from avseq.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -43,7 +44,9 @@ class LossOptions:
     dense_caption: the caption loss of every event's caption on its span's frames plus
     ``proposal_bce`` times the per-frame start / inside / end loss of
     :func:`avseq.models.proposals.proposal_loss`; classify: the sum of each attribute's
-    cross-entropy (with ``label_smoothing``), :func:`classify_loss`."""
+    cross-entropy (with ``label_smoothing``), :func:`classify_loss`, plus ``locator_ce`` times the
+    locator's cross-entropy of a trained :class:`~avseq.models.grounding.GroundedEncoder` member
+    against the batch's positions, when it has them."""
 
     onset_weight: float = 0.0
     kind: str = "l1"
@@ -54,6 +57,7 @@ class LossOptions:
     samples: int = 5
     max_len: int = 20
     proposal_bce: float = 1.0
+    locator_ce: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,32 @@ def features_of(system: nn.Module, batch: SoundBatch | CaptionBatch) -> tuple[to
 
 def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: LossOptions) -> torch.Tensor:
     """The training loss of ``batch`` (scalar tensor)."""
+    if isinstance(batch, ClassifyBatch):
+        return _classify_batch_loss(system, batch, options)
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
         return _sound_batch_loss(system, feats, lengths, batch.target, options)
     if isinstance(batch, DenseCaptionBatch):
         return _dense_batch_loss(system, feats, lengths, batch, options)
-    if isinstance(batch, ClassifyBatch):
-        return classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
     if options.reward is not None:
         return self_critical_loss(
             system, feats, lengths, batch.references, options.reward, options.samples, options.max_len
         )
     return _caption_batch_loss(system, feats, lengths, batch.tokens, batch.rows, options)
+
+
+def _classify_batch_loss(system: nn.Module, batch: ClassifyBatch, options: LossOptions) -> torch.Tensor:
+    """Attribute cross-entropies; a trained grounded encoder member crops at the batch's true
+    positions where it has them, and its locator learns them (``locator_ce``)."""
+    grounding = next((m for m in system.encoder.modules() if isinstance(m, GroundedEncoder)), None)
+    supervised = grounding is not None and grounding.training and not grounding.frozen
+    if not supervised or batch.positions is None or isinstance(batch.video, Features):
+        feats, lengths = features_of(system, batch)
+        return classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
+    with grounding.supervised(batch.positions) as located:
+        feats, lengths = features_of(system, batch)
+    loss = classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
+    return loss + options.locator_ce * located.loss
 
 
 def _sound_batch_loss(

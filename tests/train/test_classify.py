@@ -255,7 +255,76 @@ def test_the_shipped_configs_train_a_few_steps_at_a_tiny_size(name, tmp_path):
     if name.endswith("_level2"):
         tiny += ["data.synth.min_duration=6", "data.synth.max_duration=8", "data.synth.max_events=4",
                  "train.freeze_encoder_at=1"]  # fmt: skip
+    if name == "classify_level2":  # a CNN beside a grounded encoder: the list at a tiny size
+        tiny = [t for t in tiny if not t.startswith("system.encoder.")] + [
+            "system.encoder=[{name: compact, out_dim: 8, width: 4, depth: 2, pool: grid, motion: true},"
+            " {name: grounded, out_dim: 8, crop: 8, width: 4, locator_width: 4}]"
+        ]
     cfg = load_config(name, tiny)
     result = train(cfg)
     assert result.step == 2
     assert load(str(best_bundle(result))).kind == cfg.kind
+
+
+def test_classify_examples_carry_where_the_events_object_is(tmp_path):
+    from avseq.bundles import Preprocessing
+    from avseq.data.collate import collate_classify
+    from avseq.data.datasets import ClassifyDataset
+    from avseq.data.manifest import Event, ManifestEntry
+    from avseq.types import Frames
+
+    # a track at 10 fps from 0.5 s to 1.4 s, moving right by 0.01 of the width per frame
+    track = tuple((0.5 + k / 10, 0.2 + k / 100, 0.6) for k in range(10))
+    events = (
+        Event(0.5, "ball", "metal", "floor_hit", 1.0, end=1.5, action="bounce", track=track),
+        Event(2.0, "cube", "wood", "stick_hit", 1.0, end=2.75, action="struck"),  # no track
+    )
+    ds = ClassifyDataset(
+        [ManifestEntry(tmp_path / "x.mp4", "x", events=events)],
+        Preprocessing.from_dict({"fps": 4, "frame_size": [8, 8]}),
+        {"action": ["bounce", "struck"]},
+    )
+    video = Frames(torch.zeros(12, 3, 8, 8), torch.arange(12, dtype=torch.float64) / 4)  # 3 s at 4 fps
+    first, second = ds.make_example(0, video), ds.make_example(1, video)
+    # frames at 0.5, 0.75, 1.0, 1.25 s: the track's x interpolated there, its y throughout
+    assert first.positions[:, 0].tolist() == pytest.approx([0.2, 0.225, 0.25, 0.275])
+    assert first.positions[:, 1].tolist() == pytest.approx([0.6] * 4)
+    assert second.positions.isnan().all() and second.positions.shape == (3, 2)
+    batch = collate_classify([first, second])
+    assert batch.positions.shape == (2, 4, 2) and batch.positions[0].isfinite().all()
+    assert batch.positions[1].isnan().all()  # unknown, and padded
+    assert collate_classify([second, second]).positions is None  # nothing to learn where from
+    assert ds.make_example(0, torch.zeros(12, 5)).positions is None  # cached features: no frames
+
+
+def test_a_grounded_classifier_learns_where_from_level_2_tracks(tmp_path):
+    from avseq.bundles import load
+    from avseq.data import read_manifest
+    from avseq.data.collate import collate_classify
+    from avseq.data.datasets import ClassifyDataset
+    from avseq.models.grounding import GroundedEncoder
+    from avseq.train.steps import LossOptions, batch_loss
+
+    raw = classify_config(tmp_path, LEVEL2)
+    raw["system"]["encoder"] = [
+        {**ENCODER, "frozen": False},
+        {"name": "grounded", "out_dim": 8, "crop": 8, "window": 1, "width": 8},
+    ]
+    raw["train"] = {**TRAIN, "steps": 4, "val_every": 4, "freeze_encoder_at": 2}
+    cfg = config_from_dict(raw, "<grounded classify>")
+    result = train(cfg)
+    assert result.step == 4 and 0.0 <= result.last_val["attr_acc"] <= 1.0
+    bundle = load(str(best_bundle(result)))
+    (grounded,) = [m for m in bundle.system.encoder.modules() if isinstance(m, GroundedEncoder)]
+    # the locator's loss is part of a training batch's loss while the encoder trains
+    system = bundle.system.train()
+    assert grounded.training and not grounded.frozen
+    classes = {k: list(v) for k, v in bundle.system.attributes.items()}
+    train_set = ClassifyDataset(read_manifest(cfg.data.root / "train.jsonl"), bundle.preprocessing, classes)
+    batch = collate_classify([train_set[0], train_set[1]])
+    assert batch.positions is not None and batch.positions.isfinite().any()
+    torch.manual_seed(0)
+    with_locator = batch_loss(system, batch, LossOptions())
+    torch.manual_seed(0)
+    without = batch_loss(system, batch, LossOptions(locator_ce=0.0))
+    assert float(with_locator.detach()) > float(without.detach()) > 0

@@ -1,0 +1,204 @@
+"""A frame encoder that finds the acting object and describes it: where, then what.
+
+On a scene with several objects, a CNN over the whole frame learns what the clip's labels are
+about only if it can tell which object they name; with a few hundred examples it memorizes them
+instead (configs/README.md, "Where the wall is"). :class:`GroundedEncoder` splits the two jobs:
+
+- a *locator* looks at each frame, its change from the frame before, and how much every pixel
+  changes over the frames around it (``window`` on each side), and scores every cell of
+  ``stride`` pixels for holding the acting object;
+- a *namer* CNN describes a ``crop`` pixels square window centred on the best cell: its
+  features are the encoder's features for that frame.
+
+Training can tell the locator where the object is: inside :meth:`GroundedEncoder.supervised`,
+the encoder takes the true positions (fractions of the frame's width and height, as
+:attr:`avseq.data.manifest.Event.track` gives them), crops there, and records the locator's
+cross-entropy against them. Everywhere else (validation, evaluation, pipelines, feature caches)
+it crops where the locator looks, so the features are those of a frame encoder like any other,
+``(B, T, 3, H, W) -> (B, T, D)``, and it can be a member of a concatenated encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from avseq.errors import ConfigError
+from avseq.models.rnn import check_lengths, length_mask
+
+GROUNDED = "grounded"  # its name in a system config's encoder list
+MEAN, STD = 0.5, 0.25  # frames in [0, 1] are fed as (x - MEAN) / STD
+
+
+def _block(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, 3, stride, dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+@dataclass
+class Located:
+    """What a supervised pass recorded: the locator's mean cross-entropy over the frames whose
+    true position is in view (``loss``, a scalar tensor; zero when none is) and how many there were."""
+
+    loss: torch.Tensor | None = None
+    frames: int = 0
+
+
+class GroundedEncoder(nn.Module):
+    """frames (B, T, 3, H, W) in [0, 1], lengths (B,) -> (B, T, out_dim): per frame, the namer's
+    features of a window centred where the locator puts the acting object.
+
+    Args:
+        out_dim: features per frame.
+        crop: side of the window the namer sees (pixels of the frames it is given).
+        stride: pixels per locator cell (the locator works at half resolution, then halves once more).
+        window: frames on each side whose change the locator sees beside the frame's own.
+        width: channels of the namer's first block (it doubles twice).
+        locator_width: channels of the locator's first block (doubled after it); the locator sees
+            every frame whole, so it is most of the encoder's cost.
+        frozen: no gradients, BatchNorm in eval mode (see :meth:`freeze`).
+    """
+
+    def __init__(
+        self,
+        out_dim: int = 128,
+        crop: int = 20,
+        stride: int = 4,
+        window: int = 2,
+        width: int = 32,
+        locator_width: int = 16,
+        frozen: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value, low in (
+            ("out_dim", out_dim, 1),
+            ("crop", crop, 4),
+            ("window", window, 0),
+            ("width", width, 4),
+            ("locator_width", locator_width, 4),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"grounded encoder: {name} must be an integer >= {low}, got {value!r}")
+        if stride != 4:
+            raise ConfigError(
+                f"grounded encoder: stride must be 4 (a half-resolution stride-2 locator), got {stride!r}"
+            )
+        self.out_dim, self.crop, self.stride, self.window = out_dim, crop, stride, window
+        self.locator = nn.Sequential(
+            nn.AvgPool2d(2),
+            *_block(8 + 2 * window, locator_width),
+            *_block(locator_width, 2 * locator_width, stride=2),
+            *_block(2 * locator_width, 2 * locator_width, dilation=2),
+            *_block(2 * locator_width, 2 * locator_width, dilation=4),
+            nn.Conv2d(2 * locator_width, 1, 1),
+        )
+        self.namer = nn.Sequential(
+            *_block(3, width),
+            *_block(width, 2 * width, stride=2),
+            *_block(2 * width, 2 * width, stride=2),
+            *_block(2 * width, 4 * width, stride=2),
+        )
+        self.proj = nn.Linear(4 * width, out_dim)
+        self._truth: torch.Tensor | None = None
+        self._located: Located | None = None
+        self.frozen = False
+        if frozen:
+            self.freeze()
+
+    def freeze(self) -> None:
+        """Stop gradients and keep BatchNorm statistics fixed (as :meth:`FrameEncoder.freeze`)."""
+        self.frozen = True
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> GroundedEncoder:
+        return super().train(mode and not self.frozen)
+
+    @contextmanager
+    def supervised(self, positions: torch.Tensor) -> Iterator[Located]:
+        """Within the block, forward crops at ``positions`` (B, T, 2), the acting object's centre
+        (x, y) as fractions of the frame's width and height (NaN where unknown: the locator's
+        choice is used), and records the locator's loss against them in the yielded :class:`Located`."""
+        self._truth, self._located = positions, Located()
+        try:
+            yield self._located
+        finally:
+            self._truth, self._located = None, None
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if frames.dim() != 5 or frames.shape[2] != 3 or not frames.dtype.is_floating_point:
+            raise ValueError(
+                f"frames must be float (B, T, 3, H, W), got {tuple(frames.shape)} {frames.dtype}"
+            )
+        check_lengths(lengths, frames.shape[1])
+        mask = length_mask(lengths.to(frames.device), frames.shape[1])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            x = (frames - MEAN) / STD
+            logits = self.locate(x, mask)  # (N, rows, cols) for the valid frames
+            centres = self._centres(logits)
+            if self._truth is not None:
+                centres = self._supervise(logits, centres, mask, frames.shape[-2:])
+            images = crops(x[mask], centres, self.crop)
+            feats = self.proj(self.namer(images).amax((2, 3)))
+        return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+
+    def locate(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Normalized frames (B, T, 3, H, W), valid mask (B, T) -> cell logits (N, H / 4, W / 4)
+        of the N valid frames, in order."""
+        change = x - torch.cat([x[:, :1], x[:, :-1]], 1)  # zero on a clip's first frame
+        change = change * mask[:, :, None, None, None]
+        energy = change.abs().mean(2)  # (B, T, H, W)
+        t = x.shape[1]
+        padded = nn.functional.pad(energy, (0, 0, 0, 0, self.window, self.window))
+        around = torch.stack([padded[:, k : k + t] for k in range(2 * self.window + 1)], 2)
+        local = around.mean(2, keepdim=True)
+        inputs = torch.cat([x, change, around, local], 2)[mask]
+        return self.locator(inputs.contiguous(memory_format=torch.channels_last))[:, 0]
+
+    def _centres(self, logits: torch.Tensor) -> torch.Tensor:
+        """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""
+        cols = logits.shape[-1]
+        best = logits.flatten(1).argmax(1)
+        return torch.stack([best % cols, best // cols], 1).to(logits.dtype).add(0.5).mul(self.stride)
+
+    def _supervise(
+        self, logits: torch.Tensor, centres: torch.Tensor, mask: torch.Tensor, size: torch.Size
+    ) -> torch.Tensor:
+        """Record the locator's loss against the true positions; the centres to crop at (the true
+        ones where known)."""
+        h, w = size
+        truth = self._truth.to(logits.device, torch.float32)[:, : mask.shape[1]][mask]  # (N, 2) fractions
+        known = torch.isfinite(truth).all(1)
+        pixels = truth * torch.tensor([w, h], device=truth.device, dtype=truth.dtype)
+        centres = torch.where(known[:, None], pixels, centres)
+        rows, cols = logits.shape[-2:]
+        cell = (pixels / self.stride).floor().nan_to_num(-1).long()
+        seen = known & (cell[:, 0] >= 0) & (cell[:, 0] < cols) & (cell[:, 1] >= 0) & (cell[:, 1] < rows)
+        if seen.any():
+            target = cell[seen, 1] * cols + cell[seen, 0]
+            self._located.loss = nn.functional.cross_entropy(logits[seen].flatten(1).float(), target)
+            self._located.frames = int(seen.sum())
+        else:
+            self._located.loss = logits.sum() * 0.0
+        return centres
+
+
+def crops(images: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:
+    """images (N, C, H, W), centres (N, 2) (x, y) in pixels -> (N, C, size, size) windows centred
+    there, zero outside the image."""
+    n, c, h, w = images.shape
+    padded = nn.functional.pad(images, (size, size, size, size))
+    start = (centres.floor().long() - size // 2 + size).clamp(0, None)  # its pixel at index size // 2
+    x0 = start[:, 0].clamp(max=w + size)
+    y0 = start[:, 1].clamp(max=h + size)
+    offsets = torch.arange(size, device=images.device)
+    ys, xs = (y0[:, None] + offsets), (x0[:, None] + offsets)
+    idx = torch.arange(n, device=images.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[idx, ys[:, :, None], xs[:, None, :]].permute(0, 3, 1, 2)
