@@ -63,6 +63,8 @@ class GroundedEncoder(nn.Module):
         width: channels of the namer's first block (it doubles twice).
         locator_width: channels of the locator's first block (doubled after it); the locator sees
             every frame whole, so it is most of the encoder's cost.
+        chunk_size: frames the locator and the namer take at a time, which bounds the memory of
+            their activations whatever the clip's length.
         frozen: no gradients, BatchNorm in eval mode (see :meth:`freeze`).
     """
 
@@ -74,6 +76,7 @@ class GroundedEncoder(nn.Module):
         window: int = 2,
         width: int = 32,
         locator_width: int = 16,
+        chunk_size: int = 256,
         frozen: bool = False,
     ) -> None:
         super().__init__()
@@ -83,6 +86,7 @@ class GroundedEncoder(nn.Module):
             ("window", window, 0),
             ("width", width, 4),
             ("locator_width", locator_width, 4),
+            ("chunk_size", chunk_size, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"grounded encoder: {name} must be an integer >= {low}, got {value!r}")
@@ -91,6 +95,7 @@ class GroundedEncoder(nn.Module):
                 f"grounded encoder: stride must be 4 (a half-resolution stride-2 locator), got {stride!r}"
             )
         self.out_dim, self.crop, self.stride, self.window = out_dim, crop, stride, window
+        self.chunk_size = chunk_size
         self.locator = nn.Sequential(
             nn.AvgPool2d(2),
             *_block(8 + 2 * window, locator_width),
@@ -145,22 +150,30 @@ class GroundedEncoder(nn.Module):
             centres = self._centres(logits)
             if self._truth is not None:
                 centres = self._supervise(logits, centres, mask, frames.shape[-2:])
-            images = crops(x[mask], centres, self.crop)
-            feats = self.proj(self.namer(images).amax((2, 3)))
+            clip, step = mask.nonzero(as_tuple=True)
+            feats = torch.cat([
+                self.proj(self.namer(crops(x[clip[part], step[part]], centres[part], self.crop)).amax((2, 3)))
+                for part in self._chunks(len(clip))
+            ])  # fmt: skip
         return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+
+    def _chunks(self, n: int) -> list[slice]:
+        return [slice(first, first + self.chunk_size) for first in range(0, n, self.chunk_size)]
 
     def locate(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Normalized frames (B, T, 3, H, W), valid mask (B, T) -> cell logits (N, H / 4, W / 4)
         of the N valid frames, in order."""
         change = x - torch.cat([x[:, :1], x[:, :-1]], 1)  # zero on a clip's first frame
         change = change * mask[:, :, None, None, None]
-        energy = change.abs().mean(2)  # (B, T, H, W)
-        t = x.shape[1]
-        padded = nn.functional.pad(energy, (0, 0, 0, 0, self.window, self.window))
-        around = torch.stack([padded[:, k : k + t] for k in range(2 * self.window + 1)], 2)
-        local = around.mean(2, keepdim=True)
-        inputs = torch.cat([x, change, around, local], 2)[mask]
-        return self.locator(inputs.contiguous(memory_format=torch.channels_last))[:, 0]
+        energy = nn.functional.pad(change.abs().mean(2), (0, 0, 0, 0, self.window, self.window))
+        clip, step = mask.nonzero(as_tuple=True)
+        out = []
+        for part in self._chunks(len(clip)):
+            b, t = clip[part], step[part]
+            around = torch.stack([energy[b, t + k] for k in range(2 * self.window + 1)], 1)
+            inputs = torch.cat([x[b, t], change[b, t], around, around.mean(1, keepdim=True)], 1)
+            out.append(self.locator(inputs.contiguous(memory_format=torch.channels_last))[:, 0])
+        return torch.cat(out) if out else x.new_zeros((0, x.shape[-2] // 4, x.shape[-1] // 4))
 
     def _centres(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""

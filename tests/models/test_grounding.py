@@ -58,6 +58,17 @@ def test_features_are_per_frame_and_zero_on_padding_and_a_frozen_encoder_takes_n
     assert not enc.training and not enc(frames, torch.tensor([5, 3])).requires_grad
 
 
+def test_frames_in_chunks_give_the_features_of_all_at_once():
+    torch.manual_seed(0)
+    whole = GroundedEncoder(**SMALL, chunk_size=64).eval()
+    chunked = GroundedEncoder(**SMALL, chunk_size=2).eval()
+    chunked.load_state_dict(whole.state_dict())
+    frames, _ = moving_square(batch=3, steps=5)
+    lengths = torch.tensor([5, 2, 4])
+    with torch.no_grad():
+        assert torch.allclose(whole(frames, lengths), chunked(frames, lengths), atol=1e-6)
+
+
 def test_supervised_crops_at_the_true_positions_and_the_locator_learns_them():
     torch.manual_seed(0)
     enc = GroundedEncoder(**SMALL)
@@ -111,6 +122,6 @@ def test_systems_build_it_beside_other_members_and_refuse_bad_options():
     frames, _ = moving_square(batch=2, steps=4)
     logits = system(frames, torch.tensor([4, 2]))
     assert system.encoder.out_dim == 16 and logits.shape == (2, 2)
-    for bad in ({"crop": 2}, {"stride": 8}, {"colour": 3}):
+    for bad in ({"crop": 2}, {"stride": 8}, {"chunk_size": 0}, {"colour": 3}):
         with pytest.raises(ConfigError, match="grounded"):
             build_system({**config, "encoder": [{"name": "grounded", **bad}]})
