@@ -145,35 +145,41 @@ class GroundedEncoder(nn.Module):
         check_lengths(lengths, frames.shape[1])
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            x = (frames - MEAN) / STD
-            logits = self.locate(x, mask)  # (N, rows, cols) for the valid frames
+            logits = self.locate(frames, mask)  # (N, rows, cols) for the valid frames
             centres = self._centres(logits)
             if self._truth is not None:
                 centres = self._supervise(logits, centres, mask, frames.shape[-2:])
             clip, step = mask.nonzero(as_tuple=True)
-            feats = torch.cat([
-                self.proj(self.namer(crops(x[clip[part], step[part]], centres[part], self.crop)).amax((2, 3)))
-                for part in self._chunks(len(clip))
-            ])  # fmt: skip
+            parts = self._chunks(len(clip))
+            feats = torch.cat([self._describe(frames[clip[p], step[p]], centres[p]) for p in parts])
         return feats.new_zeros((*mask.shape, self.out_dim)).masked_scatter(mask[..., None], feats)
+
+    def _describe(self, frames: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+        """Frames (n, 3, H, W) in [0, 1], centres (n, 2) -> the namer's features (n, out_dim)."""
+        return self.proj(self.namer(crops(_normal(frames), centres, self.crop)).amax((2, 3)))
 
     def _chunks(self, n: int) -> list[slice]:
         return [slice(first, first + self.chunk_size) for first in range(0, n, self.chunk_size)]
 
-    def locate(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Normalized frames (B, T, 3, H, W), valid mask (B, T) -> cell logits (N, H / 4, W / 4)
-        of the N valid frames, in order."""
-        change = x - torch.cat([x[:, :1], x[:, :-1]], 1)  # zero on a clip's first frame
-        change = change * mask[:, :, None, None, None]
-        energy = nn.functional.pad(change.abs().mean(2), (0, 0, 0, 0, self.window, self.window))
+    def locate(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Frames (B, T, 3, H, W) in [0, 1], valid mask (B, T) -> cell logits (N, H / 4, W / 4) of
+        the N valid frames, in order. Nothing the size of the frames is made for the whole clip:
+        only each frame's change energy (one channel), then ``chunk_size`` frames at a time."""
         clip, step = mask.nonzero(as_tuple=True)
+        before = (step - 1).clamp(min=0)  # a clip's first frame: itself, so its change is zero
+        energy = frames.new_zeros((frames.shape[0], frames.shape[1] + 2 * self.window, *frames.shape[-2:]))
+        parts = self._chunks(len(clip))
+        for part in parts:
+            change = frames[clip[part], step[part]] - frames[clip[part], before[part]]
+            energy[clip[part], step[part] + self.window] = change.abs().mean(1) / STD
         out = []
-        for part in self._chunks(len(clip)):
+        for part in parts:
             b, t = clip[part], step[part]
             around = torch.stack([energy[b, t + k] for k in range(2 * self.window + 1)], 1)
-            inputs = torch.cat([x[b, t], change[b, t], around, around.mean(1, keepdim=True)], 1)
+            now, change = frames[b, t], (frames[b, t] - frames[b, before[part]]) / STD
+            inputs = torch.cat([_normal(now), change, around, around.mean(1, keepdim=True)], 1)
             out.append(self.locator(inputs.contiguous(memory_format=torch.channels_last))[:, 0])
-        return torch.cat(out) if out else x.new_zeros((0, x.shape[-2] // 4, x.shape[-1] // 4))
+        return torch.cat(out)
 
     def _centres(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""
@@ -201,6 +207,10 @@ class GroundedEncoder(nn.Module):
         else:
             self._located.loss = logits.sum() * 0.0
         return centres
+
+
+def _normal(frames: torch.Tensor) -> torch.Tensor:
+    return (frames - MEAN) / STD
 
 
 def crops(images: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:

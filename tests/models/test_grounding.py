@@ -84,9 +84,8 @@ def test_supervised_crops_at_the_true_positions_and_the_locator_learns_them():
         opt.step()
     enc.eval()
     frames, positions = moving_square(batch=8, seed=1000)
-    x = (frames - 0.5) / 0.25
     mask = torch.ones(8, 6, dtype=torch.bool)
-    found = enc._centres(enc.locate(x, mask)).view(8, 6, 2)
+    found = enc._centres(enc.locate(frames, mask)).view(8, 6, 2)
     truth = positions * torch.tensor([48.0, 32.0])
     error = (found - truth).norm(dim=-1)[:, 1:]  # frame 0 has no change to see the mover by
     assert (error < 4).float().mean() > 0.8, error
