@@ -6,7 +6,7 @@ instead (configs/README.md, "Where the wall is"). :class:`GroundedEncoder` split
 
 - a *locator* looks at each frame, its change from the frame before, and how much every pixel
   changes over the frames around it (``window`` on each side), and scores every cell of
-  ``stride`` pixels for holding the acting object;
+  :data:`STRIDE` pixels for holding the acting object;
 - a *namer* CNN describes a ``crop`` pixels square window centred on the best cell: its
   features are the encoder's features for that frame.
 
@@ -32,6 +32,7 @@ from avseq.models.rnn import check_lengths, length_mask
 
 GROUNDED = "grounded"  # its name in a system config's encoder list
 MEAN, STD = 0.5, 0.25  # frames in [0, 1] are fed as (x - MEAN) / STD
+STRIDE = 4  # pixels per locator cell: it works at half resolution, then halves once more
 
 
 def _block(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> list[nn.Module]:
@@ -58,7 +59,6 @@ class GroundedEncoder(nn.Module):
     Args:
         out_dim: features per frame.
         crop: side of the window the namer sees (pixels of the frames it is given).
-        stride: pixels per locator cell (the locator works at half resolution, then halves once more).
         window: frames on each side whose change the locator sees beside the frame's own.
         width: channels of the namer's first block (it doubles twice).
         locator_width: channels of the locator's first block (doubled after it); the locator sees
@@ -72,7 +72,6 @@ class GroundedEncoder(nn.Module):
         self,
         out_dim: int = 128,
         crop: int = 20,
-        stride: int = 4,
         window: int = 2,
         width: int = 32,
         locator_width: int = 16,
@@ -90,11 +89,7 @@ class GroundedEncoder(nn.Module):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"grounded encoder: {name} must be an integer >= {low}, got {value!r}")
-        if stride != 4:
-            raise ConfigError(
-                f"grounded encoder: stride must be 4 (a half-resolution stride-2 locator), got {stride!r}"
-            )
-        self.out_dim, self.crop, self.stride, self.window = out_dim, crop, stride, window
+        self.out_dim, self.crop, self.window = out_dim, crop, window
         self.chunk_size = chunk_size
         self.locator = nn.Sequential(
             nn.AvgPool2d(2),
@@ -173,7 +168,7 @@ class GroundedEncoder(nn.Module):
             change = frames[clip[part], step[part]] - frames[clip[part], before[part]]
             energy[clip[part], step[part] + self.window] = change.abs().mean(1) / STD
         out = []
-        for part in parts:
+        for part in parts:  # each chunk's change again: cheaper than keeping every frame's
             b, t = clip[part], step[part]
             around = torch.stack([energy[b, t + k] for k in range(2 * self.window + 1)], 1)
             now, change = frames[b, t], (frames[b, t] - frames[b, before[part]]) / STD
@@ -185,7 +180,7 @@ class GroundedEncoder(nn.Module):
         """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""
         cols = logits.shape[-1]
         best = logits.flatten(1).argmax(1)
-        return torch.stack([best % cols, best // cols], 1).to(logits.dtype).add(0.5).mul(self.stride)
+        return torch.stack([best % cols, best // cols], 1).to(logits.dtype).add(0.5).mul(STRIDE)
 
     def _supervise(
         self, logits: torch.Tensor, centres: torch.Tensor, mask: torch.Tensor, size: torch.Size
@@ -198,7 +193,7 @@ class GroundedEncoder(nn.Module):
         pixels = truth * torch.tensor([w, h], device=truth.device, dtype=truth.dtype)
         centres = torch.where(known[:, None], pixels, centres)
         rows, cols = logits.shape[-2:]
-        cell = (pixels / self.stride).floor().nan_to_num(-1).long()
+        cell = (pixels / STRIDE).floor().nan_to_num(-1).long()
         seen = known & (cell[:, 0] >= 0) & (cell[:, 0] < cols) & (cell[:, 1] >= 0) & (cell[:, 1] < rows)
         if seen.any():
             target = cell[seen, 1] * cols + cell[seen, 0]
