@@ -105,14 +105,11 @@ def _classify_batch_loss(system: nn.Module, batch: ClassifyBatch, options: LossO
     """Attribute cross-entropies; a trained grounded encoder member crops at the batch's true
     positions where it has them, and its locator learns them (``locator_ce``)."""
     grounding = next((m for m in system.encoder.modules() if isinstance(m, GroundedEncoder)), None)
-    supervised = grounding is not None and grounding.training and not grounding.frozen
-    if not supervised or batch.positions is None or isinstance(batch.video, Features):
-        feats, lengths = features_of(system, batch)
-        return classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
-    with grounding.supervised(batch.positions) as located:
-        feats, lengths = features_of(system, batch)
+    teach = grounding is not None and grounding.training and batch.positions is not None
+    with grounding.supervised(batch.positions) if teach else contextlib.nullcontext() as located:
+        feats, lengths = features_of(system, batch)  # cached features (a frozen encoder) teach nothing
     loss = classify_loss(system.attribute_logits(feats, lengths), batch.labels, options.label_smoothing)
-    return loss + options.locator_ce * located.loss
+    return loss if located is None or located.loss is None else loss + options.locator_ce * located.loss
 
 
 def _sound_batch_loss(
