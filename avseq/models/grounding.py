@@ -5,7 +5,8 @@ about only if it can tell which object they name; with a few hundred examples it
 instead (configs/README.md, "Where the wall is"). :class:`GroundedEncoder` splits the two jobs:
 
 - a *locator* looks at each frame, its change from the frame before, and how much every pixel
-  changes over the frames around it (``window`` on each side), and scores every cell of
+  changes over the frames around it (``window`` on each side), optionally mixes what it found
+  in each cell with the same cell on frames further away (``temporal``), and scores every cell of
   :data:`STRIDE` pixels for holding the acting object;
 - a *namer* CNN describes a ``crop`` pixels square window centred on the best cell: its
   features are the encoder's features for that frame.
@@ -29,6 +30,7 @@ from torch import nn
 
 from avseq.errors import ConfigError
 from avseq.models.rnn import check_lengths, length_mask
+from avseq.models.weights import is_local_path, load_into, read_state_dict
 
 GROUNDED = "grounded"  # its name in a system config's encoder list
 MEAN, STD = 0.5, 0.25  # frames in [0, 1] are fed as (x - MEAN) / STD
@@ -63,6 +65,11 @@ class GroundedEncoder(nn.Module):
         width: channels of the namer's first block (it doubles twice).
         locator_width: channels of the locator's first block (doubled after it); the locator sees
             every frame whole, so it is most of the encoder's cost.
+        temporal: layers after the locator's convolutions that mix each cell's features with the
+            same cell's on the frames ``2**k`` steps before and after (k = 0, 1, ...: 3 layers see
+            7 frames on each side), so that it can follow which object has been moving. They keep
+            the locator's features of every frame of a clip (2/3 of the frames' own size) where
+            without them it keeps one score per cell.
         chunk_size: frames the locator and the namer take at a time, which bounds the memory of
             their activations whatever the clip's length.
         frozen: no gradients, BatchNorm in eval mode (see :meth:`freeze`).
@@ -75,6 +82,7 @@ class GroundedEncoder(nn.Module):
         window: int = 2,
         width: int = 32,
         locator_width: int = 16,
+        temporal: int = 0,
         chunk_size: int = 256,
         frozen: bool = False,
     ) -> None:
@@ -85,6 +93,7 @@ class GroundedEncoder(nn.Module):
             ("window", window, 0),
             ("width", width, 4),
             ("locator_width", locator_width, 4),
+            ("temporal", temporal, 0),
             ("chunk_size", chunk_size, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -99,6 +108,7 @@ class GroundedEncoder(nn.Module):
             *_block(2 * locator_width, 2 * locator_width, dilation=4),
             nn.Conv2d(2 * locator_width, 1, 1),
         )
+        self.temporal = nn.ModuleList(TemporalMix(2 * locator_width, 2**k) for k in range(temporal))
         self.namer = nn.Sequential(
             *_block(3, width),
             *_block(width, 2 * width, stride=2),
@@ -141,7 +151,7 @@ class GroundedEncoder(nn.Module):
         mask = length_mask(lengths.to(frames.device), frames.shape[1])
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             logits = self.locate(frames, mask)  # (N, rows, cols) for the valid frames
-            centres = self._centres(logits)
+            centres = self.centres(logits)
             if self._truth is not None:
                 centres = self._supervise(logits, centres, mask, frames.shape[-2:])
             clip, step = mask.nonzero(as_tuple=True)
@@ -159,7 +169,8 @@ class GroundedEncoder(nn.Module):
     def locate(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Frames (B, T, 3, H, W) in [0, 1], valid mask (B, T) -> cell logits (N, H / 4, W / 4) of
         the N valid frames, in order. Nothing the size of the frames is made for the whole clip:
-        only each frame's change energy (one channel), then ``chunk_size`` frames at a time."""
+        only each frame's change energy (one channel), then ``chunk_size`` frames at a time (and,
+        with ``temporal`` layers, the locator's features of every frame: 2/3 of the frames' size)."""
         clip, step = mask.nonzero(as_tuple=True)
         before = (step - 1).clamp(min=0)  # a clip's first frame: itself, so its change is zero
         energy = frames.new_zeros((frames.shape[0], frames.shape[1] + 2 * self.window, *frames.shape[-2:]))
@@ -167,16 +178,39 @@ class GroundedEncoder(nn.Module):
         for part in parts:
             change = frames[clip[part], step[part]] - frames[clip[part], before[part]]
             energy[clip[part], step[part] + self.window] = change.abs().mean(1) / STD
+        head = self.locator[-1]
+        body = self.locator[:-1] if len(self.temporal) else self.locator
         out = []
         for part in parts:  # each chunk's change again: cheaper than keeping every frame's
             b, t = clip[part], step[part]
             around = torch.stack([energy[b, t + k] for k in range(2 * self.window + 1)], 1)
             now, change = frames[b, t], (frames[b, t] - frames[b, before[part]]) / STD
             inputs = torch.cat([_normal(now), change, around, around.mean(1, keepdim=True)], 1)
-            out.append(self.locator(inputs.contiguous(memory_format=torch.channels_last))[:, 0])
-        return torch.cat(out)
+            out.append(body(inputs.contiguous(memory_format=torch.channels_last)))
+        found = torch.cat(out)
+        if len(self.temporal):
+            found = torch.cat([head(part) for part in self._mix_in_time(found, mask).split(self.chunk_size)])
+        return found[:, 0]
 
-    def _centres(self, logits: torch.Tensor) -> torch.Tensor:
+    def _mix_in_time(self, found: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The locator's features (N, C, h, w) of the valid frames through the ``temporal`` layers,
+        each clip's frames in their order with zeros beyond its ends; a slice of the clips' steps
+        at a time, with the frames around it that its first steps see."""
+        b, t = mask.shape
+        grid = found.new_zeros((b, t, *found.shape[1:])).masked_scatter(mask[..., None, None, None], found)
+        grid, keep = grid.transpose(1, 2), mask[:, None, :, None, None].to(found.dtype)  # (B, C, T, h, w)
+        reach = sum(layer.step for layer in self.temporal)  # frames each side that a frame's result sees
+        span = max(1, self.chunk_size // b)
+        out = []
+        for first in range(0, t, span):
+            low, high = max(0, first - reach), min(t, first + span + reach)
+            part = grid[:, :, low:high]
+            for layer in self.temporal:  # padding stays zero: each clip ends where its frames do
+                part = layer(part) * keep[:, :, low:high]
+            out.append(part[:, :, first - low : first - low + span])
+        return torch.cat(out, 2).transpose(1, 2)[mask]
+
+    def centres(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""
         cols = logits.shape[-1]
         best = logits.flatten(1).argmax(1)
@@ -202,6 +236,40 @@ class GroundedEncoder(nn.Module):
         else:
             self._located.loss = logits.sum() * 0.0
         return centres
+
+
+class TemporalMix(nn.Module):
+    """One temporal layer of the locator: features (B, C, T, h, w) plus a convolution over each
+    cell's features on the frames ``step`` before, itself and ``step`` after."""
+
+    def __init__(self, channels: int, step: int) -> None:
+        super().__init__()
+        self.step = step
+        self.mix = nn.Conv3d(
+            channels, channels, (3, 1, 1), padding=(step, 0, 0), dilation=(step, 1, 1), bias=False
+        )
+        self.norm = nn.BatchNorm3d(channels)
+
+    def forward(self, found: torch.Tensor) -> torch.Tensor:
+        return found + torch.relu(self.norm(self.mix(found)))
+
+
+def load_weights(encoder: GroundedEncoder, path: str) -> None:
+    """Load into ``encoder`` the grounded encoder held by the weights file ``path``: one saved alone,
+    or a whole system's (a bundle's ``weights.safetensors``) whose encoder, or one member of whose
+    encoder list, is grounded. ConfigError when the file holds none or several."""
+    if not is_local_path(path):
+        raise ConfigError(f"encoder {GROUNDED!r}: weights must be a weights file or a bundle, got {path!r}")
+    state = read_state_dict(path)
+    mark = "locator.1.weight"  # the locator's first convolution: every grounded encoder has it
+    prefixes = sorted(k.removesuffix(mark) for k in state if k.endswith(mark))
+    if len(prefixes) != 1:
+        found = "none" if not prefixes else f"{len(prefixes)} ({', '.join(p or '(top)' for p in prefixes)})"
+        raise ConfigError(
+            f"encoder {GROUNDED!r}: weights {path} must hold one grounded encoder, found {found}"
+        )
+    prefix = prefixes[0]
+    load_into(encoder, {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}, path)
 
 
 def _normal(frames: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from avseq.models.dense import DenseCaptioner
 from avseq.models.encoders import ConcatEncoder, FrameEncoder, build_encoder
 from avseq.models.frame_caption import FrameToCaption
 from avseq.models.grounding import GROUNDED, GroundedEncoder
+from avseq.models.grounding import load_weights as load_grounded_weights
 from avseq.models.proposals import Span, span_features, spans_from_scores
 from avseq.models.rnn import check_cell
 from avseq.models.sound import SoundModel
@@ -356,10 +357,14 @@ def _build_member(options: dict, load_weights: bool) -> FrameEncoder | GroundedE
     options = dict(options)
     name = options.pop("name")
     if name == GROUNDED:
+        weights = options.pop("weights", None)
         try:
-            return GroundedEncoder(**options)
+            encoder = GroundedEncoder(**options)
         except TypeError as err:
             raise ConfigError(f"encoder {GROUNDED!r}: {err}") from None
+        if weights is not None and load_weights:
+            load_grounded_weights(encoder, weights)
+        return encoder
     if not load_weights:
         options.pop("weights", None)
     return build_encoder(name, **options)

@@ -58,10 +58,11 @@ def test_features_are_per_frame_and_zero_on_padding_and_a_frozen_encoder_takes_n
     assert not enc.training and not enc(frames, torch.tensor([5, 3])).requires_grad
 
 
-def test_frames_in_chunks_give_the_features_of_all_at_once():
+@pytest.mark.parametrize("temporal", [0, 2])
+def test_frames_in_chunks_give_the_features_of_all_at_once(temporal):
     torch.manual_seed(0)
-    whole = GroundedEncoder(**SMALL, chunk_size=64).eval()
-    chunked = GroundedEncoder(**SMALL, chunk_size=2).eval()
+    whole = GroundedEncoder(**SMALL, temporal=temporal, chunk_size=64).eval()
+    chunked = GroundedEncoder(**SMALL, temporal=temporal, chunk_size=2).eval()
     chunked.load_state_dict(whole.state_dict())
     frames, _ = moving_square(batch=3, steps=5)
     lengths = torch.tensor([5, 2, 4])
@@ -85,7 +86,7 @@ def test_supervised_crops_at_the_true_positions_and_the_locator_learns_them():
     enc.eval()
     frames, positions = moving_square(batch=8, seed=1000)
     mask = torch.ones(8, 6, dtype=torch.bool)
-    found = enc._centres(enc.locate(frames, mask)).view(8, 6, 2)
+    found = enc.centres(enc.locate(frames, mask)).view(8, 6, 2)
     truth = positions * torch.tensor([48.0, 32.0])
     error = (found - truth).norm(dim=-1)[:, 1:]  # frame 0 has no change to see the mover by
     assert (error < 4).float().mean() > 0.8, error
@@ -95,6 +96,28 @@ def test_supervised_crops_at_the_true_positions_and_the_locator_learns_them():
     with torch.no_grad(), enc.supervised(positions.flip(0)):
         b = enc(frames, torch.full((8,), 6))
     assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("temporal, reach", [(0, 1), (2, 4)])
+def test_temporal_layers_see_the_frames_around_within_the_clip_only(temporal, reach):
+    torch.manual_seed(0)
+    enc = GroundedEncoder(**SMALL, temporal=temporal).eval()  # temporal 2: steps 1 and 2
+    frames, _ = moving_square(batch=2, steps=8)
+    mask = torch.arange(8)[None] < torch.tensor([[6], [5]])
+    changed = frames.clone()
+    changed[0, 5] = torch.rand_like(changed[0, 5])  # the first clip's last frame
+    changed[:, 6:] = 1.0  # padding
+    with torch.no_grad():
+        moved = (enc.locate(changed, mask) - enc.locate(frames, mask)).flatten(1).abs().amax(1) > 1e-5
+    # without temporal layers: the frame and the one before (its window of 1 sees the change);
+    # with them, 1 + 2 frames further back
+    assert moved[:6].tolist() == [False] * (5 - reach) + [True] * (reach + 1)
+    assert not moved[6:].any()  # the other clip is the same
+    changed = frames.clone()
+    changed[1] = torch.rand_like(changed[1])  # all of the second clip
+    with torch.no_grad():
+        moved = (enc.locate(changed, mask) - enc.locate(frames, mask)).flatten(1).abs().amax(1) > 1e-5
+    assert moved[6:].all() and not moved[:6].any()
 
 
 def test_unknown_or_out_of_view_positions_teach_nothing():
@@ -121,6 +144,32 @@ def test_systems_build_it_beside_other_members_and_refuse_bad_options():
     frames, _ = moving_square(batch=2, steps=4)
     logits = system(frames, torch.tensor([4, 2]))
     assert system.encoder.out_dim == 16 and logits.shape == (2, 2)
-    for bad in ({"crop": 2}, {"stride": 8}, {"chunk_size": 0}, {"colour": 3}):
+    for bad in ({"crop": 2}, {"stride": 8}, {"chunk_size": 0}, {"temporal": -1}, {"colour": 3}):
         with pytest.raises(ConfigError, match="grounded"):
             build_system({**config, "encoder": [{"name": "grounded", **bad}]})
+
+
+def test_a_member_starts_from_the_grounded_encoder_of_a_saved_system(tmp_path):
+    torch.manual_seed(0)
+    compact = {"name": "compact", "out_dim": 8, "width": 4, "depth": 2}
+    model = {"hidden_size": 8, "attributes": {"colour": ["red", "blue"]}}
+    trained = build_system(
+        {"kind": "classify", "encoder": [compact, {"name": "grounded", **SMALL}], "model": model}
+    )
+    path = tmp_path / "weights.pt"
+    torch.save(trained.state_dict(), path)
+    member = {"name": "grounded", **SMALL, "weights": str(path), "frozen": True}
+    system = build_system({"kind": "classify", "encoder": [member, compact], "model": model})
+    frames, _ = moving_square(batch=2, steps=4)
+    lengths = torch.tensor([4, 3])
+    taken, given = system.encoder.members[0], trained.encoder.members[1].eval()
+    with torch.no_grad():
+        assert torch.equal(taken(frames, lengths), given(frames, lengths))
+    assert taken.frozen and not any(p.requires_grad for p in taken.parameters())
+    torch.save({k: v for k, v in trained.state_dict().items() if ".members.1." not in k}, path)
+    with pytest.raises(ConfigError, match="one grounded encoder, found none"):
+        build_system({"kind": "classify", "encoder": [member], "model": model})
+    twice = build_system({"kind": "classify", "encoder": [{"name": "grounded", **SMALL}] * 2, "model": model})
+    torch.save(twice.state_dict(), path)
+    with pytest.raises(ConfigError, match="found 2"):
+        build_system({"kind": "classify", "encoder": [member], "model": model})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -258,7 +259,7 @@ def test_the_shipped_configs_train_a_few_steps_at_a_tiny_size(name, tmp_path):
     if name == "classify_level2":  # a CNN beside a grounded encoder: the list at a tiny size
         tiny = [t for t in tiny if not t.startswith("system.encoder.")] + [
             "system.encoder=[{name: compact, out_dim: 8, width: 4, depth: 2, pool: grid, motion: true},"
-            " {name: grounded, out_dim: 8, crop: 8, width: 4, locator_width: 4}]"
+            " {name: grounded, out_dim: 8, crop: 8, width: 4, locator_width: 4, temporal: 1}]"
         ]
     cfg = load_config(name, tiny)
     result = train(cfg)
@@ -328,3 +329,22 @@ def test_a_grounded_classifier_learns_where_from_level_2_tracks(tmp_path):
     torch.manual_seed(0)
     without = batch_loss(system, batch, LossOptions(locator_ce=0.0))
     assert float(with_locator.detach()) > float(without.detach()) > 0
+    # tools/locator_accuracy.py scores the bundle's locator on the clips' tracks
+    from tools.locator_accuracy import measure
+
+    scored = measure(str(best_bundle(result)), str(cfg.data.root / "val.jsonl"))
+    assert scored["frames"] > 0 and 0 <= scored["within"] <= 1
+    assert set(scored["by_action"]) <= {"bounce", "slide", "struck"}
+    assert sum(a["frames"] for a in scored["by_action"].values()) == scored["frames"]
+
+
+def test_locator_accuracy_counts_the_frames_in_view_and_the_distances_there(tmp_path):
+    from tools.locator_accuracy import distances, summary
+
+    picked = torch.tensor([[10.0, 10.0], [10.0, 10.0], [50.0, 5.0], [0.0, 0.0]])
+    # (x, y) fractions of a 40 x 80 (height x width) frame: 10 px right; on it; 45 px off; out of view
+    positions = torch.tensor([[0.25, 0.25], [0.125, 0.25], [0.0625, 0.125], [1.5, 0.5]])
+    assert distances(picked, positions, (40, 80)).tolist() == pytest.approx([10.0, 0.0, 45.0])
+    result = summary([np.array([10.0, 0.0, 45.0]), np.array([1.0]), np.zeros(0)], within=6)
+    assert result == {"frames": 4, "median_px": 5.5, "within": 0.5, "events": 2, "events_mostly_within": 0.5}
+    assert summary([np.zeros(0)], within=6) == {"frames": 0, "events": 0}
