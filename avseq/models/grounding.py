@@ -170,7 +170,7 @@ class GroundedEncoder(nn.Module):
         """Frames (B, T, 3, H, W) in [0, 1], valid mask (B, T) -> cell logits (N, H / 4, W / 4) of
         the N valid frames, in order. Nothing the size of the frames is made for the whole clip:
         only each frame's change energy (one channel), then ``chunk_size`` frames at a time (and,
-        with ``temporal`` layers, the locator's features of every frame: 2/3 of the frames' size)."""
+        with ``temporal`` layers, the locator's features of every step: 2/3 of the frames' size)."""
         clip, step = mask.nonzero(as_tuple=True)
         before = (step - 1).clamp(min=0)  # a clip's first frame: itself, so its change is zero
         energy = frames.new_zeros((frames.shape[0], frames.shape[1] + 2 * self.window, *frames.shape[-2:]))
@@ -178,28 +178,29 @@ class GroundedEncoder(nn.Module):
         for part in parts:
             change = frames[clip[part], step[part]] - frames[clip[part], before[part]]
             energy[clip[part], step[part] + self.window] = change.abs().mean(1) / STD
-        head = self.locator[-1]
         body = self.locator[:-1] if len(self.temporal) else self.locator
-        out = []
+        out, grid = [], None
         for part in parts:  # each chunk's change again: cheaper than keeping every frame's
             b, t = clip[part], step[part]
             around = torch.stack([energy[b, t + k] for k in range(2 * self.window + 1)], 1)
             now, change = frames[b, t], (frames[b, t] - frames[b, before[part]]) / STD
             inputs = torch.cat([_normal(now), change, around, around.mean(1, keepdim=True)], 1)
-            out.append(body(inputs.contiguous(memory_format=torch.channels_last)))
-        found = torch.cat(out)
-        if len(self.temporal):
-            found = torch.cat([head(part) for part in self._mix_in_time(found, mask).split(self.chunk_size)])
-        return found[:, 0]
+            found = body(inputs.contiguous(memory_format=torch.channels_last))
+            if not len(self.temporal):
+                out.append(found[:, 0])
+                continue
+            if grid is None:  # the temporal layers need every frame's features, in clip order
+                grid = found.new_zeros((*mask.shape, *found.shape[1:]))
+            grid[b, t] = found
+        return torch.cat(out) if grid is None else self._mix_in_time(grid, mask)
 
-    def _mix_in_time(self, found: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The locator's features (N, C, h, w) of the valid frames through the ``temporal`` layers,
-        each clip's frames in their order with zeros beyond its ends; a slice of the clips' steps
-        at a time, with the frames around it that its first steps see."""
+    def _mix_in_time(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The locator's features of each clip's steps (B, T, C, h, w), zeros past its end, through
+        the ``temporal`` layers and the locator's last convolution -> the valid frames' cell logits
+        (N, h, w). A slice of the steps at a time, with the steps around it that its first ones see."""
         b, t = mask.shape
-        grid = found.new_zeros((b, t, *found.shape[1:])).masked_scatter(mask[..., None, None, None], found)
-        grid, keep = grid.transpose(1, 2), mask[:, None, :, None, None].to(found.dtype)  # (B, C, T, h, w)
-        reach = sum(layer.step for layer in self.temporal)  # frames each side that a frame's result sees
+        grid, keep = grid.transpose(1, 2), mask[:, None, :, None, None].to(grid.dtype)  # (B, C, T, h, w)
+        reach = sum(layer.step for layer in self.temporal)  # steps each side that a step's result sees
         span = max(1, self.chunk_size // b)
         out = []
         for first in range(0, t, span):
@@ -207,8 +208,9 @@ class GroundedEncoder(nn.Module):
             part = grid[:, :, low:high]
             for layer in self.temporal:  # padding stays zero: each clip ends where its frames do
                 part = layer(part) * keep[:, :, low:high]
-            out.append(part[:, :, first - low : first - low + span])
-        return torch.cat(out, 2).transpose(1, 2)[mask]
+            part = part[:, :, first - low : first - low + span].transpose(1, 2)  # (B, span, C, h, w)
+            out.append(self.locator[-1](part.flatten(0, 1)).view(*part.shape[:2], *part.shape[-2:]))
+        return torch.cat(out, 1)[mask]
 
     def centres(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, rows, cols) -> (N, 2) the best cell's centre (x, y) in pixels."""
