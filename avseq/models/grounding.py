@@ -178,7 +178,7 @@ class GroundedEncoder(nn.Module):
         for part in parts:
             change = frames[clip[part], step[part]] - frames[clip[part], before[part]]
             energy[clip[part], step[part] + self.window] = change.abs().mean(1) / STD
-        body = self.locator[:-1] if len(self.temporal) else self.locator
+        body, head = self.locator[:-1], self.locator[-1]
         out, grid = [], None
         for part in parts:  # each chunk's change again: cheaper than keeping every frame's
             b, t = clip[part], step[part]
@@ -187,11 +187,10 @@ class GroundedEncoder(nn.Module):
             inputs = torch.cat([_normal(now), change, around, around.mean(1, keepdim=True)], 1)
             found = body(inputs.contiguous(memory_format=torch.channels_last))
             if not len(self.temporal):
-                out.append(found[:, 0])
-                continue
-            if grid is None:  # the temporal layers need every frame's features, in clip order
-                grid = found.new_zeros((*mask.shape, *found.shape[1:]))
-            grid[b, t] = found
+                out.append(head(found)[:, 0])
+            else:  # the temporal layers need every frame's features, in clip order
+                grid = found.new_zeros((*mask.shape, *found.shape[1:])) if grid is None else grid
+                grid[b, t] = found
         return torch.cat(out) if grid is None else self._mix_in_time(grid, mask)
 
     def _mix_in_time(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
