@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from avseq.models.onset_shaping import GAP_SECONDS, called_starts, shape_log_mel
 from avseq.models.rnn import Cell, MaskedRNN, check_lengths, length_mask
 
 Upsample = Literal["input", "output"]
@@ -90,7 +91,9 @@ class SoundModel(nn.Module):
     RNN step (video frame with ``"output"``, mel frame with ``"input"``) saying whether a
     sound starts there. Training it (``loss.onset_bce``) teaches the RNN when things
     sound, which the log-mel loss alone, dominated by the unpredictable noise floor,
-    teaches slowly; inference ignores it.
+    teaches slowly. ``onset_threshold`` (needs the head) lets it decide where the rendered
+    log-mel starts a sound: at the steps whose onset probability peaks at or above it, and
+    nowhere else (:mod:`avseq.models.onset_shaping`); without it inference ignores the head.
 
     ``floor`` (log-mel units) says the model was trained against targets raised to it
     (see :func:`sound_loss`): below it the training audio held whatever background the
@@ -118,6 +121,7 @@ class SoundModel(nn.Module):
         onset_head: bool = False,
         interpolation: Interpolation = "linear",
         floor: float | None = None,
+        onset_threshold: float | None = None,
     ) -> None:
         super().__init__()
         if upsample not in UPSAMPLE_CHOICES:
@@ -133,6 +137,12 @@ class SoundModel(nn.Module):
         self.rnn = MaskedRNN(cell, hidden_size, hidden_size, num_layers, dropout, bidirectional)
         self.head = nn.Linear(self.rnn.out_dim, n_mels)
         self.onset = nn.Linear(self.rnn.out_dim, 1) if onset_head else None
+        if onset_threshold is not None and not (onset_head and 0.0 < onset_threshold < 1.0):
+            raise ValueError(
+                f"onset_threshold must lie in (0, 1) and needs onset_head: true, got {onset_threshold}"
+                f" with onset_head {onset_head}"
+            )
+        self.onset_threshold = onset_threshold
         self.floor = floor
         if floor is not None:
             self.register_buffer("quiet_level", torch.full((n_mels,), float(floor)))
@@ -186,8 +196,9 @@ class SoundModel(nn.Module):
         """features (B, T, D), lengths (B,) -> (log-mel (B, n_mels, T'max), out_lengths (B,)).
 
         Frames beyond each clip's ``out_lengths`` are zero. ``with_onsets`` (needs
-        ``onset_head``) appends the onset logits (B, steps) at :attr:`onset_rate`. With a
-        ``floor`` and not ``raw``, outputs at the floor are rendered as ``quiet_level``.
+        ``onset_head``) appends the onset logits (B, steps) at :attr:`onset_rate`. Unless
+        ``raw``: with a ``floor``, outputs at the floor are rendered as ``quiet_level``; with an
+        ``onset_threshold``, sounds start where the onset head says (:meth:`shape_onsets`).
         """
         if with_onsets and self.onset is None:
             raise ValueError("with_onsets needs a SoundModel built with onset_head=True")
@@ -204,12 +215,29 @@ class SoundModel(nn.Module):
             h = self.rnn(x, lengths)
             y = resample(h, lengths)
         mel = self.head(self.dropout(y))
+        onsets = self.onset(h).squeeze(-1) if self.onset is not None else None
         if not raw:
             mel = self.render_quiet(mel)
+            if self.onset_threshold is not None:
+                steps = lengths if self.upsample == "output" else out_lengths
+                mel = self.shape_onsets(mel, onsets, steps, resample)
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
         if with_onsets:
-            return mel.transpose(1, 2), out_lengths, self.onset(h).squeeze(-1)
+            return mel.transpose(1, 2), out_lengths, onsets
         return mel.transpose(1, 2), out_lengths
+
+    def shape_onsets(
+        self, mel: torch.Tensor, onsets: torch.Tensor, steps: torch.Tensor, resample
+    ) -> torch.Tensor:
+        """mel (B, T', n_mels) rendered so that sounds start where the onset logits (B, steps) peak
+        at or above ``onset_threshold`` (:mod:`avseq.models.onset_shaping`); ``resample`` puts
+        step-rate values on the mel grid (the identity when the RNN runs at the mel rate)."""
+        called = called_starts(torch.sigmoid(onsets.float()), steps, self.onset_threshold)
+        if self.upsample == "output":
+            free = resample(called[..., None].to(mel.dtype), steps)[..., 0] > 0.5
+        else:
+            free = called
+        return shape_log_mel(mel, free, round(GAP_SECONDS * self.mel_frame_rate))
 
 
 def onset_strength(target: torch.Tensor) -> torch.Tensor:
