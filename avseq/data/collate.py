@@ -57,17 +57,19 @@ VideoBatch = FrameBatch | FrameBatchWithCache | Features
 class SoundBatch:
     """ids: B clip ids; video: FrameBatch (B, T, 3, H, W) (with cached features, for a partly
     frozen encoder) or Features (B, T, D), with lengths; target: Spectrogram (B, n_mels, T') with
-    frame lengths; durations: (B,) float64 seconds."""
+    frame lengths; durations: (B,) float64 seconds; onsets: each clip's annotated sound times
+    (None where its manifest has no events)."""
 
     ids: list[str]
     video: VideoBatch
     target: Spectrogram
     durations: torch.Tensor
+    onsets: tuple[tuple[float, ...] | None, ...] = ()
 
     def to(self, device: torch.device | str) -> SoundBatch:
         t = self.target
         target = Spectrogram(t.data.to(device), t.lengths.to(device), t.frame_rate)
-        return SoundBatch(self.ids, self.video.to(device), target, self.durations)
+        return SoundBatch(self.ids, self.video.to(device), target, self.durations, self.onsets)
 
     def __repr__(self) -> str:
         return f"SoundBatch(B={len(self.ids)}, video={self.video!r}, target={self.target!r})"
@@ -129,7 +131,8 @@ def collate_sound(examples: Sequence[SoundExample]) -> SoundBatch:
     target, lengths = pad_sequences([e.target for e in examples], dim=1)
     durations = torch.tensor([e.duration for e in examples], dtype=torch.float64)
     video = pad_video([e.video for e in examples])
-    return SoundBatch([e.id for e in examples], video, Spectrogram(target, lengths, rates.pop()), durations)
+    target = Spectrogram(target, lengths, rates.pop())
+    return SoundBatch([e.id for e in examples], video, target, durations, tuple(e.onsets for e in examples))
 
 
 def collate_caption(examples: Sequence[CaptionExample], pad_id: int = 0) -> CaptionBatch:

@@ -68,13 +68,15 @@ class TextEncoder(Protocol):
 @dataclass(frozen=True, repr=False)
 class SoundExample:
     """One clip for sound synthesis. video: Frames (T, 3, H, W) float or features (T, D);
-    target: (n_mels, T') log-mel at ``frame_rate`` frames/s; duration in seconds."""
+    target: (n_mels, T') log-mel at ``frame_rate`` frames/s; duration in seconds; onsets: the
+    manifest's annotated sound times (s), None when it has no events."""
 
     id: str
     video: Video
     target: torch.Tensor
     frame_rate: float
     duration: float
+    onsets: tuple[float, ...] | None = None
 
     def __repr__(self) -> str:
         shape = tuple(self.target.shape)
@@ -154,7 +156,8 @@ class SoundDataset(ClipDataset):
     def make_example(self, index: int, video: Video) -> SoundExample:
         target, duration = self.target(index)
         rate = self.preprocessing.recipe.frame_rate
-        return SoundExample(self.entry(index).id, video, target, rate, duration)
+        entry = self.entry(index)
+        return SoundExample(entry.id, video, target, rate, duration, entry.annotated_onsets)
 
 
 class CaptionDataset(ClipDataset):

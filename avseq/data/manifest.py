@@ -148,6 +148,12 @@ class ManifestEntry:
         """Every sound onset of the clip (s), sorted: each event's :attr:`Event.sound_times`."""
         return sorted(t for e in self.events for t in e.sound_times)
 
+    @property
+    def annotated_onsets(self) -> tuple[float, ...] | None:
+        """:attr:`onsets` when the manifest annotates the clip's events, else None (not known,
+        which is not the same as silent)."""
+        return tuple(self.onsets) if self.events else None
+
     def to_json(self, root: str | Path) -> dict[str, Any]:
         """A JSON-ready dict with paths relative to ``root`` (the manifest's folder)."""
         out: dict[str, Any] = {"path": _relative(self.path, root), "id": self.id, "split": self.split}

@@ -118,7 +118,9 @@ class OptimConfig(_Strict):
 class LossConfig(_Strict):
     """sound: masked log-mel ``kind`` loss with frames weighted up to ``1 + onset_weight`` where
     sound starts (targets are raised to the model's ``floor`` when it has one), plus
-    ``onset_bce`` times the onset-detection loss (the model needs ``onset_head: true``);
+    ``onset_bce`` times the onset-detection loss (the model needs ``onset_head: true``), whose
+    labels are the onsets picked from each clip's audio (``onset_labels: audio``) or, for clips
+    whose manifest annotates events, the events' sound times (``events``; audio picks elsewhere);
     caption: cross-entropy with ``label_smoothing``, plus ``word_bce`` times the bag-of-words
     loss (the model needs ``word_head: true``); ``min_word_count``: vocabulary cut.
     ``self_critical_from``: from this step on, captions train by self-critical sequence
@@ -134,6 +136,7 @@ class LossConfig(_Strict):
     kind: Literal["l1", "mse"] = "l1"
     onset_weight: float = Field(default=0.0, ge=0)
     onset_bce: float = Field(default=0.0, ge=0)
+    onset_labels: Literal["audio", "events"] = "audio"
     word_bce: float = Field(default=0.0, ge=0)
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     min_word_count: int = Field(default=1, ge=1)

@@ -279,5 +279,6 @@ class MemoryCache(Dataset):
         if not isinstance(self.dataset, SoundDataset):
             return self.dataset.make_example(index, video)
         target, duration = self.target(index)
-        entry_id = self.dataset.entry(index).id
-        return SoundExample(entry_id, video, target, self.dataset.preprocessing.recipe.frame_rate, duration)
+        entry = self.dataset.entry(index)
+        rate = self.dataset.preprocessing.recipe.frame_rate
+        return SoundExample(entry.id, video, target, rate, duration, entry.annotated_onsets)

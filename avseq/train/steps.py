@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +37,9 @@ class LossOptions:
     """sound: ``onset_weight`` and ``kind`` ("l1" | "mse") of :func:`avseq.models.sound_loss` (its
     ``floor`` is the model's), plus
     ``onset_bce`` times the onset-detection loss of :func:`onset_loss` (needs the model's
-    ``onset_head``); caption: ``label_smoothing`` of :func:`avseq.models.caption_loss`, plus
+    ``onset_head``), labelled by :func:`onset_labels` (``onset_labels="events"``: a clip's
+    annotated sound times where it has them); caption: ``label_smoothing`` of
+    :func:`avseq.models.caption_loss`, plus
     ``word_bce`` times the bag-of-words loss of :func:`avseq.models.word_loss` (needs ``word_head``);
     with a ``reward``, captions train by self-critical sequence training instead, ``samples``
     sampled captions of at most ``max_len`` tokens per clip (:mod:`avseq.train.self_critical`);
@@ -52,6 +54,7 @@ class LossOptions:
     kind: str = "l1"
     label_smoothing: float = 0.0
     onset_bce: float = 0.0
+    onset_labels: str = "audio"
     word_bce: float = 0.0
     reward: CaptionReward | None = None
     samples: int = 5
@@ -91,7 +94,8 @@ def batch_loss(system: nn.Module, batch: SoundBatch | CaptionBatch, options: Los
         return _classify_batch_loss(system, batch, options)
     feats, lengths = features_of(system, batch)
     if isinstance(batch, SoundBatch):
-        return _sound_batch_loss(system, feats, lengths, batch.target, options)
+        known = batch.onsets if options.onset_labels == "events" and batch.onsets else None
+        return _sound_batch_loss(system, feats, lengths, batch.target, options, known)
     if isinstance(batch, DenseCaptionBatch):
         return _dense_batch_loss(system, feats, lengths, batch, options)
     if options.reward is not None:
@@ -113,7 +117,12 @@ def _classify_batch_loss(system: nn.Module, batch: ClassifyBatch, options: LossO
 
 
 def _sound_batch_loss(
-    system: nn.Module, feats: torch.Tensor, lengths: torch.Tensor, target: Spectrogram, options: LossOptions
+    system: nn.Module,
+    feats: torch.Tensor,
+    lengths: torch.Tensor,
+    target: Spectrogram,
+    options: LossOptions,
+    known: Sequence[Sequence[float] | None] | None = None,
 ) -> torch.Tensor:
     with_onsets = options.onset_bce > 0
     pred, _, *onsets = system.from_features(feats, lengths, target.lengths, with_onsets=with_onsets, raw=True)
@@ -121,7 +130,7 @@ def _sound_batch_loss(
     loss = sound_loss(pred, target.data, target.lengths, options.onset_weight, options.kind, model.floor)
     if with_onsets:
         steps = lengths if model.upsample == "output" else target.lengths  # the RNN's rate
-        labels = onset_labels(target, model.onset_rate, onsets[0].shape[1])
+        labels = onset_labels(target, model.onset_rate, onsets[0].shape[1], known)
         loss = loss + options.onset_bce * onset_loss(onsets[0], steps, labels)
     return loss
 
@@ -175,15 +184,23 @@ def classify_loss(
     return total
 
 
-def onset_labels(target: Spectrogram, rate: float, steps: int) -> torch.Tensor:
+def onset_labels(
+    target: Spectrogram, rate: float, steps: int, known: Sequence[Sequence[float] | None] | None = None
+) -> torch.Tensor:
     """(B, steps) float: 1 at the step nearest each onset of the target audio, else 0.
 
     Onsets are picked from each clip's target log-mel (its valid frames) exactly as the
     onset metrics pick them, so the labels need no annotation: any clip with sound has them.
+    ``known`` (per clip, None where unknown) replaces a clip's picks with its annotated sound
+    times: on level 2 of the synthetic world, 57% of the picks are ambience the video cannot
+    show, and the picks find 96% of the hits (40 training clips).
     """
     labels = torch.zeros(target.data.shape[0], steps)
     for i, n in enumerate(target.lengths.tolist()):
-        times = onsets_from_log_mel(target.data[i, :, :n], target.frame_rate)
+        if known is not None and known[i] is not None:
+            times = np.asarray(known[i], dtype=np.float64)
+        else:
+            times = onsets_from_log_mel(target.data[i, :, :n], target.frame_rate)
         idx = torch.as_tensor(np.round(times * rate), dtype=torch.long)
         labels[i, idx[idx < steps]] = 1.0
     return labels.to(target.data.device)

@@ -73,6 +73,9 @@ def test_collate_sound_pads_frames_and_targets(sound):
         assert not batch.target.data[i, :, n:].any()
         assert torch.equal(batch.video.clip(i).data, x.video.data)
     assert batch.ids == [x.id for x in items]
+    # the manifest's sound times travel with each clip (what ``loss.onset_labels: events`` reads)
+    assert batch.onsets == tuple(tuple(sound.entry(i).onsets) for i in range(3))
+    assert all(batch.onsets)
 
 
 def test_caption_dataset_tokens_choices_and_collate(tiny_entries):

@@ -27,6 +27,16 @@ def test_onset_labels_mark_the_step_nearest_each_target_onset():
     assert onset_labels(silent, 15.0, 15).sum() == 0
 
 
+def test_known_onsets_replace_a_clips_audio_picks():
+    a, b = impacts([0.4, 1.2]), impacts([0.8])
+    target = Spectrogram(torch.stack([a, b]), torch.tensor([200, 150]), 100.0)
+    # clip 0's annotation knows one hit the audio hides and not the other; clip 1 has none
+    labels = onset_labels(target, 15.0, 30, known=[(0.6, 1.61), None])
+    assert labels[0].nonzero().flatten().tolist() == [9, 24]
+    assert labels[1].nonzero().flatten().tolist() == [12]  # its audio picks
+    assert onset_labels(target, 15.0, 30, known=[(), None])[0].sum() == 0  # known silent
+
+
 def test_onset_loss_ignores_padded_steps_and_weighs_rare_onsets():
     labels = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     lengths = torch.tensor([4, 2])
@@ -115,3 +125,26 @@ def test_a_clip_taught_several_captions_at_once_equals_that_clip_repeated_per_ca
     torch.testing.assert_close(grads[0][0], grads[1][0])
     for a, b in zip(grads[0][1], grads[1][1], strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_sound_loss_reads_the_batch_onsets_only_when_told():
+    from avseq.data.collate import SoundBatch
+    from avseq.models import build_system, sound_loss
+    from avseq.train.steps import LossOptions, batch_loss
+    from avseq.types import Features
+
+    torch.manual_seed(0)
+    config = {"kind": "sound", "encoder": {"name": "compact", "out_dim": 8, "width": 4, "depth": 2},
+              "model": {"n_mels": 16, "video_fps": 15.0, "mel_frame_rate": 100.0, "hidden_size": 8,
+                        "upsample": "output", "interpolation": "hold", "onset_head": True}}  # fmt: skip
+    system = build_system(config).eval()
+    feats, lengths = torch.randn(1, 30, 8), torch.tensor([30])
+    target = Spectrogram(impacts([0.4, 1.2])[None], torch.tensor([200]), 100.0)
+    batch = SoundBatch(["a"], Features(feats, lengths), target, lengths / 15.0, ((0.9,),))
+    with torch.no_grad():
+        mel, _, logits = system.from_features(feats, lengths, target.lengths, with_onsets=True, raw=True)
+        base = sound_loss(mel, target.data, target.lengths)
+        for source, known in (("audio", None), ("events", [(0.9,)])):
+            got = batch_loss(system, batch, LossOptions(onset_bce=1.0, onset_labels=source))
+            labels = onset_labels(target, 15.0, 30, known)
+            torch.testing.assert_close(got, base + onset_loss(logits, lengths, labels))
