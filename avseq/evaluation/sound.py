@@ -4,11 +4,13 @@
 - mean_mel: the mean training log-mel (per mel bin, over clips and time), vocoded;
 - retrieval: the real audio of the training clip whose mean-pooled features are
   closest (by the bundle's encoder or ``retrieval``'s; its log-mel for the mel distance);
-- reference: not a baseline but the ceiling: the clip's own log-mel as the model renders its
+- reference: not a baseline but a yardstick: the clip's own log-mel as the model renders its
   outputs (below its ``floor``, where it has one, the quiet level), vocoded the same way: what a
   model that matched its training targets exactly would score, so what the vocoder, the onset
   picker and the sounds the floor hides cost before any prediction (onset F1 0.887 on the 80
-  level-2 test clips of `sound_level2.yaml`).
+  level-2 test clips of `sound_level2.yaml`). A model with an ``onset_threshold`` renders its
+  starts from its onset head (:mod:`avseq.models.onset_shaping`), so sounds under the floor can
+  be heard in its output: the reference does not bound it.
 
 Per clip and system: onsets of the generated audio against the reference onsets
 (the manifest's event times, else librosa onsets of the real audio) within one
