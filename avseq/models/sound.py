@@ -215,10 +215,11 @@ class SoundModel(nn.Module):
             h = self.rnn(x, lengths)
             y = resample(h, lengths)
         mel = self.head(self.dropout(y))
-        onsets = self.onset(h).squeeze(-1) if self.onset is not None else None
+        shaped = not raw and self.onset_threshold is not None
+        onsets = self.onset(h).squeeze(-1) if with_onsets or shaped else None
         if not raw:
             mel = self.render_quiet(mel)
-            if self.onset_threshold is not None:
+            if shaped:
                 steps = lengths if self.upsample == "output" else out_lengths
                 mel = self.shape_onsets(mel, onsets, steps, resample)
         mel = mel * length_mask(out_lengths.to(mel.device), mel.shape[1])[..., None].to(mel.dtype)
