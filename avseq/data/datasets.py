@@ -78,6 +78,13 @@ class SoundExample:
     duration: float
     onsets: tuple[float, ...] | None = None
 
+    @classmethod
+    def of(
+        cls, entry: ManifestEntry, video: Video, target: torch.Tensor, rate: float, duration: float
+    ) -> SoundExample:
+        """The example of manifest ``entry``: its id and annotated onsets."""
+        return cls(entry.id, video, target, rate, duration, entry.annotated_onsets)
+
     def __repr__(self) -> str:
         shape = tuple(self.target.shape)
         return f"SoundExample(id={self.id!r}, video={_video_repr(self.video)}, target={shape})"
@@ -156,8 +163,7 @@ class SoundDataset(ClipDataset):
     def make_example(self, index: int, video: Video) -> SoundExample:
         target, duration = self.target(index)
         rate = self.preprocessing.recipe.frame_rate
-        entry = self.entry(index)
-        return SoundExample(entry.id, video, target, rate, duration, entry.annotated_onsets)
+        return SoundExample.of(self.entry(index), video, target, rate, duration)
 
 
 class CaptionDataset(ClipDataset):

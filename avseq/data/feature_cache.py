@@ -238,7 +238,7 @@ class CachedFeatureDataset(Dataset):
         duration = clip_duration(entry.path, entry.duration)
         target, duration = self.cache.target(entry.path, duration, lambda: self.dataset.target(index))
         rate = self.dataset.preprocessing.recipe.frame_rate
-        return SoundExample(entry.id, video, target, rate, duration, entry.annotated_onsets)
+        return SoundExample.of(entry, video, target, rate, duration)
 
     def precompute(self, progress: bool = True) -> CacheStats:
         """Fill the cache for every item (one pass); returns the feature stats."""

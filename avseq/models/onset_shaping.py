@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from avseq.models.rnn import length_mask
+
 GAP_SECONDS = 0.06
 DIP = 4.0  # log-mel units (natural log): about 17 dB
 _SEGMENT = 1e3  # beyond any log-mel range: keeps one run of frames' running minimum from the next
@@ -26,7 +28,7 @@ def called_starts(prob: torch.Tensor, lengths: torch.Tensor, threshold: float) -
     """prob (B, T) onset probabilities, lengths (B,) -> (B, T) bool: the valid steps whose
     probability is at least ``threshold``, above the step before's and at least the step after's
     (a plateau starts once, at its first step)."""
-    valid = torch.arange(prob.shape[1], device=prob.device)[None, :] < lengths.to(prob.device)[:, None]
+    valid = length_mask(lengths.to(prob.device), prob.shape[1])
     p = prob.masked_fill(~valid, 0.0)
     before = torch.nn.functional.pad(p[:, :-1], (1, 0), value=-1.0)
     after = torch.nn.functional.pad(p[:, 1:], (0, 1), value=-1.0)

@@ -279,6 +279,5 @@ class MemoryCache(Dataset):
         if not isinstance(self.dataset, SoundDataset):
             return self.dataset.make_example(index, video)
         target, duration = self.target(index)
-        entry = self.dataset.entry(index)
         rate = self.dataset.preprocessing.recipe.frame_rate
-        return SoundExample(entry.id, video, target, rate, duration, entry.annotated_onsets)
+        return SoundExample.of(self.dataset.entry(index), video, target, rate, duration)
