@@ -135,9 +135,17 @@ class FeatureCache:
         """Hits and misses of feature lookups."""
         return self.store.stats.setdefault("features", CacheStats())
 
-    def features(self, path: str | Path, load: Callable[[], Frames]) -> torch.Tensor:
-        """Features (T, D) float32 of the clip at ``path``; ``load()`` gives its frames on a miss."""
+    def features(
+        self, path: str | Path, load: Callable[[], Frames], variant: str | None = None
+    ) -> torch.Tensor:
+        """Features (T, D) float32 of the clip at ``path``; ``load()`` gives its frames on a miss.
+
+        variant: the clip seen another way (e.g. mirrored, :mod:`avseq.data.augment`), cached
+        apart from its own features.
+        """
         key = {"file": self.store.file_hash(path), **self.identity}
+        if variant is not None:
+            key["variant"] = variant
         return self.store.fetch("features", key, lambda: {"features": self._encode(load())})["features"]
 
     @torch.no_grad()
@@ -226,13 +234,30 @@ class CachedFeatureDataset(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)  # set_epoch, entries, preprocessing...
 
+    def features(
+        self, index: int, variant: str | None = None, load: Callable[[], Frames] | None = None
+    ) -> torch.Tensor:
+        """The cached features of item ``index`` as ``variant`` sees it (None: as it is stored;
+        the variants of a :class:`~avseq.data.augment.Mirror` dataset); ``load``: its frames in
+        that view, when the caller has them already."""
+        if load is None:
+            load_variant = getattr(self.dataset, "load_variant", None)
+            if load_variant is not None:
+                load = lambda: load_variant(index, variant)  # noqa: E731
+            elif variant is None:
+                load = lambda: self.dataset.load_video(index)  # noqa: E731
+            else:
+                raise ValueError(f"variant {variant!r} of a dataset without variants")
+        return self.cache.features(self.dataset.entry(index).path, load, variant)
+
     def __getitem__(self, index: int):
         entry = self.dataset.entry(index)
+        variant = self.dataset.variant(index) if hasattr(self.dataset, "variant") else None
         if self.keep_frames:
             frames = self.dataset.load_video(index)
-            video = FramesWithCache(frames, self.cache.features(entry.path, lambda: frames))
+            video = FramesWithCache(frames, self.features(index, variant, lambda: frames))
         else:
-            video = self.cache.features(entry.path, lambda: self.dataset.load_video(index))
+            video = self.features(index, variant)
         if not (self.cache_targets and isinstance(innermost(self.dataset), SoundDataset)):
             return self.dataset.make_example(index, video)
         duration = clip_duration(entry.path, entry.duration)
@@ -241,7 +266,11 @@ class CachedFeatureDataset(Dataset):
         return SoundExample.of(entry, video, target, rate, duration)
 
     def precompute(self, progress: bool = True) -> CacheStats:
-        """Fill the cache for every item (one pass); returns the feature stats."""
+        """Fill the cache for every item and each of its variants (one pass); returns the
+        feature stats."""
+        variants = getattr(self.dataset, "variants", (None,))
         for i in tqdm(range(len(self)), desc="features", disable=not progress):
             self[i]
+            for variant in variants:
+                self.features(i, variant)
         return self.cache.stats

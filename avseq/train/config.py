@@ -59,6 +59,10 @@ class DataConfig(_Strict):
     with some members of a concatenated encoder frozen (``frozen: true``), cache theirs, so
     only the members that train run their CNN each step;
     in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
+    mirror: sound: the probability that a training clip is seen mirrored left-right in an epoch
+    (drawn per clip and epoch from ``train.seed``; 0 = never). A frozen encoder's features of
+    both views are cached (:mod:`avseq.data.augment`). Other kinds refuse it: captions and
+    attribute spans can name a side or a position.
     attributes: classify: the attributes predicted, each its own softmax over the values the
     training clips give it (a level-1 clip's ``attributes``; each event span of a level-2 clip,
     that event's); default material, action, colour, shape.
@@ -74,6 +78,7 @@ class DataConfig(_Strict):
     val_split: str = "val"
     cache_features: bool = True
     in_memory: bool = False
+    mirror: float = Field(default=0.0, ge=0.0, le=1.0)
     val_clips: int | None = Field(default=None, gt=0)
     attributes: tuple[str, ...] | None = Field(default=None, min_length=1)
 
@@ -246,6 +251,11 @@ class TrainConfig(_Strict):
         if self.loss.self_critical_from is not None and kind not in CLIP_CAPTION_KINDS:
             raise ValueError(
                 f"loss.self_critical_from trains captions of whole clips; this system is a {kind} model"
+            )
+        if self.data.mirror > 0 and kind != "sound":
+            raise ValueError(
+                f"data.mirror shows clips mirrored left-right, which sound models alone can learn "
+                f"from (captions and labels can name a side or a position); this system is a {kind} model"
             )
         if self.data.attributes is not None and kind != "classify":
             raise ValueError(

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from avseq.bundles import Preprocessing
 from avseq.data import ManifestEntry, generate_split, read_manifest
+from avseq.data.augment import Mirror
 from avseq.data.collate import collate_caption, collate_classify, collate_dense, collate_sound
 from avseq.data.datasets import (
     CaptionDataset,
@@ -131,6 +132,7 @@ def make_dataset(
     captions_per_clip: int = 1,
     keep_frames: bool = False,
     classes: dict[str, list[str]] | None = None,
+    mirror: float = 0.0,
 ) -> Dataset:
     """A sound, caption (``caption``, ``frame_caption``), dense caption or classify dataset over
     ``entries``, reading cached features when ``cache`` is set.
@@ -142,6 +144,8 @@ def make_dataset(
     keep_frames: ``cache`` holds the frozen members' features of a partly frozen encoder
     (``feature_cache(..., part=True)``): examples carry frames and those features.
     classes: classify: attribute -> class names (:func:`avseq.data.datasets.attribute_classes`).
+    mirror: training sets show each clip mirrored left-right with this probability per epoch
+    (:class:`avseq.data.augment.Mirror`).
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
@@ -154,6 +158,8 @@ def make_dataset(
         ds = CaptionDataset(entries, prep, tokenizer, choice, seed=seed, captions_per_clip=per_clip)
     if cache is None or keep_frames:
         ds = MemoryCache(ds) if in_memory else ds
+    if train and mirror > 0:
+        ds = Mirror(ds, mirror, seed)
     if cache is None:
         return ds
     from avseq.data.feature_cache import CachedFeatureDataset
@@ -274,10 +280,13 @@ class MemoryCache(Dataset):
             self._targets[key] = self.dataset.target(index)
         return self._targets[key]
 
-    def __getitem__(self, index: int):
-        video = self.load_video(index)
+    def make_example(self, index: int, video):
+        """The example of item ``index`` with ``video``, its sound target read once."""
         if not isinstance(self.dataset, SoundDataset):
             return self.dataset.make_example(index, video)
         target, duration = self.target(index)
         rate = self.dataset.preprocessing.recipe.frame_rate
         return SoundExample.of(self.dataset.entry(index), video, target, rate, duration)
+
+    def __getitem__(self, index: int):
+        return self.make_example(index, self.load_video(index))

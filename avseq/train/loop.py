@@ -146,6 +146,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         captions_per_clip=cfg.captions_per_clip(frozen=frozen),
         keep_frames=part,
         classes=classes,
+        mirror=cfg.data.mirror,
     )
     train_set, val_set = make(train_entries, True), make(val_entries, False)
     if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)

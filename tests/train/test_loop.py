@@ -96,6 +96,26 @@ def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(tiny_config, tmp
     assert [r["loss"] for r in _rows(straight.run_dir)] == [r["loss"] for r in _rows(resumed.run_dir)]
 
 
+def test_a_mirrored_sound_run_caches_both_views_once_frozen_and_resumes_exactly(tiny_config, tmp_path):
+    config = lambda: tiny_config(  # noqa: E731
+        "sound", data={"mirror": 0.5}, train={"steps": 6, "freeze_encoder_at": 2, "bn_batches": 1}
+    )
+    straight = train(config(), tmp_path / "straight")
+    cache = json.loads((straight.run_dir / "summary.json").read_text())["feature_cache"]
+    assert cache["misses"] == 2 * 4  # each training clip in both views, encoded once at the freeze
+    plain = train(tiny_config("sound", train={"steps": 6, "freeze_encoder_at": 2, "bn_batches": 1}))
+    assert [r["loss"] for r in _rows(plain.run_dir)] != [r["loss"] for r in _rows(straight.run_dir)]
+    stopped = train(config(), tmp_path / "resumed", stop_at=3)
+    resumed = train(config(), stopped.run_dir, resume=True)
+    a, b = _weights(straight.run_dir), _weights(resumed.run_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in _rows(straight.run_dir)] == [r["loss"] for r in _rows(resumed.run_dir)]
+    with pytest.raises(ConfigError, match="data.mirror shows clips mirrored.*this system is a caption"):
+        tiny_config("caption", data={"mirror": 0.5})
+    with pytest.raises(ConfigError, match="data.mirror"):
+        tiny_config("sound", data={"mirror": 1.5})
+
+
 def test_kill_while_writing_a_checkpoint_keeps_the_last_complete_one(tiny_config, monkeypatch):
     real_save = loop.save_training_state
     calls = []

@@ -1,0 +1,77 @@
+"""Training clips seen in more than one way: left-right mirroring (``data.mirror``).
+
+:class:`Mirror` wraps a training dataset (after :class:`~avseq.train.data.MemoryCache`, before
+:class:`~avseq.data.feature_cache.CachedFeatureDataset`) and shows each clip mirrored left-right
+in some epochs. Whether clip ``i`` is mirrored in epoch ``e`` is drawn from ``(seed, e, i)``
+alone, so a resumed run sees the same clips the same way as an uninterrupted one. A frozen
+encoder's features of a mirrored clip are cached apart from the clip's own (the variant is part
+of the cache key), so the sequence model keeps seeing both after the encoder freezes.
+
+Mirroring keeps a sound's timing and level, so it is label-preserving for sound models only:
+captions and attribute spans can name a side or a position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from avseq.types import Frames
+
+MIRRORED = "mirrored"
+# keeps these draws apart from the datasets' caption draws of the same (seed, epoch, index)
+_STREAM = 0x6D6972
+
+
+def mirrored(frames: Frames) -> Frames:
+    """``frames`` flipped left-right (the width axis)."""
+    return Frames(frames.data.flip(-1), frames.pts)
+
+
+class Mirror(Dataset):
+    """``dataset``'s items, each mirrored left-right with probability ``p`` per epoch.
+
+    variant(index): None or :data:`MIRRORED`, this epoch's view of the item; variants: every
+    view an item can have (a feature cache fills them all); load_variant(index, variant): its
+    frames in that view.
+    """
+
+    variants = (None, MIRRORED)
+
+    def __init__(self, dataset: Dataset, p: float, seed: int) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"mirror probability must be in [0, 1], got {p}")
+        self.dataset, self.p, self.seed, self.epoch = dataset, p, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str):
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)  # entry, target, make_example, preprocessing...
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the views of ``epoch`` (and pass the epoch on to a dataset that draws its own)."""
+        self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def variant(self, index: int) -> str | None:
+        """How item ``index`` is seen in this epoch."""
+        draw = np.random.default_rng([self.seed, self.epoch, index, _STREAM]).random()
+        return MIRRORED if draw < self.p else None
+
+    def load_variant(self, index: int, variant: str | None) -> Frames:
+        """Frames of item ``index`` seen as ``variant``."""
+        if variant not in self.variants:
+            raise ValueError(f"unknown variant {variant!r}; known: {self.variants}")
+        frames = self.dataset.load_video(index)
+        return mirrored(frames) if variant == MIRRORED else frames
+
+    def load_video(self, index: int) -> Frames:
+        """Frames of item ``index`` as this epoch sees it."""
+        return self.load_variant(index, self.variant(index))
+
+    def __getitem__(self, index: int):
+        return self.dataset.make_example(index, self.load_video(index))
