@@ -7,13 +7,18 @@ alone, so a resumed run sees the same clips the same way as an uninterrupted one
 encoder's features of a mirrored clip are cached apart from the clip's own (the variant is part
 of the cache key), so the sequence model keeps seeing both after the encoder freezes.
 
-Mirroring keeps a sound's timing and level, so it is label-preserving for sound models only:
-captions and attribute spans can name a side or a position.
+Mirroring keeps a sound's timing and level and an object's colour, shape, material and action, so
+it is label-preserving for sound models and for classifiers of those attributes (where the acting
+object is, a classify example's ``positions``, is mirrored with the frames); captions and a level-1
+clip's ``direction`` name a side.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from avseq.types import Frames
@@ -73,5 +78,15 @@ class Mirror(Dataset):
         """Frames of item ``index`` as this epoch sees it."""
         return self.load_variant(index, self.variant(index))
 
+    def make_example(self, index: int, video):
+        """The inner dataset's example of item ``index`` with ``video`` (seen as this epoch sees the
+        item), where the acting object is (a classify example's ``positions``) mirrored with it."""
+        example = self.dataset.make_example(index, video)
+        positions = getattr(example, "positions", None)
+        if positions is None or self.variant(index) != MIRRORED:
+            return example
+        x, y = positions.unbind(-1)
+        return dataclasses.replace(example, positions=torch.stack([1.0 - x, y], dim=-1))
+
     def __getitem__(self, index: int):
-        return self.dataset.make_example(index, self.load_video(index))
+        return self.make_example(index, self.load_video(index))

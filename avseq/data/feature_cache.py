@@ -266,9 +266,9 @@ class CachedFeatureDataset(Dataset):
         return SoundExample.of(entry, video, target, rate, duration)
 
     def precompute(self, progress: bool = True) -> CacheStats:
-        """Fill the cache for every item and each of its variants (one pass); returns the
-        feature stats."""
-        variants = getattr(self.dataset, "variants", (None,))
+        """Fill the cache for every item, and each of its variants where the dataset has them
+        (one pass); returns the feature stats."""
+        variants = getattr(self.dataset, "variants", ())
         for i in tqdm(range(len(self)), desc="features", disable=not progress):
             self[i]
             for variant in variants:

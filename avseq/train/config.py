@@ -28,6 +28,7 @@ KINDS = ("caption", "sound", "dense_caption", "classify", "frame_caption")
 CLIP_CAPTION_KINDS = ("caption", "frame_caption")
 # what a classify system predicts when data.attributes is not given
 DEFAULT_ATTRIBUTES = ("material", "action", "colour", "shape")
+SIDED = frozenset({"direction"})  # attributes a mirrored clip changes (level 1: where a slide goes)
 
 
 class _Strict(BaseModel):
@@ -59,10 +60,11 @@ class DataConfig(_Strict):
     with some members of a concatenated encoder frozen (``frozen: true``), cache theirs, so
     only the members that train run their CNN each step;
     in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
-    mirror: sound: the probability that a training clip is seen mirrored left-right in an epoch
-    (drawn per clip and epoch from ``train.seed``; 0 = never). A frozen encoder's features of
-    both views are cached (:mod:`avseq.data.augment`). Other kinds refuse it: captions and
-    attribute spans can name a side or a position.
+    mirror: sound and classify: the probability that a training clip is seen mirrored left-right
+    in an epoch (drawn per clip and epoch from ``train.seed``; 0 = never), with where its acting
+    object is (classify); a frozen encoder's features of both views are cached
+    (:mod:`avseq.data.augment`). Captions, and a classifier of ``direction``, refuse it: they name
+    a side.
     attributes: classify: the attributes predicted, each its own softmax over the values the
     training clips give it (a level-1 clip's ``attributes``; each event span of a level-2 clip,
     that event's); default material, action, colour, shape.
@@ -252,10 +254,15 @@ class TrainConfig(_Strict):
             raise ValueError(
                 f"loss.self_critical_from trains captions of whole clips; this system is a {kind} model"
             )
-        if self.data.mirror > 0 and kind != "sound":
+        if self.data.mirror > 0 and kind not in ("sound", "classify"):
             raise ValueError(
-                f"data.mirror shows clips mirrored left-right, which sound models alone can learn "
-                f"from (captions and labels can name a side or a position); this system is a {kind} model"
+                f"data.mirror shows clips mirrored left-right, which sound models and classifiers can "
+                f"learn from (captions can name a side); this system is a {kind} model"
+            )
+        if self.data.mirror > 0 and kind == "classify" and SIDED & set(self.attributes):
+            raise ValueError(
+                f"data.mirror shows clips mirrored left-right, and data.attributes names a side: "
+                f"{', '.join(sorted(SIDED & set(self.attributes)))}"
             )
         if self.data.attributes is not None and kind != "classify":
             raise ValueError(

@@ -89,3 +89,24 @@ def test_only_training_sets_are_mirrored(tiny_entries):
     plain = make_dataset("sound", tiny_entries, PREP, None, seed=0, train=True)
     assert isinstance(train, Mirror) and train.p == 0.5
     assert not isinstance(val, Mirror) and not isinstance(plain, Mirror)
+
+
+def test_a_mirrored_classify_example_has_its_object_where_the_mirrored_frames_show_it(tmp_path):
+    from avseq.data.datasets import ClassifyDataset
+    from avseq.data.manifest import Event, ManifestEntry
+    from avseq.types import Frames
+
+    track = tuple((0.5 + k / 10, 0.2 + k / 100, 0.6) for k in range(10))
+    event = Event(0.5, "ball", "metal", "floor_hit", 1.0, end=1.5, action="bounce", track=track)
+    ds = ClassifyDataset(
+        [ManifestEntry(tmp_path / "x.mp4", "x", events=(event,))],
+        Preprocessing.from_dict({"fps": 4, "frame_size": [8, 8]}),
+        {"action": ["bounce"]},
+    )
+    video = Frames(torch.zeros(12, 3, 8, 8), torch.arange(12, dtype=torch.float64) / 4)
+    own = ds.make_example(0, video)
+    seen = Mirror(ds, 1.0, seed=0).make_example(0, video)
+    assert seen.positions[:, 0].tolist() == pytest.approx([0.8, 0.775, 0.75, 0.725])
+    assert torch.equal(seen.positions[:, 1], own.positions[:, 1]) and torch.equal(seen.labels, own.labels)
+    assert torch.equal(Mirror(ds, 0.0, seed=0).make_example(0, video).positions, own.positions)
+    assert Mirror(ds, 1.0, seed=0).make_example(0, torch.zeros(12, 5)).positions is None  # features

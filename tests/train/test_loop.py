@@ -116,6 +116,22 @@ def test_a_mirrored_sound_run_caches_both_views_once_frozen_and_resumes_exactly(
         tiny_config("sound", data={"mirror": 1.5})
 
 
+def test_a_classifier_may_see_mirrored_clips_unless_it_names_a_side():
+    from avseq.train.config import config_from_dict
+
+    def classify(**data):
+        raw = {
+            "data": {"manifests": {"train": "t.jsonl", "val": "v.jsonl"}, **data},
+            "system": {"kind": "classify", "encoder": {"name": "compact"}},
+        }
+        return config_from_dict(raw, "<classify>")
+
+    assert classify(mirror=0.5).data.mirror == 0.5
+    with pytest.raises(ConfigError, match="data.attributes names a side: direction"):
+        classify(mirror=0.5, attributes=["action", "direction"])
+    assert classify(attributes=["action", "direction"]).data.mirror == 0.0
+
+
 def test_kill_while_writing_a_checkpoint_keeps_the_last_complete_one(tiny_config, monkeypatch):
     real_save = loop.save_training_state
     calls = []
