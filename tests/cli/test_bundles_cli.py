@@ -32,7 +32,13 @@ def test_lists_the_shipped_bundles_with_their_cards(invoke):
 def test_json_gives_every_card_in_full(invoke):
     done = invoke("bundles", "--json")
     listed = {b["name"]: b for b in json.loads(done.stdout)}
-    assert set(listed) == {"synth-caption", "synth-frame-caption", "synth-sound"}
+    assert set(listed) == {
+        "synth-caption",
+        "synth-frame-caption",
+        "synth-sound",
+        "synth-level2-dense",
+        "synth-level2-sound",
+    }
     sound = listed["synth-sound"]
     assert sound["shipped"] and sound["kind"] == "sound" and sound["problem"] is None
     assert sound["card"]["figures"]["onset F1 (within 1 frame)"] == 1.0

@@ -29,6 +29,7 @@ def bundle_overrides(bundles: dict[str, Path], pipeline: str) -> list[str]:
         "sound.yaml": {"sound": "sound"},
         "caption_and_sound.yaml": {"caption": "caption", "sound": "sound"},
         "extract_features.yaml": {"encode": "sound"},
+        "dense_captions.yaml": {},  # no tiny dense_caption bundle: keeps the shipped synth-level2-dense
     }[pipeline]
     return [f"stages.{sid}.params.bundle={bundles[kind]}" for sid, kind in stages.items()]
 

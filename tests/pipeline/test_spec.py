@@ -271,7 +271,8 @@ def test_features_from_another_bundle_are_refused(tmp_path, bundles):
 
 
 @pytest.mark.parametrize(
-    "name", ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml"]
+    "name",
+    ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml", "dense_captions.yaml"],
 )
 def test_shipped_pipelines_validate(bundles, name):
     spec = load_pipeline(PIPELINES / name, bundle_overrides(bundles, name))

@@ -40,7 +40,8 @@ def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "name", ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml"]
+    "name",
+    ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml", "dense_captions.yaml"],
 )
 def test_loading_planning_and_decoding_never_import_torch(name, bundles, clips, tmp_path):
     overrides = bundle_overrides(bundles, name)
