@@ -9,6 +9,8 @@ in training, nor by the tests, which draw from 1,190,000), then write ``card`` a
 ``feature_stats`` into its bundle.json. The weights file is not touched (its SHA-256 is checked
 before and after). ``--check DIR``: score the clips in DIR too (e.g. real footage in
 ../shared/media) and record how many the threshold flags, in ``feature_stats.calibration``.
+``--keep-stats``: rewrite the card only (the level-2 bundles keep their training run's statistics:
+rendering 1200 clips of 8-16 s would take most of an hour on 2 cores).
 
 Run: ``.venv/bin/python tools/bundle_cards.py [--train 800] [--held-out 400] [--check ../shared/media]
 [--work DIR] [--keep-stats] [NAME ...]``; prints each bundle's figures as one JSON line. Takes about
@@ -137,8 +139,10 @@ CARDS = {
 }
 
 
-def _level(meta: dict) -> int:
-    return int((meta["train_config"]["data"].get("synth") or {}).get("level", 1))
+def world_of(meta: dict) -> str:
+    """What the bundle was trained on: the synthetic world's level its training config names."""
+    level = int((meta["train_config"]["data"].get("synth") or {}).get("level", 1))
+    return WORLD_LEVEL2 if level == 2 else WORLD
 
 
 def figures(meta: dict) -> tuple[dict[str, float], str]:
@@ -189,9 +193,8 @@ def figures(meta: dict) -> tuple[dict[str, float], str]:
 def trained_on(meta: dict) -> str:
     cfg = meta["train_config"]
     clips = cfg["data"]["splits"]["train"]["clips"]
-    world = WORLD_LEVEL2 if _level(meta) == 2 else WORLD
     return (
-        f"{clips} clips of {world} (train seeds 0-{clips - 1}); `avseq train` with seed "
+        f"{clips} clips of {world_of(meta)} (train seeds 0-{clips - 1}); `avseq train` with seed "
         f"{meta['seed']} on a 2-core CPU, the checkpoint of step {meta['step']} of {cfg['train']['steps']}"
     )
 
@@ -231,7 +234,6 @@ def card_bundle(
 def fit_stats(name: str, meta: dict, work: Path, n_train: int, n_held: int, check: Path | None) -> tuple:
     """The bundle's feature statistics and a record of the figures behind them."""
     config = config_from_dict(meta["train_config"]["data"]["synth"])
-    world = WORLD_LEVEL2 if _level(meta) == 2 else WORLD
     data = work / f"synth-{config.fps}fps-{config.width}x{config.height}"
     generate_split(data, "train", n_train, config, workers=2, progress=False)
     generate_split(data, "test", n_held, config, seed_offset=HELD_OUT_OFFSET, workers=2, progress=False)
@@ -241,7 +243,7 @@ def fit_stats(name: str, meta: dict, work: Path, n_train: int, n_held: int, chec
     stats = fit_feature_stats(
         list(train.values()),
         list(held.values()),
-        source=f"{len(train)} training clips (train seeds 0-{n_train - 1}) of {world}",
+        source=f"{len(train)} training clips (train seeds 0-{n_train - 1}) of {world_of(meta)}",
         margin=DEFAULT_MARGIN,
         calibration={"held_out_seeds": f"{first}-{first + n_held - 1} (test range, never used in training)"},
     )
