@@ -11,7 +11,9 @@ import torch
 import yaml
 
 from avseq.pipeline.outdir_lock import LOCK_NAME
-from tools.fuzzing.bundles import tiny_bundles
+from tools.fuzzing.bundles import ENCODER, PREPROCESSING, tiny_bundles
+
+DENSE_CAPTIONS = ("a red ball bounces", "a blue cube slides", "two balls roll")
 
 torch.set_num_threads(1)  # tiny models; the test machine's cores are shared
 
@@ -22,6 +24,28 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
     return tiny_bundles(tmp_path_factory.mktemp("bundles"), version="test-1")
 
 
+@pytest.fixture(scope="session")
+def dense_bundle(tmp_path_factory) -> Path:
+    """A tiny random-init dense_caption bundle whose proposal scores swing from frame to frame
+    (sharp weights), so a clip of a few seconds has several events."""
+    from avseq.bundles import save_bundle
+    from avseq.models import Tokenizer, build_system
+
+    tok = Tokenizer.build(list(DENSE_CAPTIONS))
+    config = {
+        "kind": "dense_caption",
+        "encoder": ENCODER,
+        "model": {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8, "proposal_hidden": 8},
+    }
+    torch.manual_seed(0)
+    system = build_system(config)
+    with torch.no_grad():
+        system.model.proposal_out.weight.mul_(40.0)
+        system.model.proposal_out.bias.zero_()
+    folder = tmp_path_factory.mktemp("dense") / "dense"
+    return save_bundle(folder, system, PREPROCESSING, tokenizer=tok, version="test-1")
+
+
 def bundle_overrides(bundles: dict[str, Path], pipeline: str) -> list[str]:
     """--set overrides pointing a shipped pipeline's bundle stages at the tiny bundles."""
     stages = {
@@ -29,7 +53,9 @@ def bundle_overrides(bundles: dict[str, Path], pipeline: str) -> list[str]:
         "sound.yaml": {"sound": "sound"},
         "caption_and_sound.yaml": {"caption": "caption", "sound": "sound"},
         "extract_features.yaml": {"encode": "sound"},
-        "dense_captions.yaml": {},  # no tiny dense_caption bundle: keeps the shipped synth-level2-dense
+        # no tiny dense_caption or classify bundles here: these keep the shipped level-2 ones
+        "dense_captions.yaml": {},
+        "event_labels.yaml": {},
     }[pipeline]
     return [f"stages.{sid}.params.bundle={bundles[kind]}" for sid, kind in stages.items()]
 
@@ -52,6 +78,7 @@ def clips(tmp_path_factory) -> list[Path]:
 
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+SHIPPED_PIPELINES = sorted(p.name for p in PIPELINES.glob("*.yaml"))  # each needs a bundle_overrides entry
 
 
 def full_pipeline(

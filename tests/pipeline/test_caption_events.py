@@ -15,31 +15,7 @@ from avseq.errors import ConfigError
 from avseq.pipeline import expand_inputs, load_pipeline, run_pipeline
 from avseq.pipeline.stages.base import FileInfo
 from tests.pipeline.pipeline_helpers import make_clip, read_results
-from tools.fuzzing.bundles import ENCODER, PREPROCESSING
-
-CAPTIONS = ("a red ball bounces", "a blue cube slides", "two balls roll")
-
-
-@pytest.fixture(scope="module")
-def dense_bundle(tmp_path_factory) -> Path:
-    """A tiny random-init dense_caption bundle whose proposal scores swing from frame to frame
-    (sharp weights), so a clip of a few seconds has several events."""
-    from avseq.bundles import save_bundle
-    from avseq.models import Tokenizer, build_system
-
-    tok = Tokenizer.build(list(CAPTIONS))
-    config = {
-        "kind": "dense_caption",
-        "encoder": ENCODER,
-        "model": {"vocab_size": len(tok), "hidden_size": 8, "embed_dim": 8, "proposal_hidden": 8},
-    }
-    torch.manual_seed(0)
-    system = build_system(config)
-    with torch.no_grad():
-        system.model.proposal_out.weight.mul_(40.0)
-        system.model.proposal_out.bias.zero_()
-    folder = tmp_path_factory.mktemp("dense") / "dense"
-    return save_bundle(folder, system, PREPROCESSING, tokenizer=tok, version="test-1")
+from tools.fuzzing.bundles import PREPROCESSING
 
 
 def _pipeline(

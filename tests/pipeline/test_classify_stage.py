@@ -97,3 +97,153 @@ def test_a_caption_stage_refuses_a_classify_bundle(tmp_path, classify_bundle):
 def test_classify_params_are_checked(tmp_path, classify_bundle):
     with pytest.raises(ConfigError, match="top_k"):
         load_pipeline(_pipeline(tmp_path, classify_bundle, top_k=0))
+
+
+def _events_pipeline(
+    tmp_path: Path, classify: Path, dense: Path, features: bool = False, window: float = 2.0, **params
+) -> Path:
+    """decode (``window`` s windows) -> frames -> caption (events) and classify (events) of those frames, or
+    of the classify bundle's features (written beside) when ``features``."""
+    frames_for_classify = "encode" if features else "frames"
+    stages = [
+        {"id": "decode", "type": "decode_video", "params": {"window": window}},
+        {"id": "frames", "type": "frames", "input": "decode"},
+        {
+            "id": "caption",
+            "type": "caption",
+            "input": "frames",
+            "params": {"bundle": str(dense), "mode": "events", "search": "greedy", "max_len": 5},
+        },
+        {
+            "id": "classify",
+            "type": "classify",
+            "input": [frames_for_classify, "caption"],
+            "params": {"bundle": str(classify), "mode": "events", **params},
+        },
+        {"id": "captions", "type": "write_captions", "input": "caption", "params": {"formats": ["json"]}},
+        {"id": "labels", "type": "write_labels", "input": "classify"},
+    ]
+    if features:
+        stages[3:3] = [
+            {"id": "encode", "type": "encode_frames", "input": "frames", "params": {"bundle": str(classify)}}
+        ]
+        stages.append({"id": "features", "type": "write_features", "input": "encode"})
+    doc = {"version": 1, "device": "cpu", "batch_size": 2, "workers": 1, "timeout": 30, "stages": stages}
+    path = tmp_path / "events.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_events_mode_labels_each_event_of_the_caption_stage(tmp_path, classify_bundle, dense_bundle):
+    from safetensors.torch import load_file
+
+    from avseq.bundles import load
+    from avseq.models.proposals import frame_span
+
+    clip = make_clip(tmp_path / "clip.mp4", seconds=4.0, fps=8.0)
+    out = tmp_path / "out"
+    path = _events_pipeline(tmp_path, classify_bundle, dense_bundle, features=True, top_k=3)
+    run_pipeline(load_pipeline(path), expand_inputs([clip]), out, progress=False)
+    (line,) = read_results(out)
+    assert line["status"] == "ok", line
+    assert line["outputs"]["labels_json"] == "clip/labels.json" and line["labels"] == {}
+    doc = json.loads((out / "clip" / "labels.json").read_text())
+    cues = json.loads((out / "clip" / "caption.json").read_text())["cues"]
+    assert len(cues) >= 2 and "attributes" not in doc and doc["top_k"] == 3
+    # one event per cue, with its times and caption
+    assert [(e["start"], e["end"], e["caption"]) for e in doc["events"]] == [
+        (pytest.approx(c["start"]), pytest.approx(c["end"]), c["text"]) for c in cues
+    ]
+    # each event's classes are the bundle's over its own frames' features, cut from its window's
+    fps = PREPROCESSING["fps"]
+    features = load_file(str(out / "clip" / "features.safetensors"))["features"]
+    system = load(str(classify_bundle)).system
+    n = round(2.0 * fps)  # frames per 2 s window
+    for event in doc["events"]:
+        k = int(event["start"] // 2.0)
+        start, window = 2.0 * k, features[n * k : n * (k + 1)]
+        first, last = frame_span(event["start"] - start, event["end"] - start, fps, len(window))
+        span = window[first : last + 1]
+        (probs,) = system.probabilities_from_features(span[None], torch.tensor([len(span)]))
+        for attribute, ranked in event["attributes"].items():
+            assert len(ranked) == min(3, len(ATTRIBUTES[attribute]))
+            for entry in ranked:
+                assert entry["p"] == pytest.approx(probs[attribute][entry["class"]], abs=1e-5)
+            assert ranked[0]["class"] == max(probs[attribute], key=probs[attribute].get)
+
+
+SPANS = [(0, 2, 5), (0, 4, 9), (1, 1, 5)]  # the cues below as (window, first frame, last frame) at 8 fps
+
+
+def test_events_mode_cuts_each_event_from_its_windows_features():
+    """Frames are encoded a window at a time, then each event's span is cut out (as `avseq eval`
+    scores a classify bundle: a CNN that sees each frame's change from the one before sees the
+    frame before the span too); features are cut as given; a span past its window's end stops
+    at the window's last frame."""
+    from types import SimpleNamespace
+
+    from avseq.io import Cue, EventCaptions
+    from avseq.models import build_system
+    from avseq.pipeline.stages.labels import ClassifyParams, ClassifyStage
+    from avseq.types import Features, FrameBatch
+
+    torch.manual_seed(0)
+    model = {"attributes": ATTRIBUTES, "hidden_size": 8}
+    system = build_system({"kind": "classify", "encoder": {**ENCODER, "motion": True}, "model": model})
+    system.eval()
+    bundle = SimpleNamespace(system=system, preprocessing=SimpleNamespace(fps=8.0))
+    ctx = SimpleNamespace(device=lambda spec: torch.device("cpu"), bundle=lambda name, device: bundle)
+    stage = ClassifyStage(SimpleNamespace(params=ClassifyParams(bundle="x", mode="events", top_k=1)), ctx)
+    data = torch.rand(2, 10, 3, *PREPROCESSING["frame_size"])
+    lengths = torch.tensor([10, 6])
+    texts = [
+        EventCaptions([Cue(0.25, 0.75, "one"), Cue(0.5, 1.25, "two")]),
+        EventCaptions([Cue(0.125, 2.0, "past the end")]),
+    ]
+    with torch.no_grad():
+        whole = system.features(data, lengths)
+    expected = []
+    for b, a, z in SPANS:
+        expected += system.probabilities_from_features(whole[b, a : z + 1][None], torch.tensor([z + 1 - a]))
+    frames = FrameBatch(data, torch.zeros(2, 10, dtype=torch.float64), lengths)
+    for value in (frames, Features(whole, lengths)):
+        first, second = stage([value, texts])
+        assert [c.text for c in first.cues] == ["one", "two"] and [c.text for c in second.cues] == [
+            "past the end"
+        ]
+        for mine, theirs in zip([*first.probs, *second.probs], expected, strict=True):
+            for attribute in theirs:
+                assert mine[attribute] == pytest.approx(theirs[attribute], abs=1e-5)
+    # what this tells apart: the first span's frames encoded alone classify otherwise
+    with torch.no_grad():
+        alone = system.features(data[:1, 2:6], torch.tensor([4]))
+    other = system.probabilities_from_features(alone, torch.tensor([4]))[0]
+    assert any(abs(other[a][c] - expected[0][a][c]) > 1e-4 for a in other for c in other[a])
+
+
+def test_events_mode_needs_a_caption_stage_of_events(tmp_path, classify_bundle, dense_bundle):
+    path = _events_pipeline(tmp_path, classify_bundle, dense_bundle)
+    doc = yaml.safe_load(path.read_text())
+    doc["stages"][2]["params"]["mode"] = "window"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    message = str(err.value)
+    assert "stages[3].input" in message and "'caption', which proposes none" in message
+    assert "params.mode: events" in message
+
+
+def test_classify_inputs_are_checked_against_the_mode(tmp_path, classify_bundle, dense_bundle):
+    path = _events_pipeline(tmp_path, classify_bundle, dense_bundle)
+    doc = yaml.safe_load(path.read_text())
+    doc["stages"][3]["params"]["mode"] = "clip"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(
+        ConfigError, match=r"stages\[3\].input: classify stage 'classify' in mode 'clip' reads one"
+    ):
+        load_pipeline(path)
+    doc["stages"][3]["params"]["mode"] = "events"
+    doc["stages"][3]["input"] = ["frames"]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"in mode 'events' reads two inputs, frames \(or features\) and"):
+        load_pipeline(path)

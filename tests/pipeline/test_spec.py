@@ -12,7 +12,7 @@ import yaml
 from avseq.errors import ConfigError
 from avseq.models import Tokenizer
 from avseq.pipeline import describe, load_pipeline
-from tests.pipeline.pipeline_helpers import PIPELINES, bundle_overrides
+from tests.pipeline.pipeline_helpers import PIPELINES, SHIPPED_PIPELINES, bundle_overrides
 from tools.fuzzing.bundles import PREPROCESSING, save_random_bundle
 
 CAPTION = {
@@ -270,10 +270,7 @@ def test_features_from_another_bundle_are_refused(tmp_path, bundles):
     assert "features must come from the same bundle" in msg
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml", "dense_captions.yaml"],
-)
+@pytest.mark.parametrize("name", SHIPPED_PIPELINES)
 def test_shipped_pipelines_validate(bundles, name):
     spec = load_pipeline(PIPELINES / name, bundle_overrides(bundles, name))
     assert spec.executor == "local" and spec.version == 1

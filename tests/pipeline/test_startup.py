@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.pipeline_helpers import PIPELINES, bundle_overrides
+from tests.pipeline.pipeline_helpers import PIPELINES, SHIPPED_PIPELINES, bundle_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,10 +39,7 @@ def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["caption.yaml", "sound.yaml", "caption_and_sound.yaml", "extract_features.yaml", "dense_captions.yaml"],
-)
+@pytest.mark.parametrize("name", SHIPPED_PIPELINES)
 def test_loading_planning_and_decoding_never_import_torch(name, bundles, clips, tmp_path):
     overrides = bundle_overrides(bundles, name)
     code = BLOCK_TORCH + textwrap.dedent(

@@ -26,7 +26,7 @@ from avseq.io.sampling import check_sampling
 from avseq.models.defaults import DEFAULT_BEAM_SIZE
 from avseq.pipeline.stages.base import StageType, inference, register
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext, agree, frame_needs
-from avseq.pipeline.stages.events import check_mode, event_captions
+from avseq.pipeline.stages.events import caption_provides, check_mode, event_captions
 
 if TYPE_CHECKING:
     import torch
@@ -425,6 +425,7 @@ register(
         ("frames", "features"),
         "text",
         needs=_caption_needs,
+        provides=caption_provides,
         bundle_kinds=CAPTION_KINDS,
         autocast=True,
     )

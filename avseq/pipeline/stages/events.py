@@ -17,6 +17,14 @@ from avseq.pipeline.stages.contract import NeedContext
 CAPTION_MODES = ("window", "events")
 # the bundle kinds with an event-proposal head (avseq.models.systems: DenseCaptionSystem)
 EVENT_KINDS = ("dense_caption",)
+# what a caption stage provides (see contract.py): True when its texts carry timed event cues, which
+# a classify stage of mode events labels
+EVENT_SPANS = "event_spans"
+
+
+def caption_provides(stage: Any, ctx: NeedContext) -> dict[str, Any]:
+    """Whether the caption stage's texts carry one timed cue per event (``mode: events``)."""
+    return {EVENT_SPANS: stage.params.mode == "events"}
 
 
 def check_mode(stage: Any, ctx: NeedContext) -> None:
