@@ -9,13 +9,17 @@ of the cache key), so the sequence model keeps seeing both after the encoder fre
 
 Mirroring keeps a sound's timing and level and an object's colour, shape, material and action, so
 it is label-preserving for sound models and for classifiers of those attributes (where the acting
-object is, a classify example's ``positions``, is mirrored with the frames); captions and a level-1
-clip's ``direction`` name a side.
+object is, a classify example's ``positions``, is mirrored with the frames). Captions can name a
+side ("slides left"): given ``words`` ({"left": "right"}), a mirrored clip's captions have each
+word of a pair swapped for the other (:func:`swap_words`) and their tokens encoded again; a level-1
+clip's ``direction`` attribute names a side too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -33,20 +37,47 @@ def mirrored(frames: Frames) -> Frames:
     return Frames(frames.data.flip(-1), frames.pts)
 
 
+class WordSwap:
+    """Swaps whole words for their mirror images in a text: each pair of ``pairs`` both ways
+    ({"left": "right"}: "slides left" -> "slides right", "right" -> "left"), matched without
+    regard to case, a capitalised word staying capitalised."""
+
+    def __init__(self, pairs: Mapping[str, str]) -> None:
+        self.swap = {a.lower(): b.lower() for a, b in pairs.items()}
+        self.swap.update({b: a for a, b in list(self.swap.items())})
+        words = sorted(self.swap, key=len, reverse=True)
+        self.pattern = (
+            re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE) if words else None
+        )
+
+    def __call__(self, text: str) -> str:
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(self._replace, text)
+
+    def _replace(self, match: re.Match) -> str:
+        word = match.group(0)
+        other = self.swap[word.lower()]
+        return other.capitalize() if word[:1].isupper() else other
+
+
 class Mirror(Dataset):
     """``dataset``'s items, each mirrored left-right with probability ``p`` per epoch.
 
     variant(index): None or :data:`MIRRORED`, this epoch's view of the item; variants: every
     view an item can have (a feature cache fills them all); load_variant(index, variant): its
-    frames in that view.
+    frames in that view. words: pairs of words that name a side, swapped in a mirrored item's
+    captions (its ``targets``, ``references`` and ``tokens``, encoded again by the dataset's
+    ``tokenizer``).
     """
 
     variants = (None, MIRRORED)
 
-    def __init__(self, dataset: Dataset, p: float, seed: int) -> None:
+    def __init__(self, dataset: Dataset, p: float, seed: int, words: Mapping[str, str] | None = None) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"mirror probability must be in [0, 1], got {p}")
         self.dataset, self.p, self.seed, self.epoch = dataset, p, seed, 0
+        self.swap = WordSwap(words or {})
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -80,13 +111,27 @@ class Mirror(Dataset):
 
     def make_example(self, index: int, video):
         """The inner dataset's example of item ``index`` with ``video`` (seen as this epoch sees the
-        item), where the acting object is (a classify example's ``positions``) mirrored with it."""
+        item), where the acting object is (a classify example's ``positions``) and its captions'
+        side words mirrored with it."""
         example = self.dataset.make_example(index, video)
-        positions = getattr(example, "positions", None)
-        if positions is None or self.variant(index) != MIRRORED:
+        if self.variant(index) != MIRRORED:
             return example
-        x, y = positions.unbind(-1)
-        return dataclasses.replace(example, positions=torch.stack([1.0 - x, y], dim=-1))
+        changes = {}
+        positions = getattr(example, "positions", None)
+        if positions is not None:
+            x, y = positions.unbind(-1)
+            changes["positions"] = torch.stack([1.0 - x, y], dim=-1)
+        if self.swap.pattern is not None and hasattr(example, "targets"):
+            changes.update(self._captions(example))
+        return dataclasses.replace(example, **changes) if changes else example
+
+    def _captions(self, example) -> dict:
+        targets = tuple(self.swap(t) for t in example.targets)
+        tokens = tuple(torch.tensor(self.dataset.tokenizer.encode(t), dtype=torch.int64) for t in targets)
+        references = tuple(
+            self.swap(r) if isinstance(r, str) else tuple(self.swap(c) for c in r) for r in example.references
+        )
+        return {"targets": targets, "tokens": tokens, "references": references}
 
     def __getitem__(self, index: int):
         return self.make_example(index, self.load_video(index))

@@ -60,11 +60,13 @@ class DataConfig(_Strict):
     with some members of a concatenated encoder frozen (``frozen: true``), cache theirs, so
     only the members that train run their CNN each step;
     in_memory: with a trained encoder, keep decoded clips in memory after the first epoch.
-    mirror: sound and classify: the probability that a training clip is seen mirrored left-right
-    in an epoch (drawn per clip and epoch from ``train.seed``; 0 = never), with where its acting
-    object is (classify); a frozen encoder's features of both views are cached
-    (:mod:`avseq.data.augment`). Captions, and a classifier of ``direction``, refuse it: they name
-    a side.
+    mirror: the probability that a training clip is seen mirrored left-right in an epoch (drawn per
+    clip and epoch from ``train.seed``; 0 = never), with where its acting object is (classify); a
+    frozen encoder's features of both views are cached (:mod:`avseq.data.augment`). A classifier
+    of ``direction`` refuses it (it names a side), and so do captions without ``mirror_words``.
+    mirror_words: captions: words that name a side, each pair swapped both ways in a mirrored
+    clip's captions (``{left: right}``: "slides left" is trained as "slides right"); needs
+    ``mirror``.
     attributes: classify: the attributes predicted, each its own softmax over the values the
     training clips give it (a level-1 clip's ``attributes``; each event span of a level-2 clip,
     that event's); default material, action, colour, shape.
@@ -81,6 +83,7 @@ class DataConfig(_Strict):
     cache_features: bool = True
     in_memory: bool = False
     mirror: float = Field(default=0.0, ge=0.0, le=1.0)
+    mirror_words: dict[str, str] = {}
     val_clips: int | None = Field(default=None, gt=0)
     attributes: tuple[str, ...] | None = Field(default=None, min_length=1)
 
@@ -254,11 +257,19 @@ class TrainConfig(_Strict):
             raise ValueError(
                 f"loss.self_critical_from trains captions of whole clips; this system is a {kind} model"
             )
-        if self.data.mirror > 0 and kind not in ("sound", "classify"):
+        if self.data.mirror > 0 and kind not in ("sound", "classify") and not self.data.mirror_words:
             raise ValueError(
-                f"data.mirror shows clips mirrored left-right, which sound models and classifiers can "
-                f"learn from (captions can name a side); this system is a {kind} model"
+                f"data.mirror shows clips mirrored left-right, and a {kind} model's captions can name a "
+                f"side: give data.mirror_words, the words to swap in a mirrored clip's captions "
+                f"(e.g. {{left: right}})"
             )
+        if self.data.mirror_words and (self.data.mirror == 0 or kind in ("sound", "classify")):
+            why = (
+                "needs data.mirror > 0"
+                if self.data.mirror == 0
+                else f"swaps caption words; a {kind} model has none"
+            )
+            raise ValueError(f"data.mirror_words {why}")
         if self.data.mirror > 0 and kind == "classify" and SIDED & set(self.attributes):
             raise ValueError(
                 f"data.mirror shows clips mirrored left-right, and data.attributes names a side: "

@@ -133,6 +133,7 @@ def make_dataset(
     keep_frames: bool = False,
     classes: dict[str, list[str]] | None = None,
     mirror: float = 0.0,
+    mirror_words: dict[str, str] | None = None,
 ) -> Dataset:
     """A sound, caption (``caption``, ``frame_caption``), dense caption or classify dataset over
     ``entries``, reading cached features when ``cache`` is set.
@@ -145,7 +146,7 @@ def make_dataset(
     (``feature_cache(..., part=True)``): examples carry frames and those features.
     classes: classify: attribute -> class names (:func:`avseq.data.datasets.attribute_classes`).
     mirror: training sets show each clip mirrored left-right with this probability per epoch
-    (:class:`avseq.data.augment.Mirror`).
+    (:class:`avseq.data.augment.Mirror`), swapping ``mirror_words`` in its captions.
     """
     if kind == "sound":
         ds = SoundDataset(entries, prep)
@@ -159,7 +160,7 @@ def make_dataset(
     if cache is None or keep_frames:
         ds = MemoryCache(ds) if in_memory else ds
     if train and mirror > 0:
-        ds = Mirror(ds, mirror, seed)
+        ds = Mirror(ds, mirror, seed, mirror_words)
     if cache is None:
         return ds
     from avseq.data.feature_cache import CachedFeatureDataset

@@ -147,6 +147,7 @@ def setup(cfg: TrainConfig, run_dir: Path) -> Run:
         keep_frames=part,
         classes=classes,
         mirror=cfg.data.mirror,
+        mirror_words=cfg.data.mirror_words,
     )
     train_set, val_set = make(train_entries, True), make(val_entries, False)
     if cache is not None:  # encode every clip here, so loader workers only read files (no CUDA in forks)

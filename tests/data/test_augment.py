@@ -1,5 +1,5 @@
-"""Mirrored training views (``data.mirror``): drawn per clip and epoch, replayed on resume, and
-kept apart in a frozen encoder's feature cache."""
+"""Mirrored training views (``data.mirror``): drawn per clip and epoch, replayed on resume, kept
+apart in a frozen encoder's feature cache, and their captions' side words swapped."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from avseq.bundles.preprocessing import Preprocessing
-from avseq.data.augment import MIRRORED, Mirror
+from avseq.data.augment import MIRRORED, Mirror, WordSwap
 from avseq.data.datasets import SoundDataset
 from avseq.data.feature_cache import CachedFeatureDataset, FeatureCache
 from avseq.train.data import MemoryCache, make_dataset
@@ -110,3 +110,41 @@ def test_a_mirrored_classify_example_has_its_object_where_the_mirrored_frames_sh
     assert torch.equal(seen.positions[:, 1], own.positions[:, 1]) and torch.equal(seen.labels, own.labels)
     assert torch.equal(Mirror(ds, 0.0, seed=0).make_example(0, video).positions, own.positions)
     assert Mirror(ds, 1.0, seed=0).make_example(0, torch.zeros(12, 5)).positions is None  # features
+
+
+def test_side_words_swap_both_ways_as_whole_words():
+    swap = WordSwap({"left": "right"})
+    assert swap("the cube slides left and hits the wall") == "the cube slides right and hits the wall"
+    assert swap("Right, then left") == "Left, then right"
+    assert swap("leftover rights stay") == "leftover rights stay"
+    assert WordSwap({})("slides left") == "slides left"
+
+
+def test_a_mirrored_dense_caption_example_says_the_other_side(tmp_path):
+    from avseq.data.datasets import DenseCaptionDataset
+    from avseq.data.manifest import Event, ManifestEntry
+    from avseq.models import Tokenizer
+    from avseq.types import Frames
+
+    captions = ("a red cube slides left into the wall", "the red cube moves left")
+    events = (
+        Event(0.5, "cube", "metal", "wall_hit", 1.0, end=1.5, action="slide", captions=captions),
+        Event(2.0, "ball", "wood", "floor_hit", 1.0, end=2.5, action="bounce", captions=("a ball bounces",)),
+    )
+    tok = Tokenizer.build([*captions, "a ball bounces", "slides right", "moves right"])
+    entry = ManifestEntry(tmp_path / "x.mp4", "x", events=events)
+    ds = DenseCaptionDataset([entry], Preprocessing.from_dict({"fps": 4, "frame_size": [8, 8]}), tok, "first")
+    video = Frames(torch.zeros(12, 3, 8, 8), torch.arange(12, dtype=torch.float64) / 4)
+    own = ds.make_example(0, video)
+    seen = Mirror(ds, 1.0, seed=0, words={"left": "right"}).make_example(0, video)
+    assert seen.targets == ("a red cube slides right into the wall", "a ball bounces")
+    assert seen.references == (
+        ("a red cube slides right into the wall", "the red cube moves right"),
+        ("a ball bounces",),
+    )
+    assert [tok.decode(t.tolist()) for t in seen.tokens] == list(seen.targets)
+    assert torch.equal(seen.tokens[1], own.tokens[1]) and not torch.equal(seen.tokens[0], own.tokens[0])
+    assert seen.spans == own.spans and seen.times == own.times
+    # unmirrored in an epoch, or without words, the captions are the clip's own
+    assert Mirror(ds, 0.0, seed=0, words={"left": "right"}).make_example(0, video).targets == own.targets
+    assert Mirror(ds, 1.0, seed=0).make_example(0, video).targets == own.targets

@@ -110,8 +110,15 @@ def test_a_mirrored_sound_run_caches_both_views_once_frozen_and_resumes_exactly(
     a, b = _weights(straight.run_dir), _weights(resumed.run_dir)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert [r["loss"] for r in _rows(straight.run_dir)] == [r["loss"] for r in _rows(resumed.run_dir)]
-    with pytest.raises(ConfigError, match="data.mirror shows clips mirrored.*this system is a caption"):
+    with pytest.raises(
+        ConfigError, match=r"a caption model's captions can name a side: give data.mirror_words"
+    ):
         tiny_config("caption", data={"mirror": 0.5})
+    assert tiny_config("caption", data={"mirror": 0.5, "mirror_words": {"left": "right"}}).data.mirror == 0.5
+    with pytest.raises(ConfigError, match="data.mirror_words needs data.mirror > 0"):
+        tiny_config("caption", data={"mirror_words": {"left": "right"}})
+    with pytest.raises(ConfigError, match="data.mirror_words swaps caption words; a sound model has none"):
+        tiny_config("sound", data={"mirror": 0.5, "mirror_words": {"left": "right"}})
     with pytest.raises(ConfigError, match="data.mirror"):
         tiny_config("sound", data={"mirror": 1.5})
 
