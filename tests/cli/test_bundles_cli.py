@@ -36,6 +36,7 @@ def test_json_gives_every_card_in_full(invoke):
         "synth-caption",
         "synth-frame-caption",
         "synth-sound",
+        "synth-level2-classify",
         "synth-level2-dense",
         "synth-level2-sound",
     }

@@ -80,9 +80,17 @@ def test_the_installed_wheel_runs_its_shipped_pipelines_by_name(site, tmp_path):
     listed = _avseq(site, elsewhere, "pipelines")
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines()]
-    assert names == ["caption", "caption_and_sound", "dense_captions", "extract_features", "sound"]
-    level2 = _avseq(site, elsewhere, "validate", "dense_captions")  # its bundle is in the wheel too
-    assert level2.returncode == 0 and level2.stdout.rstrip().endswith("ok"), level2.stderr
+    assert names == [
+        "caption",
+        "caption_and_sound",
+        "dense_captions",
+        "event_labels",
+        "extract_features",
+        "sound",
+    ]
+    for level2 in ("dense_captions", "event_labels"):  # their level-2 bundles are in the wheel too
+        valid = _avseq(site, elsewhere, "validate", level2)
+        assert valid.returncode == 0 and valid.stdout.rstrip().endswith("ok"), valid.stderr
     configs = _avseq(site, elsewhere, "configs")
     assert configs.returncode == 0 and "sound_synth" in configs.stdout, configs.stderr
 

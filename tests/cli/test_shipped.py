@@ -57,7 +57,10 @@ def test_a_name_is_resolved_and_a_path_still_wins(tmp_path, monkeypatch):
 def test_an_unknown_name_is_refused_with_the_shipped_names(args):
     done = invoke(*args)
     assert done.exit_code == 2
-    assert "captoin" in done.output and "caption, caption_and_sound, dense_captions, extract_features, sound" in done.output
+    assert (
+        "captoin" in done.output
+        and "caption, caption_and_sound, dense_captions, event_labels, extract_features, sound" in done.output
+    )
 
 
 def test_validate_takes_a_shipped_name():
