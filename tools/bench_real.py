@@ -1,4 +1,4 @@
-"""Benchmark ``avseq run pipelines/caption_and_sound.yaml`` on real-sized clips against the decode floor.
+"""Benchmark ``avseq run PIPELINE`` (default caption_and_sound) on real-sized clips against the decode floor.
 
 Issue 21. Cases (generated once with PyAV, cached in the temp dir; ``--scale`` shrinks
 every duration and frame size, e.g. 0.05 for a quick check of the script):
@@ -16,7 +16,8 @@ this order and in the same process: the decode floor, ``avseq run`` (fresh temp 
 The floor is the ffmpeg CLI (PyAV in a child process where ffmpeg is not on PATH, or with
 ``--floor pyav``) producing exactly the frames the pipeline's bundles need:
 ``ffmpeg -threads 2 -i IN -map 0:v:0 -vf fps=R,scale=W:H -f null -`` (video) and
-``ffmpeg -i IN -map 0:a:0 -vn -ar RATE -ac 1 -f null -`` (audio, files with an audio stream).
+``ffmpeg -i IN -map 0:a:0 -vn -ar RATE -ac 1 -f null -`` (audio, files with an audio stream, when
+the pipeline has a sound stage).
 R, W:H and RATE come from the resolved pipeline (:func:`pipeline_needs`).
 
 Prints one JSON line per case: input description, ``wall_s``, ``floor_s`` (video alone for
@@ -26,12 +27,13 @@ single clips, video + audio summed over files for the mix), ``ratio``, ``peak_rs
 Targets: peak RSS <= 1000 MiB; ratio <= 2 for the 4k / 1080p clips (and ``--inputs`` files
 of 1080 lines or more), <= 2.5 for the mix; probe <= 0.4 s and <= 200 MiB.
 
-``--device cuda`` runs the models on the GPU and decodes with NVDEC (``avseq run --device cuda
+``--pipeline NAME|FILE`` benchmarks another pipeline the same way (e.g. ``event_labels``); each line
+names it. ``--device cuda`` runs the models on the GPU and decodes with NVDEC (``avseq run --device cuda
 --set stages.decode.device=cuda``), and the floor decodes with NVDEC too (``-hwaccel cuda``);
 each line then carries the run's ``decode_devices`` and ``decode_fallbacks`` from summary.json,
 so a file that fell back to the CPU shows. Run once per device on the same machine to compare.
 Run: ``.venv/bin/python tools/bench_real.py [--scale 0.05] [--only mix] [--inputs A.mp4 B.mp4]
-[--device cpu]``.
+[--device cpu] [--pipeline event_labels]``.
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def decode_floor(paths: list[Path], needs: Needs, tool: str, device: str = "cpu"
 
     video_s = audio_s = rss = 0.0
     for path in paths:
-        has_audio = any(s.type == "audio" for s in probe(path).streams)
+        has_audio = needs.sample_rate is not None and any(s.type == "audio" for s in probe(path).streams)
         for i, cmd in enumerate(floor_commands(path, needs, tool, has_audio, device)):
             m = measure(cmd, interval=0.05)
             if m.returncode != 0:
@@ -249,12 +251,14 @@ def decode_floor(paths: list[Path], needs: Needs, tool: str, device: str = "cpu"
     return {"video_s": video_s, "audio_s": audio_s, "rss_mb": rss}
 
 
-def run_pipeline(target: Path, device: str = "auto") -> tuple[Measured, dict, list[dict]]:
-    """``avseq run`` over ``target`` (file or folder) into a fresh temp folder, models and decoding
-    on ``device``: its figures, its summary.json and the errors of its failed inputs."""
+def run_pipeline(
+    target: Path, device: str = "auto", pipeline: Path = PIPELINE
+) -> tuple[Measured, dict, list[dict]]:
+    """``avseq run pipeline`` over ``target`` (file or folder) into a fresh temp folder, models and
+    decoding on ``device``: its figures, its summary.json and the errors of its failed inputs."""
     outdir = Path(tempfile.mkdtemp(prefix="avseq_bench_real_"))
     try:
-        cmd = [*AVSEQ, "run", str(PIPELINE), "-i", str(target), "-o", str(outdir), "--overwrite", "--quiet"]
+        cmd = [*AVSEQ, "run", str(pipeline), "-i", str(target), "-o", str(outdir), "--overwrite", "--quiet"]
         if device != "auto":  # auto: the pipeline file's own devices
             cmd += ["--device", device, "--set", f"stages.decode.device={device}"]
         return measure(cmd), *_read_outcome(outdir)
@@ -326,12 +330,18 @@ class Case:
 
 
 def bench_case(
-    case: Case, paths: list[Path], target: Path, needs: Needs, tool: str, device: str = "auto"
+    case: Case,
+    paths: list[Path],
+    target: Path,
+    needs: Needs,
+    tool: str,
+    device: str = "auto",
+    pipeline: Path = PIPELINE,
 ) -> dict:
     """One JSON-ready line: floor, ``avseq run`` over ``target`` and ``avseq probe`` on ``paths[0]``."""
     _warm(paths)
     floor = decode_floor(paths, needs, tool, device)
-    run, summary, failed = run_pipeline(target, device)
+    run, summary, failed = run_pipeline(target, device, pipeline)
     probe = probe_figures(paths[0])
     mix = case.mix
     floor_s = floor["video_s"] + (floor["audio_s"] if mix else 0.0)
@@ -341,6 +351,7 @@ def bench_case(
     meets["run_ok"] = run.returncode == 0
     return {
         "name": case.name,
+        "pipeline": pipeline.stem,
         "device": device,
         "input": describe(paths),
         "wall_s": round(run.wall_s, 3),
@@ -410,6 +421,7 @@ def main() -> None:
     parser.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="models + decode; auto: the file's"
     )
+    parser.add_argument("--pipeline", default=str(PIPELINE), help="a shipped pipeline's name or a file")
     args = parser.parse_args()
     if args.scale <= 0:
         parser.error(f"--scale must be > 0, got {args.scale}")
@@ -421,7 +433,10 @@ def main() -> None:
     todo = [c for c in cases(args) if args.only is None or c.name == args.only]
     if not todo:
         parser.error(f"--only {args.only!r}: no such case")
-    needs = pipeline_needs(PIPELINE)
+    from avseq.shipped import resolve
+
+    pipeline = resolve("pipeline", args.pipeline)
+    needs = pipeline_needs(pipeline)
     for case in todo:
         with tempfile.TemporaryDirectory(prefix="avseq_bench_mix_") as folder:
             if case.mix:
@@ -429,7 +444,7 @@ def main() -> None:
             else:
                 paths = case.paths or [make_clip(CASES[case.name].scaled(args.scale))]
                 target = paths[0]
-            line = bench_case(case, paths, target, needs, tool, args.device)
+            line = bench_case(case, paths, target, needs, tool, args.device, pipeline)
         print(json.dumps({"scale": args.scale, **line}), flush=True)
 
 

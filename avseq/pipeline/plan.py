@@ -39,11 +39,11 @@ class BuildContext:
         key = f"{name}@{device}"
         if key not in self.bundles:
             from avseq.bundles import load
-            from avseq.models import FrameEncoder
+            from avseq.models import FrameEncoder, GroundedEncoder
 
             self.bundles[key] = load(name, device)
             for module in self.bundles[key].system.modules():  # a training chunk can be 4096 frames
-                if isinstance(module, FrameEncoder):
+                if isinstance(module, (FrameEncoder, GroundedEncoder)):
                     module.chunk_size = min(module.chunk_size, INFERENCE_CHUNK)
             self.domain.watch(self.bundles[key])
         return self.bundles[key]

@@ -247,3 +247,38 @@ def test_classify_inputs_are_checked_against_the_mode(tmp_path, classify_bundle,
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match=r"in mode 'events' reads two inputs, frames \(or features\) and"):
         load_pipeline(path)
+
+
+def test_a_run_encodes_grounded_bundles_a_few_frames_at_a_time_with_the_same_features(tmp_path):
+    """A bundle's training chunk (1024 frames for level 2's grounded encoder) would hold that many
+    frames' activations at once in a run: a run caps every encoder's chunk, grounded ones too, and
+    chunking does not change what they compute."""
+    from avseq.bundles import save_bundle
+    from avseq.models import GroundedEncoder, build_system
+    from avseq.pipeline.memory import INFERENCE_CHUNK
+    from avseq.pipeline.plan import BuildContext
+
+    encoder = [
+        {**ENCODER, "pool": "grid", "motion": True, "chunk_size": 512},
+        {
+            "name": "grounded",
+            "out_dim": 8,
+            "crop": 8,
+            "width": 4,
+            "locator_width": 4,
+            "temporal": 1,
+            "chunk_size": 512,
+        },
+    ]
+    torch.manual_seed(0)
+    system = build_system(
+        {"kind": "classify", "encoder": encoder, "model": {"attributes": ATTRIBUTES, "hidden_size": 8}}
+    )
+    folder = save_bundle(tmp_path / "grounded", system, PREPROCESSING, version="test-1")
+    loaded = BuildContext(spec=None).bundle(str(folder), torch.device("cpu")).system
+    grounded = [m for m in loaded.modules() if isinstance(m, GroundedEncoder)]
+    assert len(grounded) == 1 and grounded[0].chunk_size == INFERENCE_CHUNK < 512
+    frames, lengths = torch.rand(3, 20, 3, 16, 16), torch.tensor([20, 13, 7])
+    system.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded.features(frames, lengths), system.features(frames, lengths), atol=1e-5)
