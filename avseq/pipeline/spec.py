@@ -134,6 +134,10 @@ class PipelineSpec(BaseModel):
         """What the consumers of ``stage_id`` need from it (FrameNeed / AudioNeed), as planned."""
         return list(self._needs.get(stage_id, []))
 
+    def declared(self, stage_id: str, key: str) -> Any:
+        """The value of ``key`` that stage ``stage_id`` itself declares (its ``provides``), or None."""
+        return self._provides.get(stage_id, {}).get(key)
+
     def provided(self, stage_id: str, key: str) -> Any:
         """The value of ``key`` declared by the nearest stage upstream of ``stage_id``, or None."""
         for up in self.upstream(stage_id):

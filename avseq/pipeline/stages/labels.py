@@ -143,7 +143,7 @@ def _classify_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Fra
                 f"{where}: classify stage {stage.id!r} in mode 'events' reads two inputs, frames (or "
                 f"features) and a caption stage of mode 'events', got {stage.input}"
             )
-        if not ctx.spec._provides.get(texts[0], {}).get(EVENT_SPANS):
+        if not ctx.spec.declared(texts[0], EVENT_SPANS):
             raise ConfigError(
                 f"{where}: classify stage {stage.id!r} in mode 'events' labels the events of "
                 f"{texts[0]!r}, which proposes none; give that caption stage params.mode: events"
