@@ -11,7 +11,7 @@ Mirroring keeps a sound's timing and level and an object's colour, shape, materi
 it is label-preserving for sound models and for classifiers of those attributes (where the acting
 object is, a classify example's ``positions``, is mirrored with the frames). Captions can name a
 side ("slides left"): given ``words`` ({"left": "right"}), a mirrored clip's captions have each
-word of a pair swapped for the other (:func:`swap_words`) and their tokens encoded again; a level-1
+word of a pair swapped for the other (:class:`WordSwap`) and their tokens encoded again; a level-1
 clip's ``direction`` attribute names a side too.
 """
 
