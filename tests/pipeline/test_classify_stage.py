@@ -282,3 +282,21 @@ def test_a_run_encodes_grounded_bundles_a_few_frames_at_a_time_with_the_same_fea
     system.eval()
     with torch.no_grad():
         assert torch.allclose(loaded.features(frames, lengths), system.features(frames, lengths), atol=1e-5)
+
+
+def test_events_mode_needs_a_bundle_that_samples_at_a_rate(tmp_path, dense_bundle):
+    from avseq.bundles import save_bundle
+    from avseq.models import build_system
+
+    torch.manual_seed(0)
+    config = {"kind": "classify", "encoder": ENCODER, "model": {"attributes": ATTRIBUTES, "hidden_size": 8}}
+    fixed = {"frame_size": PREPROCESSING["frame_size"], "num_frames": 8, "frame_transform": "fit"}
+    bundle = save_bundle(tmp_path / "fixed", build_system(config), fixed, version="test-1")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(_events_pipeline(tmp_path, bundle, dense_bundle))
+    message = str(err.value)
+    assert (
+        "stages[3].params.mode (classify): mode 'events' cuts spans by the bundle's preprocessing.fps"
+        in message
+    )
+    assert "Allowed modes for it: clip" in message

@@ -32,13 +32,12 @@ def check_mode(stage: Any, ctx: NeedContext) -> None:
     its spans by), naming the stage, ``params.mode`` and the modes the bundle allows."""
     if stage.params.mode != "events":
         return
-    from avseq.bundles import read_preprocessing, resolve
+    from avseq.bundles import resolve
     from avseq.bundles.document import read_document
 
     bundle = stage.params.bundle
     try:
         kind = read_document(resolve(bundle))["kind"]
-        fps = read_preprocessing(bundle).fps
     except AvseqError as err:
         raise ConfigError(f"{ctx.where(stage, 'params.bundle')}: {err}") from None
     if kind not in EVENT_KINDS:
@@ -47,11 +46,25 @@ def check_mode(stage: Any, ctx: NeedContext) -> None:
             f"event-proposal head (kind {', '.join(EVENT_KINDS)}); bundle {bundle!r} is a {kind} "
             f"bundle. Allowed modes for it: window"
         )
+    check_event_fps(stage, ctx, "times events", "window")
+
+
+def check_event_fps(stage: Any, ctx: NeedContext, does: str, other_mode: str) -> None:
+    """Refuse ``mode: events`` for a stage whose bundle samples a fixed number of frames: events
+    are timed (and cut) by its ``preprocessing.fps``. ``does``: what the stage uses the rate for;
+    ``other_mode``: the mode the bundle allows instead."""
+    from avseq.bundles import read_preprocessing
+
+    bundle = stage.params.bundle
+    try:
+        fps = read_preprocessing(bundle).fps
+    except AvseqError as err:
+        raise ConfigError(f"{ctx.where(stage, 'params.bundle')}: {err}") from None
     if fps is None:
         raise ConfigError(
-            f"{ctx.where(stage, 'params.mode')} ({stage.id}): mode 'events' times events by the "
-            f"bundle's preprocessing.fps, and bundle {bundle!r} samples a fixed number of frames "
-            f"instead. Allowed modes for it: window"
+            f"{ctx.where(stage, 'params.mode')} ({stage.id}): mode 'events' {does} by the bundle's "
+            f"preprocessing.fps, and bundle {bundle!r} samples a fixed number of frames instead. "
+            f"Allowed modes for it: {other_mode}"
         )
 
 

@@ -34,11 +34,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from avseq.errors import AvseqError, ConfigError
+from avseq.errors import ConfigError
 from avseq.pipeline.stages.base import STAGES, FileInfo, StageType, inference, register
 from avseq.pipeline.stages.compute import model_needs, system_inputs
 from avseq.pipeline.stages.contract import FrameNeed, NeedContext
-from avseq.pipeline.stages.events import EVENT_SPANS
+from avseq.pipeline.stages.events import EVENT_SPANS, check_event_fps
 from avseq.pipeline.stages.sinks import NoParams, named_outputs
 
 SPAN_BATCH = 32  # event spans classified in one model batch
@@ -148,23 +148,8 @@ def _classify_needs(stage: Any, wanted: list[Any], ctx: NeedContext) -> list[Fra
                 f"{where}: classify stage {stage.id!r} in mode 'events' labels the events of "
                 f"{texts[0]!r}, which proposes none; give that caption stage params.mode: events"
             )
-        _check_span_fps(stage, ctx)
+        check_event_fps(stage, ctx, "cuts spans", "clip")
     return model_needs(stage, wanted, ctx)
-
-
-def _check_span_fps(stage: Any, ctx: NeedContext) -> None:
-    from avseq.bundles import read_preprocessing
-
-    try:
-        fps = read_preprocessing(stage.params.bundle).fps
-    except AvseqError as err:
-        raise ConfigError(f"{ctx.where(stage, 'params.bundle')}: {err}") from None
-    if fps is None:
-        raise ConfigError(
-            f"{ctx.where(stage, 'params.mode')} ({stage.id}): mode 'events' cuts spans by the bundle's "
-            f"preprocessing.fps, and bundle {stage.params.bundle!r} samples a fixed number of frames "
-            f"instead. Allowed modes for it: clip"
-        )
 
 
 class ClassifyStage:
@@ -189,10 +174,8 @@ class ClassifyStage:
         """Each event's features cut from its window's (frames are encoded whole first, as
         ``avseq eval`` encodes a clip before cutting its events), classified in batches of
         :data:`SPAN_BATCH`."""
-        import torch
-        from torch.nn.utils.rnn import pad_sequence
-
         from avseq.models.proposals import frame_span
+        from avseq.types import pad_sequences
 
         windows = next(v for v in inputs if isinstance(v, list))  # the caption stage's
         is_features, data, lengths = system_inputs(
@@ -206,8 +189,7 @@ class ClassifyStage:
         probs: list[Distribution] = []
         for k in range(0, len(spans), SPAN_BATCH):
             pieces = [features[b, first : last + 1] for b, (first, last) in spans[k : k + SPAN_BATCH]]
-            sizes = torch.tensor([len(p) for p in pieces], device=features.device)
-            probs += self.system.probabilities_from_features(pad_sequence(pieces, batch_first=True), sizes)
+            probs += self.system.probabilities_from_features(*pad_sequences(pieces))
         out, taken = [], 0
         for text in windows:
             n = len(text.cues)
@@ -242,8 +224,8 @@ class WriteLabels:
     @staticmethod
     def _events_doc(pieces: list[EventLabels], info: FileInfo) -> dict[str, Any]:
         starts = [start for start, _ in info.windows]
+        # in order of start: the windows follow each other and each one's cues are sorted (EventCaptions)
         events = [e for piece, start in zip(pieces, starts, strict=True) for e in piece.events(start)]
-        events.sort(key=lambda e: (e["start"], e["end"]))
         doc = {"source": info.path.name, "duration": round(info.duration, 6), "top_k": pieces[0].top_k}
         return {**doc, "events": events}
 
